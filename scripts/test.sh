@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole suite against real PostgreSQL and Redis (the services CI has),
+# with the request log in embedded chDB (one folder per test worker).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test}"
+export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+
+# Start the local services if this machine has them but they are down.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  command -v redis-server >/dev/null && redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+fi
+
+exec "$BIN/python" -m pytest "$@"

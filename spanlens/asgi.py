@@ -1,0 +1,40 @@
+"""ASGI entry: the proxy (plain ASGI) beside Django, and WebSockets via Channels.
+
+/proxy/* and /health go straight to the proxy app: no Django request machinery
+on the hot path. Everything else is Django.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spanlens.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from proxy.app import proxy_app  # noqa: E402
+from spanlens.routing import websocket_urlpatterns  # noqa: E402
+
+
+def _http_router(proxy, django):
+    async def route(scope, receive, send):
+        path = scope["path"]
+        if path.startswith("/proxy/") or path == "/health":
+            await proxy(scope, receive, send)
+        else:
+            await django(scope, receive, send)
+
+    return route
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": _http_router(proxy_app, django_app),
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "lifespan": proxy_app,
+    }
+)

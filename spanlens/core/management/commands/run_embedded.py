@@ -1,0 +1,47 @@
+"""`make run`: dashboard, proxy and a Celery worker in one process (the embedded default)."""
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from spanlens.core.services import bootstrap_first_run
+
+
+class Command(BaseCommand):
+    help = "Run Spanlens embedded: SQLite + chDB + in-process worker, on PORT (default 8000)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--host", default="0.0.0.0")
+
+    def handle(self, *args, host, port, **options):
+        import uvicorn
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("clickhouse_migrate", verbosity=0)
+        base = f"http://localhost:{port}"
+        if settings.ENCRYPTION_KEY_GENERATED:
+            self.stdout.write(self.style.WARNING(
+                f"Generated ENCRYPTION_KEY into {settings.VAR_DIR / 'encryption_key'}. "
+                "Back it up: without it, stored provider keys cannot be decrypted."
+            ))
+        boot = bootstrap_first_run()
+        if boot:
+            self.stdout.write(self.style.SUCCESS("Spanlens is set up. Shown once, keep them:"))
+            self.stdout.write(f"  Dashboard login : {boot.username} / {boot.password}   ({base}/login/)")
+            self.stdout.write(f"  Spanlens API key: {boot.raw_api_key}")
+            self.stdout.write("  Add a provider key: python manage.py add_provider_key openai sk-...")
+            self.stdout.write(
+                "  Then: OpenAI(base_url=\"" + base + "/proxy/openai/v1\", api_key=\"" + boot.raw_api_key + "\")"
+            )
+        self.stdout.write(f"Spanlens on {base}  (proxy at {base}/proxy/<provider>/…)")
+        if settings.CELERY_IN_PROCESS_WORKER:
+            from spanlens import inprocess_worker
+
+            inprocess_worker.start()
+        uvicorn.run(
+            "spanlens.asgi:application",
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )

@@ -1,0 +1,148 @@
+"""Relational data: tenants, projects, keys, prices and the request-log fallback queue.
+
+Every tenant-owned row carries organization_id (directly or through project),
+and views reach rows only through spanlens.core.access.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Organization(models.Model):
+    PLAN_RETENTION_DAYS = {"free": 14, "pro": 90, "team": 365, "enterprise": 365}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    plan = models.CharField(
+        max_length=20,
+        default="team",
+        choices=[(p, p.title()) for p in PLAN_RETENTION_DAYS],
+        help_text="Self-hosted installs default to 365-day retention.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def retention_days(self) -> int:
+        return self.PLAN_RETENTION_DAYS.get(self.plan, 365)
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = [("user", "organization")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role != self.Role.VIEWER
+
+
+class Project(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = [("organization", "name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A Spanlens key (sl_live_…). Only a SHA-256 hash and a display prefix are stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200, default="default")
+    prefix = models.CharField(max_length=24, help_text="First characters, for display only.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ProviderKey(models.Model):
+    class Provider(models.TextChoices):
+        OPENAI = "openai", "OpenAI"
+        ANTHROPIC = "anthropic", "Anthropic"
+        GEMINI = "gemini", "Gemini"
+        AZURE = "azure", "Azure OpenAI"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="provider_keys")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provider_keys")
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    name = models.CharField(max_length=200)
+    # AES-256-GCM: nonce (12 bytes) + ciphertext + tag, base64. See spanlens.core.crypto.
+    encrypted_secret = models.TextField()
+    secret_hint = models.CharField(max_length=16, blank=True, help_text="Last four characters.")
+    azure_endpoint = models.CharField(max_length=500, blank=True)
+    azure_deployment = models.CharField(max_length=200, blank=True)
+    azure_api_version = models.CharField(max_length=40, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider})"
+
+
+class ModelPrice(models.Model):
+    """USD per 1M tokens. Cache prices are optional (null = the provider has none)."""
+
+    provider = models.CharField(max_length=20, choices=ProviderKey.Provider.choices)
+    model = models.CharField(max_length=200)
+    mode = models.CharField(max_length=20, default="chat")
+    input_per_1m = models.DecimalField(max_digits=14, decimal_places=6)
+    output_per_1m = models.DecimalField(max_digits=14, decimal_places=6)
+    cache_read_per_1m = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    cache_write_per_1m = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        unique_together = [("provider", "model")]
+        ordering = ["provider", "model"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+class RequestFallback(models.Model):
+    """A request-log row ClickHouse refused; drain_fallback writes it later."""
+
+    row = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -1,0 +1,131 @@
+"""State changes with side effects: create_*, revoke_*, rotate_*. Views call these."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from spanlens.core import apikeys, crypto
+from spanlens.core.models import ApiKey, Membership, Organization, Project, ProviderKey
+
+
+@dataclass
+class CreatedApiKey:
+    api_key: ApiKey
+    raw_key: str  # shown once, never stored
+
+
+def create_api_key(project: Project, name: str = "default") -> CreatedApiKey:
+    raw = apikeys.generate_key()
+    key = ApiKey.objects.create(
+        organization_id=project.organization_id,
+        project=project,
+        name=name,
+        prefix=apikeys.display_prefix(raw),
+        key_hash=apikeys.hash_key(raw),
+    )
+    return CreatedApiKey(key, raw)
+
+
+def revoke_api_key(key: ApiKey) -> None:
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    _forget_cached_keys()
+
+
+def add_provider_key(
+    project: Project,
+    provider: str,
+    secret: str,
+    name: str = "",
+    *,
+    azure_endpoint: str = "",
+    azure_deployment: str = "",
+    azure_api_version: str = "",
+) -> ProviderKey:
+    if provider not in ProviderKey.Provider.values:
+        raise ValueError(f"provider must be one of {', '.join(ProviderKey.Provider.values)}")
+    secret = secret.strip()
+    if not secret:
+        raise ValueError("the provider key is empty")
+    key = ProviderKey.objects.create(
+        organization_id=project.organization_id,
+        project=project,
+        provider=provider,
+        name=name or f"{provider} key",
+        encrypted_secret=crypto.encrypt(secret),
+        secret_hint=secret[-4:],
+        azure_endpoint=azure_endpoint.rstrip("/"),
+        azure_deployment=azure_deployment,
+        azure_api_version=azure_api_version,
+    )
+    _forget_cached_keys()
+    return key
+
+
+def rotate_provider_key(key: ProviderKey, new_secret: str) -> ProviderKey:
+    new_secret = new_secret.strip()
+    if not new_secret:
+        raise ValueError("the provider key is empty")
+    key.encrypted_secret = crypto.encrypt(new_secret)
+    key.secret_hint = new_secret[-4:]
+    key.save(update_fields=["encrypted_secret", "secret_hint", "updated_at"])
+    _forget_cached_keys()
+    return key
+
+
+def rename_provider_key(key: ProviderKey, name: str) -> ProviderKey:
+    key.name = name
+    key.save(update_fields=["name", "updated_at"])
+    _forget_cached_keys()
+    return key
+
+
+def delete_provider_key(key: ProviderKey) -> None:
+    key.delete()
+    _forget_cached_keys()
+
+
+def _forget_cached_keys() -> None:
+    # The proxy caches key lookups in-process; changes made here apply at once
+    # in this process and within API_KEY_CACHE_TTL_S elsewhere.
+    from proxy import auth
+
+    auth.clear_cache()
+
+
+@dataclass
+class Bootstrap:
+    organization: Organization
+    project: Project
+    username: str
+    password: str | None
+    raw_api_key: str | None
+
+
+@transaction.atomic
+def create_organization(name: str, owner, project_name: str = "Default") -> tuple[Organization, Project]:
+    org = Organization.objects.create(name=name)
+    Membership.objects.create(user=owner, organization=org, role=Membership.Role.OWNER)
+    project = Project.objects.create(organization=org, name=project_name)
+    return org, project
+
+
+def bootstrap_first_run(username: str = "admin", password: str | None = None) -> Bootstrap | None:
+    """On an empty install: an organization, a project, an admin and an API key.
+
+    Returns None when an organization already exists (nothing is printed twice).
+    """
+    import secrets
+
+    if Organization.objects.exists():
+        return None
+    User = get_user_model()
+    password = password or secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user = User.objects.create_superuser(username=username, email="", password=password)
+        org, project = create_organization("My organization", user)
+        created = create_api_key(project, name="default")
+    return Bootstrap(org, project, username, password, created.raw_key)

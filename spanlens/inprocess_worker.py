@@ -1,0 +1,53 @@
+"""The embedded default's Celery worker: threads inside the web process.
+
+chDB's data folder opens in one process only, so the worker that writes the
+request log must live in the process that serves the proxy. Periodic tasks run
+from a small timer thread instead of celery beat (whose embedded form forks).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger("spanlens.worker")
+_started = False
+
+
+def start(concurrency: int = 2) -> None:
+    global _started
+    if _started:
+        return
+    _started = True
+    from celery.worker import WorkController
+
+    from spanlens.celery_app import app
+
+    worker = WorkController(
+        app=app,
+        pool_cls="threads",
+        concurrency=concurrency,
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        loglevel="WARNING",
+        hostname="embedded@spanlens",
+    )
+    threading.Thread(target=worker.start, name="spanlens-celery", daemon=True).start()
+    _start_periodic(app)
+    log.info("in-process Celery worker started (%d threads)", concurrency)
+
+
+def _start_periodic(app) -> None:
+    def tick(name: str, task: str, every: float) -> None:
+        stop = threading.Event()
+        while not stop.wait(every):
+            try:
+                app.send_task(task)
+            except Exception:  # never let a scheduler hiccup kill the thread
+                log.exception("could not schedule %s", name)
+
+    for name, entry in app.conf.beat_schedule.items():
+        threading.Thread(
+            target=tick, args=(name, entry["task"], float(entry["schedule"])), daemon=True,
+            name=f"spanlens-beat-{name}",
+        ).start()

@@ -1,0 +1,141 @@
+"""Run SQL on embedded chDB or a ClickHouse server; the same SQL on both.
+
+Parameters always travel as ClickHouse query parameters ({name:Type}), never
+formatted into the SQL text.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable
+
+import orjson
+from django.conf import settings
+
+
+class ClickHouseError(RuntimeError):
+    pass
+
+
+class ChdbEngine:
+    """In-process ClickHouse. Its data folder opens in one process only; threads share it."""
+
+    name = "chdb"
+
+    def __init__(self, path: str, database: str):
+        from chdb import session  # imported here so server installs never load chDB
+
+        self._session = session.Session(path)
+        self._lock = threading.Lock()
+        self.database = database
+        self._run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        self._run(f"USE `{database}`")
+
+    def _run(self, sql: str, fmt: str = "CSV", params: dict | None = None):
+        try:
+            with self._lock:
+                return self._session.query(sql, fmt, params=params or None)
+        except Exception as exc:  # chDB raises RuntimeError with the server's message
+            raise ClickHouseError(str(exc)) from exc
+
+    def command(self, sql: str, params: dict | None = None) -> None:
+        self._run(sql, "CSV", params)
+
+    def select(self, sql: str, params: dict | None = None) -> list[dict[str, Any]]:
+        result = self._run(sql, "JSONEachRow", params)
+        data = result.bytes() if result is not None else b""
+        return [orjson.loads(line) for line in data.splitlines() if line]
+
+    def insert_json_rows(self, table: str, payload: bytes) -> None:
+        # chDB takes inline data after FORMAT; the payload is our own JSON, not user SQL.
+        self._run(f"INSERT INTO `{table}` FORMAT JSONEachRow\n" + payload.decode())
+
+    def ping(self) -> bool:
+        self._run("SELECT 1")
+        return True
+
+    def close(self) -> None:
+        try:
+            self._session.close()
+        except Exception:
+            pass
+
+
+class ServerEngine:
+    """A ClickHouse server over HTTP(S) via clickhouse-connect."""
+
+    name = "server"
+
+    def __init__(self, url: str, user: str, password: str, database: str):
+        import clickhouse_connect
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url)
+        self.database = database
+        admin = clickhouse_connect.get_client(
+            host=parsed.hostname,
+            port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+            username=user,
+            password=password,
+            secure=parsed.scheme == "https",
+        )
+        admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        admin.close()
+        self._client = clickhouse_connect.get_client(
+            host=parsed.hostname,
+            port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+            username=user,
+            password=password,
+            database=database,
+            secure=parsed.scheme == "https",
+            autogenerate_session_id=False,
+        )
+
+    def command(self, sql: str, params: dict | None = None) -> None:
+        try:
+            self._client.command(sql, parameters=params or None)
+        except Exception as exc:
+            raise ClickHouseError(str(exc)) from exc
+
+    def select(self, sql: str, params: dict | None = None) -> list[dict[str, Any]]:
+        try:
+            data = self._client.raw_query(sql, parameters=params or None, fmt="JSONEachRow")
+        except Exception as exc:
+            raise ClickHouseError(str(exc)) from exc
+        return [orjson.loads(line) for line in data.splitlines() if line]
+
+    def insert_json_rows(self, table: str, payload: bytes) -> None:
+        try:
+            self._client.raw_insert(table, insert_block=payload, fmt="JSONEachRow")
+        except Exception as exc:
+            raise ClickHouseError(str(exc)) from exc
+
+    def ping(self) -> bool:
+        return bool(self._client.ping())
+
+    def close(self) -> None:
+        self._client.close()
+
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def get_engine():
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                if settings.CLICKHOUSE_URL:
+                    _engine = ServerEngine(
+                        settings.CLICKHOUSE_URL,
+                        settings.CLICKHOUSE_USER,
+                        settings.CLICKHOUSE_PASSWORD,
+                        settings.CLICKHOUSE_DB,
+                    )
+                else:
+                    _engine = ChdbEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB)
+    return _engine
+
+
+def encode_rows(rows: Iterable[dict]) -> bytes:
+    return b"\n".join(orjson.dumps(r) for r in rows)

@@ -1,0 +1,40 @@
+"""Apply clickhouse/NNNN_*.sql in order, once each, on whichever engine is configured."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from spanlens.requestlog.engine import get_engine
+
+MIGRATIONS_DIR = Path(settings.BASE_DIR) / "clickhouse"
+
+
+def migration_files() -> list[Path]:
+    return sorted(p for p in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def _statements(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def apply_migrations() -> list[str]:
+    """Returns the names applied this time (empty when already up to date)."""
+    engine = get_engine()
+    engine.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = MergeTree ORDER BY name"
+    )
+    done = {r["name"] for r in engine.select("SELECT name FROM schema_migrations")}
+    applied = []
+    for path in migration_files():
+        if path.name in done:
+            continue
+        for statement in _statements(path.read_text()):
+            engine.command(statement)
+        engine.command(
+            "INSERT INTO schema_migrations (name) VALUES ({name:String})", {"name": path.name}
+        )
+        applied.append(path.name)
+    return applied

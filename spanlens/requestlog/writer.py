@@ -1,0 +1,110 @@
+"""Batches request-log rows off the proxy's hot path.
+
+The proxy calls enqueue() (a deque append, no I/O); a daemon thread flushes
+every LOG_FLUSH_INTERVAL_MS or LOG_BATCH_SIZE rows. A batch ClickHouse refuses
+goes to the RequestFallback table so no row is lost; drain_fallback retries it.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections import deque
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger("spanlens.requestlog")
+
+
+class RequestLogWriter:
+    def __init__(self, batch_size: int, interval_s: float):
+        self.batch_size = batch_size
+        self.interval_s = interval_s
+        self._rows: deque[dict] = deque()
+        self._wake = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.rows_written = 0
+        self.rows_to_fallback = 0
+
+    def enqueue(self, row: dict) -> None:
+        self._rows.append(row)
+        if self._thread is None:
+            self._start()
+        if len(self._rows) >= self.batch_size:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="spanlens-log-writer", daemon=True)
+                self._thread.start()
+                atexit.register(self.stop)
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            self.flush_now()
+            # This thread keeps its own DB connection; drop it if it went stale.
+            close_old_connections()
+
+    def flush_now(self) -> int:
+        """Write everything queued so far; returns the number of rows handled."""
+        with self._flush_lock:
+            batch = []
+            while self._rows and len(batch) < 50_000:
+                batch.append(self._rows.popleft())
+            if batch:
+                write_batch(batch, self)
+            return len(batch)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until rows queued before this call are written (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._rows and time.monotonic() < deadline:
+            self.flush_now()
+        # A batch the thread took just before we looked finishes under the lock.
+        with self._flush_lock:
+            pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        while self._rows:
+            self.flush_now()
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
+
+
+def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> None:
+    from spanlens.core.models import RequestFallback
+    from spanlens.requestlog import queries
+
+    try:
+        queries.insert_requests(batch)
+        if writer:
+            writer.rows_written += len(batch)
+    except Exception as exc:  # ClickHouse down, schema missing, bad row…
+        log.warning("ClickHouse refused %d rows, queued to fallback: %s", len(batch), exc)
+        RequestFallback.objects.bulk_create(
+            [RequestFallback(row=row, last_error=str(exc)[:2000]) for row in batch], batch_size=500
+        )
+        if writer:
+            writer.rows_to_fallback += len(batch)
+
+
+_writer: RequestLogWriter | None = None
+
+
+def get_writer() -> RequestLogWriter:
+    global _writer
+    if _writer is None:
+        _writer = RequestLogWriter(settings.LOG_BATCH_SIZE, settings.LOG_FLUSH_INTERVAL_MS / 1000)
+    return _writer

@@ -1,0 +1,2 @@
+"""WebSocket routes (live page updates). Pages add their consumers here."""
+websocket_urlpatterns: list = []

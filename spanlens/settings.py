@@ -1,0 +1,188 @@
+"""All configuration, read from the environment (documented in .env.example).
+
+Unset DATABASE_URL means SQLite in var/; unset CLICKHOUSE_URL means embedded chDB
+in var/clickhouse/; unset broker means an in-process Celery worker. That is the
+embedded default `make run` starts.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from spanlens.env import ConfigError, env_bool, env_float, env_int, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("SPANLENS_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+EMBEDDED = env_str("CLICKHOUSE_URL") is None and env_str("DATABASE_URL") is None
+
+
+def _secret_from_file(name: str, make) -> str:
+    """Generate a value once into var/ (embedded default only) so restarts keep it."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _secret_from_file(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+
+ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "*") or "*").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in (env_str("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
+PORT = env_int("PORT", 8000)
+WEB_URL = (env_str("WEB_URL") or f"http://localhost:{PORT}").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "channels",
+    "spanlens.core",
+    "dashboard",
+    "evals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "spanlens.urls"
+ASGI_APPLICATION = "spanlens.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Relational database ----------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets the proxy's logging thread write while pages read.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Several checkouts on one machine share one PostgreSQL: give each its own test database.
+DATABASES["default"]["TEST"] = {
+    "NAME": "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/requests/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- Encryption of provider keys ---------------------------------------------
+ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
+ENCRYPTION_KEY_GENERATED = False
+if ENCRYPTION_KEY is None:
+    if not EMBEDDED:
+        raise ConfigError(
+            "ENCRYPTION_KEY is required outside the embedded default. "
+            "Generate one with: openssl rand -base64 32"
+        )
+    _key_path = VAR_DIR / "encryption_key"
+    ENCRYPTION_KEY_GENERATED = not _key_path.exists()
+    ENCRYPTION_KEY = _secret_from_file(
+        "encryption_key", lambda: __import__("base64").b64encode(os.urandom(32)).decode()
+    )
+
+# --- ClickHouse request log ---------------------------------------------------
+CLICKHOUSE_URL = env_str("CLICKHOUSE_URL")
+CLICKHOUSE_USER = env_str("CLICKHOUSE_USER", "default")
+CLICKHOUSE_PASSWORD = env_str("CLICKHOUSE_PASSWORD", "")
+CLICKHOUSE_DB = env_str("CLICKHOUSE_DB", "spanlens")
+CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
+# The batch writer flushes when this many rows wait, or after this many ms.
+LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 2000)
+LOG_FLUSH_INTERVAL_MS = env_int("LOG_FLUSH_INTERVAL_MS", 200)
+
+# --- Proxy ------------------------------------------------------------------
+UPSTREAM_BASE_URLS = {
+    "openai": env_str("OPENAI_BASE_URL", "https://api.openai.com"),
+    "anthropic": env_str("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+    "gemini": env_str("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+    # Azure has no global host: each provider key carries its endpoint; this
+    # overrides it (tests point it at the mock upstream).
+    "azure": env_str("AZURE_OPENAI_BASE_URL"),
+}
+UPSTREAM_HEADERS_TIMEOUT_S = env_float("UPSTREAM_HEADERS_TIMEOUT_S", 35.0)
+STREAM_DEADLINE_S = env_float("STREAM_DEADLINE_S", 290.0)
+BODY_CAP_BYTES = env_int("BODY_CAP_BYTES", 64 * 1024)
+API_KEY_CACHE_TTL_S = env_float("API_KEY_CACHE_TTL_S", 30.0)
+
+# --- Celery -----------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (
+    REDIS_URL if REDIS_URL else "cache+memory://"
+)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "spanlens")
+CELERY_IN_PROCESS_WORKER = CELERY_BROKER_URL.startswith("memory://")
+FALLBACK_DRAIN_BATCH = env_int("FALLBACK_DRAIN_BATCH", 500)
+
+# --- Channels ---------------------------------------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
