@@ -66,3 +66,34 @@ def api_key(project):
     """(ApiKey, raw sl_live_ key) for the owner's project."""
     created = services.create_api_key(project)
     return created.api_key, created.raw_key
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """The whole Spanlens ASGI app (dashboard + proxy) on a real port.
+
+    Tests that use it need committed data: take `transactional_db`, or the
+    `live_db` fixture below, which also re-seeds model prices after flushes.
+    """
+    from spanlens.asgi import application
+    from tests.live import ThreadedServer
+
+    server = ThreadedServer(application).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_db(transactional_db):
+    """Committed data for the live server; TransactionTestCase flushes prices, so re-seed."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from spanlens.core import pricing
+    from spanlens.core.models import ModelPrice
+
+    if not ModelPrice.objects.exists():
+        import_module("spanlens.core.migrations.0002_seed_model_prices").seed(django_apps, None)
+    pricing.invalidate()
+    yield
