@@ -69,7 +69,7 @@ def api_key(project):
 
 
 @pytest.fixture(scope="session")
-def live_server():
+def spanlens_server():
     """The whole Spanlens ASGI app (dashboard + proxy) on a real port.
 
     Tests that use it need committed data: take `transactional_db`, or the
