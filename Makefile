@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench clean
+.PHONY: run test install migrate bench clean check-env
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: migrate
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+# Is this environment ready? Exit 0 = yes; otherwise each problem with its fix.
+check-env: $(STAMP)
+	$(BIN)/python manage.py check_env $(ARGS)
 
 clean:
 	rm -rf $(VENV) var

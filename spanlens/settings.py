@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -121,12 +122,16 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # --- Encryption of provider keys ---------------------------------------------
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
 ENCRYPTION_KEY_GENERATED = False
-if ENCRYPTION_KEY is None:
-    if not EMBEDDED:
+# `manage.py check_env` reports this problem (with every other one) itself, so
+# for that command only the error waits; every other command still stops here.
+CHECKING_ENV = sys.argv[1:2] == ["check_env"]
+if ENCRYPTION_KEY is None and not EMBEDDED:
+    if not CHECKING_ENV:
         raise ConfigError(
             "ENCRYPTION_KEY is required outside the embedded default. "
             "Generate one with: openssl rand -base64 32"
         )
+elif ENCRYPTION_KEY is None:
     _key_path = VAR_DIR / "encryption_key"
     ENCRYPTION_KEY_GENERATED = not _key_path.exists()
     ENCRYPTION_KEY = _secret_from_file(
