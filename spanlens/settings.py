@@ -96,6 +96,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Fail fast when the database is down, so health probes answer instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Several checkouts on one machine share one PostgreSQL: give each its own test database.
 DATABASES["default"]["TEST"] = {
     "NAME": "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]

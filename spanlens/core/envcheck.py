@@ -291,19 +291,9 @@ def check_broker(env: Env) -> Check:
 
 
 def _ping_broker(url: str) -> None:
-    if url.startswith(("redis://", "rediss://")):
-        import redis
+    from spanlens.core.health import ping_broker_url
 
-        client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=CONNECT_TIMEOUT_S)
-        try:
-            client.ping()
-        finally:
-            client.close()
-        return
-    from kombu import Connection
-
-    with Connection(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-        conn.ensure_connection(max_retries=1)
+    ping_broker_url(url, timeout=CONNECT_TIMEOUT_S)
 
 
 def check_concurrency(env: Env) -> Check | None:
