@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench clean check-env
+.PHONY: run test install migrate bench clean check-env serve schema
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: migrate
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+# Production run outside Docker: ASGI server (WEB_CONCURRENCY workers), Celery
+# worker and beat. Needs CLICKHOUSE_URL and REDIS_URL; ASGI_SERVER picks the server.
+ASGI_SERVER ?= uvicorn
+serve: $(STAMP)
+	ASGI_SERVER=$(ASGI_SERVER) $(BIN)/python manage.py serve all --migrate
 
 # Is this environment ready? Exit 0 = yes; otherwise each problem with its fix.
 check-env: $(STAMP)

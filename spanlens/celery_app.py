@@ -5,6 +5,7 @@ import os
 
 from celery import Celery
 from celery.signals import before_task_publish
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spanlens.settings")
 
@@ -13,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = {
     "drain-fallback": {"task": "spanlens.core.tasks.drain_fallback", "schedule": 60.0},
     # /health/deep reads both ends: when beat last sent it, when a worker last ran it.
-    "heartbeat": {"task": "spanlens.core.tasks.heartbeat", "schedule": 30.0},
+    "heartbeat": {"task": "spanlens.core.tasks.heartbeat", "schedule": settings.HEARTBEAT_INTERVAL_S},
 }
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks(["spanlens.core", "dashboard", "evals"])

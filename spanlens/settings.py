@@ -175,6 +175,23 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "spanlens")
 CELERY_IN_PROCESS_WORKER = CELERY_BROKER_URL.startswith("memory://")
 FALLBACK_DRAIN_BATCH = env_int("FALLBACK_DRAIN_BATCH", 500)
+HEARTBEAT_INTERVAL_S = env_float("HEARTBEAT_INTERVAL_S", 30.0)
+
+# --- Production run (`manage.py serve`) ------------------------------------------
+ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2)
+CELERY_CONCURRENCY = env_int("CELERY_CONCURRENCY", 2)
+
+# --- Email (invitations) ----------------------------------------------------------
+# With RESEND_API_KEY, mail goes out through Resend; without it nothing is sent
+# and the invite form hands the accept link to the admin instead.
+RESEND_API_KEY = env_str("RESEND_API_KEY")
+DEFAULT_FROM_EMAIL = env_str("RESEND_FROM", "Spanlens <notifications@spanlens.io>")
+if RESEND_API_KEY:
+    EMAIL_BACKEND = "anymail.backends.resend.EmailBackend"
+    ANYMAIL = {"RESEND_API_KEY": RESEND_API_KEY}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # --- Channels ---------------------------------------------------------------
 if REDIS_URL:

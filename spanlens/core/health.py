@@ -14,9 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 
 PROBE_TIMEOUT_S = 3
-HEARTBEAT_EVERY_S = 30.0
-# Three missed beats before the deep check calls the worker stale.
-STALE_AFTER_S = HEARTBEAT_EVERY_S * 3
+
+
+def stale_after_s() -> float:
+    # Three missed beats before the deep check calls the worker stale.
+    return settings.HEARTBEAT_INTERVAL_S * 3
 
 
 @dataclass
@@ -144,10 +146,11 @@ def deep() -> tuple[bool, dict]:
         body["rows_last_minute"] = queries.count_rows_since(seconds=60)
     except Exception:
         body["rows_last_minute"] = None
-    if worker_at is None or _age(worker_at) > STALE_AFTER_S:
-        warnings.append("no worker heartbeat in the last %ds: is the Celery worker running?" % STALE_AFTER_S)
-    if beat_at is None or _age(beat_at) > STALE_AFTER_S:
-        warnings.append("no beat run in the last %ds: is celery beat running?" % STALE_AFTER_S)
+    stale = stale_after_s()
+    if worker_at is None or _age(worker_at) > stale:
+        warnings.append("no worker heartbeat in the last %ds: is the Celery worker running?" % stale)
+    if beat_at is None or _age(beat_at) > stale:
+        warnings.append("no beat run in the last %ds: is celery beat running?" % stale)
     if body.get("fallback_queue"):
         warnings.append(f"{body['fallback_queue']} request-log rows wait in the fallback queue")
     if warnings:

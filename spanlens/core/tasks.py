@@ -53,7 +53,7 @@ def drain_fallback(max_batches: int = 100) -> dict:
 
 @shared_task(name="spanlens.core.tasks.heartbeat")
 def heartbeat() -> None:
-    """Sent by beat every HEARTBEAT_EVERY_S; running it proves a worker consumes the queue."""
+    """Sent by beat every HEARTBEAT_INTERVAL_S; running it proves a worker consumes the queue."""
     from spanlens.core.health import record_heartbeat
 
     record_heartbeat("worker")
