@@ -116,7 +116,7 @@ def heartbeat_at(name: str) -> datetime | None:
     return Heartbeat.objects.filter(name=name).values_list("beat_at", flat=True).first()
 
 
-def _age(at: datetime | None) -> float | None:
+def age_s(at: datetime | None) -> float | None:
     return None if at is None else round((timezone.now() - at).total_seconds(), 1)
 
 
@@ -136,9 +136,9 @@ def deep() -> tuple[bool, dict]:
         warnings.append(f"database unavailable: {exc}")
     body["worker"] = {
         "heartbeat_at": worker_at.isoformat() if worker_at else None,
-        "heartbeat_age_s": _age(worker_at),
+        "heartbeat_age_s": age_s(worker_at),
         "last_beat_at": beat_at.isoformat() if beat_at else None,
-        "last_beat_age_s": _age(beat_at),
+        "last_beat_age_s": age_s(beat_at),
     }
     try:
         from spanlens.requestlog import queries
@@ -147,9 +147,9 @@ def deep() -> tuple[bool, dict]:
     except Exception:
         body["rows_last_minute"] = None
     stale = stale_after_s()
-    if worker_at is None or _age(worker_at) > stale:
+    if worker_at is None or age_s(worker_at) > stale:
         warnings.append("no worker heartbeat in the last %ds: is the Celery worker running?" % stale)
-    if beat_at is None or _age(beat_at) > stale:
+    if beat_at is None or age_s(beat_at) > stale:
         warnings.append("no beat run in the last %ds: is celery beat running?" % stale)
     if body.get("fallback_queue"):
         warnings.append(f"{body['fallback_queue']} request-log rows wait in the fallback queue")
