@@ -31,6 +31,12 @@ ASGI_SERVER ?= uvicorn
 serve: $(STAMP)
 	ASGI_SERVER=$(ASGI_SERVER) $(BIN)/python manage.py serve all --migrate
 
+# Regenerate supabase/init.sql from the migrations (needs a PostgreSQL; the test one by default).
+SCHEMA_DATABASE_URL ?= postgresql://127.0.0.1:5432/test
+schema: $(STAMP)
+	DATABASE_URL=$(SCHEMA_DATABASE_URL) ENCRYPTION_KEY=$${ENCRYPTION_KEY:-$$(openssl rand -base64 32)} \
+	  $(BIN)/python manage.py export_schema
+
 # Is this environment ready? Exit 0 = yes; otherwise each problem with its fix.
 check-env: $(STAMP)
 	$(BIN)/python manage.py check_env $(ARGS)
