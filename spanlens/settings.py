@@ -123,6 +123,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+if STATIC_ROOT.parent == VAR_DIR:
+    STATIC_ROOT.mkdir(exist_ok=True)
 # Without `collectstatic` (make run from a checkout) serve straight from the source folders.
 WHITENOISE_USE_FINDERS = True
 
