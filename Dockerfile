@@ -2,7 +2,7 @@
 #   python manage.py serve web --migrate | serve worker | serve beat
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
+RUN python -m venv /opt/venv && pip install --upgrade pip "setuptools>=68" wheel
 WORKDIR /app
 # Dependencies first, in their own layer: a code change does not reinstall them.
 COPY pyproject.toml README.md ./

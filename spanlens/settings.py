@@ -21,6 +21,9 @@ VAR_DIR = Path(env_str("SPANLENS_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# `manage.py check_env` reports configuration problems itself, all at once: for
+# that command only, settings below let errors wait instead of stopping here.
+CHECKING_ENV = sys.argv[1:2] == ["check_env"]
 EMBEDDED = env_str("CLICKHOUSE_URL") is None and env_str("DATABASE_URL") is None
 
 
@@ -90,7 +93,12 @@ TEMPLATES = [
 
 # --- Relational database ----------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+except ValueError:
+    if not CHECKING_ENV:
+        raise
+    DATABASES = {"default": dj_database_url.parse(f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the proxy's logging thread write while pages read.
     DATABASES["default"]["OPTIONS"] = {
@@ -131,9 +139,6 @@ WHITENOISE_USE_FINDERS = True
 # --- Encryption of provider keys ---------------------------------------------
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
 ENCRYPTION_KEY_GENERATED = False
-# `manage.py check_env` reports this problem (with every other one) itself, so
-# for that command only the error waits; every other command still stops here.
-CHECKING_ENV = sys.argv[1:2] == ["check_env"]
 if ENCRYPTION_KEY is None and not EMBEDDED:
     if not CHECKING_ENV:
         raise ConfigError(
