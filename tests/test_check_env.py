@@ -152,3 +152,13 @@ def test_malformed_values_are_reported_not_raised(tmp_path, production_env):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot be parsed" in checks["DATABASE_URL"]["message"]
     assert checks["PORT"]["message"] == "must be a whole number, got 'eighty'"
+
+
+def test_the_spanlens_console_script_runs_it_too(tmp_path):
+    script = Path(sys.executable).parent / "spanlens"
+    if not script.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    base = {"PATH": os.environ["PATH"], "SPANLENS_VAR_DIR": str(tmp_path / "var")}
+    result = subprocess.run([str(script), "check-env", "--json"], env=base, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and json.loads(result.stdout)["mode"] == "embedded"
