@@ -97,7 +97,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Several checkouts on one machine share one PostgreSQL: give each its own test database.
 DATABASES["default"]["TEST"] = {
-    "NAME": "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+    "NAME": env_str("TEST_DB_NAME") or "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
