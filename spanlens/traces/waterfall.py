@@ -21,6 +21,21 @@ class Row:
     offset_ms: int
     orphan: bool  # its parent never arrived
 
+    @property
+    def label_place(self) -> str:
+        """Where the duration label goes: after the bar, or (near the right edge) inside or before it."""
+        if self.left_pct + self.width_pct <= 78:
+            return "after"
+        return "inside" if self.width_pct >= 20 else "before"
+
+    @property
+    def label_style(self) -> str:
+        if self.label_place == "after":
+            return f"left:{self.left_pct + self.width_pct:.3f}%"
+        if self.label_place == "inside":
+            return f"right:{100 - self.left_pct - self.width_pct:.3f}%"
+        return f"right:{100 - self.left_pct:.3f}%"
+
 
 @dataclass
 class Tick:
@@ -33,6 +48,10 @@ class Waterfall:
     rows: list[Row]
     ticks: list[Tick]
     total_ms: int
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for row in self.rows if row.span.status == "error")
 
 
 def format_ms(ms: float | None) -> str:
@@ -86,10 +105,10 @@ def build(trace: Trace, spans: list[Span], now: datetime | None = None) -> Water
                 orphan=bool(span.parent_span_id) and span.parent_span_id not in by_id,
             )
         )
-        for child in sorted(children.get(span.id, []), key=lambda s: (s.started_at, str(s.id))):
+        for child in sorted(children.get(span.id, []), key=lambda s: (s.started_at, s.name, str(s.id))):
             visit(child, depth + 1)
 
-    for root in sorted(roots, key=lambda s: (s.started_at, str(s.id))):
+    for root in sorted(roots, key=lambda s: (s.started_at, s.name, str(s.id))):
         visit(root, 0)
     total_ms = int(total / timedelta(milliseconds=1))
     ticks = [Tick(left_pct=p, label=format_ms(total_ms * p / 100)) for p in (0, 25, 50, 75, 100)]

@@ -22,6 +22,8 @@ def usd(value):
     value = float(value)
     if value == 0:
         return "$0"
+    if value < 0.01:  # LLM calls often cost fractions of a cent: keep the significant digits
+        return f"${value:.6f}".rstrip("0")
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
