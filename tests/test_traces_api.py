@@ -200,3 +200,10 @@ def test_bad_list_filters_are_a_400(client, raw_key):
     assert response.status_code == 400 and "sort" in response.json()["error"]
     assert client.get("/api/v1/traces?page=0", **auth(raw_key)).status_code == 400
     assert client.get("/api/v1/traces").status_code == 401
+
+
+def test_wrong_methods_get_a_json_405(client, raw_key):
+    response = client.get("/api/v1/ingest", **auth(raw_key))
+    assert response.status_code == 405
+    assert response.json() == {"success": False, "error": "method GET not allowed; use POST"}
+    assert client.delete(f"/api/v1/traces/{uuid.uuid4()}", **auth(raw_key)).status_code == 405

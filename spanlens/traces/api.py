@@ -6,12 +6,12 @@ POST /api/v1/traces, /api/v1/spans: one object or a list; POST /api/v1/ingest:
 """
 from __future__ import annotations
 
+import functools
 import json
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from spanlens.traces import payloads, queries, services
 from spanlens.traces.access import Caller, caller_from_api_key, caller_from_session
@@ -20,6 +20,23 @@ from spanlens.traces.serializers import span_json, trace_json
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"success": False, "error": message}, status=status)
+
+
+def _allow(*methods: str):
+    """Like require_http_methods, but the 405 is JSON in the API's error shape."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = _error(f"method {request.method} not allowed; use {' or '.join(methods)}", 405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def _unauthorized() -> JsonResponse:
@@ -57,7 +74,7 @@ def _as_list(body) -> list:
 
 
 @csrf_exempt
-@require_POST
+@_allow("POST")
 def ingest(request):
     caller = caller_from_api_key(request)
     if caller is None:
@@ -72,7 +89,7 @@ def ingest(request):
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@_allow("GET", "POST")
 def traces(request):
     if request.method == "GET":
         return _list_traces(request)
@@ -87,7 +104,7 @@ def traces(request):
 
 
 @csrf_exempt
-@require_POST
+@_allow("POST")
 def spans(request):
     caller = caller_from_api_key(request)
     if caller is None:
@@ -117,7 +134,7 @@ def _list_traces(request) -> JsonResponse:
     )
 
 
-@require_GET
+@_allow("GET")
 def trace_detail(request, trace_id):
     caller = caller_from_api_key(request) or caller_from_session(request)
     if caller is None:
