@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +13,7 @@ class RecordingUpstream:
     def __init__(self):
         self.requests: list[dict] = []
         self.status = 200
+        self.stream_delay = 0.1  # seconds between streamed chunks
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,6 +26,9 @@ class RecordingUpstream:
                 recorder.requests.append(
                     {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
                 )
+                if isinstance(body, dict) and body.get("stream") and recorder.status < 400:
+                    self._stream(body)
+                    return
                 payload = recorder._answer(self.path, body)
                 data = json.dumps(payload).encode()
                 self.send_response(recorder.status)
@@ -31,6 +36,23 @@ class RecordingUpstream:
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, body):
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for i, word in enumerate(["The ", "order ", "ships."]):
+                    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": body["model"],
+                             "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                    self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+                    time.sleep(recorder.stream_delay)
+                self._chunk(b"data: [DONE]\n\n")
+                self._chunk(b"")
+
+            def _chunk(self, data: bytes):
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
 
             def log_message(self, *args):
                 pass

@@ -138,6 +138,36 @@ def test_parallel_branches_under_asyncio_gather_get_the_right_parents(sdk, upstr
     assert {h["x-spanlens-span-id"] for h in headers} == {s["id"] for s in spans if s["span_type"] == "llm"}
 
 
+def test_a_streamed_call_lasts_until_the_stream_is_read(sdk, upstream, spanlens_server, api_key):
+    llm = create_openai(api_key=api_key[1], base_url=upstream.url)
+    with sdk.trace(name="streaming") as trace:
+        stream = llm.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                             messages=[{"role": "user", "content": "x"}])
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "The order ships."
+    assert sdk.flush(10)
+    [span] = get_trace(spanlens_server, api_key[1], trace.id).json()["data"]["spans"]
+    assert span["span_type"] == "llm" and span["metadata"]["streamed"] is True
+    assert span["duration_ms"] >= 250  # three chunks 100 ms apart, not just the headers
+
+
+def test_an_async_streamed_call_lasts_until_the_stream_is_read(sdk, upstream, spanlens_server, api_key):
+    llm = create_async_openai(api_key=api_key[1], base_url=upstream.url)
+
+    async def run():
+        async with sdk.trace(name="async-streaming") as trace:
+            stream = await llm.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                                       messages=[{"role": "user", "content": "x"}])
+            async for _ in stream:
+                pass
+        return trace
+
+    trace = asyncio.run(run())
+    assert sdk.flush(10)
+    [span] = get_trace(spanlens_server, api_key[1], trace.id).json()["data"]["spans"]
+    assert span["duration_ms"] >= 250
+
+
 def test_a_call_inside_an_llm_span_reports_as_that_span(sdk, upstream, api_key, spanlens_server):
     llm = create_anthropic(api_key=api_key[1], base_url=upstream.url)
     with sdk.trace(name="claude") as trace:

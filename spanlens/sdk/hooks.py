@@ -9,6 +9,7 @@ request id, tokens and cost from the logged request.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from spanlens.sdk.sampling import SAMPLE_HEADER, Sampling
@@ -39,7 +40,7 @@ class CallTracer:
                 return
             if _is_json(response) and response.status_code < 400:
                 response.read()
-            self._finish(span, response)
+            self._finish(span, response, is_async=False)
         except Exception:
             pass
 
@@ -53,7 +54,7 @@ class CallTracer:
                 return
             if _is_json(response) and response.status_code < 400:
                 await response.aread()
-            self._finish(span, response)
+            self._finish(span, response, is_async=True)
         except Exception:
             pass
 
@@ -96,15 +97,47 @@ class CallTracer:
         request.headers[TRACE_HEADER] = trace.id
         request.headers[SPAN_HEADER] = span_id
 
-    def _finish(self, span: SpanHandle, response) -> None:
+    def _finish(self, span: SpanHandle, response, *, is_async: bool) -> None:
         if response.status_code >= 400:
             span.end(error=f"HTTP {response.status_code}")
             return
         if _is_json(response):
             span.set_output(_response_output(response.json()))
-        else:
-            span.set_metadata(streamed=True)
-        span.end()
+            span.end()
+            return
+        # A stream: the call lasts until the app has read (or dropped) the last chunk.
+        span.set_metadata(streamed=True)
+        _end_span_when_stream_closes(response, span, is_async)
+
+
+def _end_span_when_stream_closes(response, span: SpanHandle, is_async: bool) -> None:
+    # The provider SDKs ship their own httpx flavour; wrap with the stream base class of
+    # the response's own library so its type checks still pass.
+    library = sys.modules[type(response).__module__.split(".")[0]]
+    inner = response.stream
+    if is_async:
+        class EndOnClose(library.AsyncByteStream):
+            async def __aiter__(self):
+                async for chunk in inner:
+                    yield chunk
+
+            async def aclose(self) -> None:
+                try:
+                    await inner.aclose()
+                finally:
+                    span.end()
+    else:
+        class EndOnClose(library.SyncByteStream):
+            def __iter__(self):
+                yield from inner
+
+            def close(self) -> None:
+                try:
+                    inner.close()
+                finally:
+                    span.end()
+
+    response.stream = EndOnClose()
 
 
 def _is_json(response) -> bool:
