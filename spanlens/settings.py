@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "template_partials",
     "channels",
     "spanlens.core",
+    "spanlens.traces",
     "dashboard",
     "evals",
 ]

@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("spanlens.traces.urls")),
     path("", include("dashboard.urls")),
 ]
