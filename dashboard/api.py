@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import orjson
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import filters as filters_mod
 from dashboard import replay, rows as rows_mod
-from spanlens.core.access import Access, api_auth, api_error, get_project_or_404, require_write
+from spanlens.core.access import Access, api_auth, api_error, get_project_or_404, require_write, uuid_or_404
 from spanlens.requestlog import queries
 
 
@@ -68,11 +68,9 @@ def replay_run(request: HttpRequest, access: Access, request_id) -> JsonResponse
 
 
 def _request_or_404(access: Access, request_id) -> dict:
-    from django.http import Http404
-
     row = queries.get_request(
         organization_id=access.organization.id,
-        request_id=str(request_id),
+        request_id=uuid_or_404(request_id),
         retention_days=access.retention_days,
     )
     if row is None:

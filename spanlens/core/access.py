@@ -76,7 +76,7 @@ def switch_organization(request: HttpRequest, organization_id: str, project_id: 
     request.session[SESSION_ORG] = str(org.id)
     project = None
     if project_id:
-        project = Project.objects.filter(organization=org, id=_uuid_or_404(project_id)).first()
+        project = Project.objects.filter(organization=org, id=uuid_or_404(project_id)).first()
     request.session[SESSION_PROJECT] = str(project.id) if project else ""
     request._spanlens_access = None
 
@@ -92,7 +92,7 @@ def current_project(request: HttpRequest) -> Project | None:
 
 def get_org_or_404(request: HttpRequest, organization_id) -> Organization:
     membership = (
-        Membership.objects.filter(user=request.user, organization_id=_uuid_or_404(organization_id))
+        Membership.objects.filter(user=request.user, organization_id=uuid_or_404(organization_id))
         .select_related("organization")
         .first()
     )
@@ -114,13 +114,13 @@ def get_api_key_or_404(access: Access, key_id) -> ApiKey:
 
 
 def _scoped_or_404(model, access: Access, object_id):
-    obj = model.objects.filter(organization=access.organization, id=_uuid_or_404(object_id)).first()
+    obj = model.objects.filter(organization=access.organization, id=uuid_or_404(object_id)).first()
     if obj is None:
         raise Http404(f"No such {model._meta.verbose_name}")
     return obj
 
 
-def _uuid_or_404(value) -> str:
+def uuid_or_404(value) -> str:
     import uuid
 
     try:

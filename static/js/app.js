@@ -34,8 +34,85 @@
       return;
     }
     if (event.target.closest("[data-close-drawer]")) { closeDrawer(); return; }
-    if (event.target.closest("[data-close-modal]")) { document.getElementById("modal-root").innerHTML = ""; }
+    if (event.target.matches(".modal-backdrop") || event.target.closest("button[data-close-modal]")) {
+      document.getElementById("modal-root").innerHTML = "";
+      return;
+    }
+    var exportLink = event.target.closest("[data-export]");
+    if (exportLink) {
+      // The filters may have changed in place since the page loaded; export what is on screen.
+      exportLink.href = "/requests/export." + exportLink.getAttribute("data-export") + window.location.search;
+      return;
+    }
+    var row = event.target.closest("tr[data-request-id]");
+    if (row && !event.target.closest("a, button")) {
+      var link = row.querySelector("a.row-link");
+      if (link) link.click();
+      return;
+    }
+    var run = event.target.closest("[data-replay-run]");
+    if (run) { replay(run, "run"); return; }
+    var curl = event.target.closest("[data-replay-curl]");
+    if (curl) { replay(curl, "curl"); }
   });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-replay-model]")) {
+      var modal = event.target.closest("[data-replay-modal]");
+      modal.querySelector("[data-replay-result]").innerHTML = "";
+      var snippet = modal.querySelector("[data-replay-snippet]");
+      snippet.hidden = true; snippet.textContent = "";
+    }
+  });
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  function escapeHtml(text) {
+    var div = document.createElement("div"); div.textContent = text == null ? "" : String(text); return div.innerHTML;
+  }
+
+  function replay(button, kind) {
+    var modal = button.closest("[data-replay-modal]");
+    var model = modal.querySelector("[data-replay-model]").value;
+    var url = modal.getAttribute(kind === "run" ? "data-run-url" : "data-snippet-url");
+    var spinner = modal.querySelector("[data-replay-spinner]");
+    var result = modal.querySelector("[data-replay-result]");
+    spinner.style.display = "inline-block";
+    button.disabled = true;
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+      body: JSON.stringify({model: model})
+    }).then(function (r) { return r.json(); }).then(function (payload) {
+      if (!payload.success) {
+        result.innerHTML = '<div class="result-card"><div class="form-error" style="margin:0">' + escapeHtml(payload.error) + "</div></div>";
+        return;
+      }
+      var d = payload.data;
+      if (kind === "curl") {
+        var snippet = modal.querySelector("[data-replay-snippet]");
+        snippet.textContent = d.curl; snippet.hidden = false;
+        if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(d.curl);
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = "Copy curl"; }, 1200);
+        return;
+      }
+      var cost = d.cost_usd == null ? "—" : "$" + Number(d.cost_usd).toFixed(6);
+      result.innerHTML = '<div class="result-card" data-replay-card>' +
+        '<div class="metrics" style="margin-bottom:10px">' +
+        '<div><div class="ml">Latency</div><div class="mv">' + escapeHtml(d.latency_ms) + ' ms</div></div>' +
+        '<div><div class="ml">Tokens</div><div class="mv">' + escapeHtml(d.total_tokens) + '</div><div class="faint" style="font-size:11px">' +
+        escapeHtml(d.prompt_tokens) + ' in · ' + escapeHtml(d.completion_tokens) + ' out</div></div>' +
+        '<div><div class="ml">Cost</div><div class="mv">' + cost + '</div></div></div>' +
+        '<div class="msg msg-assistant"><div class="msg-role">' + escapeHtml(d.model) + ' · ' + escapeHtml(d.status_code) + '</div>' +
+        '<div class="msg-text">' + escapeHtml(d.output) + '</div></div>' +
+        '<a href="/requests/' + escapeHtml(d.request_id) + '/">Open the logged replay →</a></div>';
+    }).catch(function (err) {
+      result.innerHTML = '<div class="result-card"><div class="form-error" style="margin:0">' + escapeHtml(err) + "</div></div>";
+    }).finally(function () { spinner.style.display = ""; button.disabled = false; });
+  }
 
   function closeDrawer() {
     var root = document.getElementById("drawer-root");
