@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "template_partials",
     "channels",
     "spanlens.core",
+    "spanlens.traces",
     "dashboard",
     "evals",
 ]
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.nav.nav",
             ],
         },
     },
@@ -111,7 +113,7 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Several checkouts on one machine share one PostgreSQL: give each its own test database.
 DATABASES["default"]["TEST"] = {
-    "NAME": "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+    "NAME": env_str("TEST_DB_NAME") or "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

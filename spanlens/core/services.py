@@ -148,3 +148,23 @@ def bootstrap_first_run(username: str = "admin", password: str | None = None) ->
         org, project = create_organization("My organization", user)
         created = create_api_key(project, name="default")
     return Bootstrap(org, project, username, password, created.raw_key)
+
+
+def create_project(organization: Organization, name: str) -> Project:
+    name = name.strip()
+    if not name:
+        raise ValueError("the project name is empty")
+    if Project.objects.filter(organization=organization, name=name).exists():
+        raise ValueError(f"a project named {name!r} already exists")
+    return Project.objects.create(organization=organization, name=name)
+
+
+def rename_project(project: Project, name: str) -> Project:
+    name = name.strip()
+    if not name:
+        raise ValueError("the project name is empty")
+    if Project.objects.filter(organization_id=project.organization_id, name=name).exclude(id=project.id).exists():
+        raise ValueError(f"a project named {name!r} already exists")
+    project.name = name
+    project.save(update_fields=["name"])
+    return project
