@@ -10,6 +10,7 @@ import hashlib
 import os
 import secrets
 import sys
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -137,6 +138,9 @@ if STATIC_ROOT.parent == VAR_DIR:
     STATIC_ROOT.mkdir(exist_ok=True)
 # Without `collectstatic` (make run from a checkout) serve straight from the source folders.
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise streams files with a sync iterator, which Django's ASGI handler runs
+# in a thread and warns about on every file; for small static files that is fine.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
 # --- Encryption of provider keys ---------------------------------------------
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")

@@ -48,10 +48,3 @@ def membership_of(user, organization_id) -> Membership | None:
         Membership.objects.filter(user=user, organization_id=organization_id).select_related("organization").first()
     )
 
-
-def current_membership(request) -> Membership | None:
-    """The signed-in user's membership in the organization chosen in the switcher."""
-    from spanlens.core.access import current_access
-
-    access = current_access(request)
-    return access.membership if access else None
