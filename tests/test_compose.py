@@ -89,7 +89,11 @@ def test_docker_compose_accepts_the_file(tmp_path):
         pytest.skip("docker-compose not installed (apt-get install docker-compose)")
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    result = subprocess.run([binary, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    import os
+
+    # A clean environment: compose would otherwise interpolate this test run's variables.
+    result = subprocess.run([binary, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ["PATH"]})
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
     web = resolved["services"]["web"]
