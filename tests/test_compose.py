@@ -2,9 +2,13 @@
 services, healthchecks and start order, and that every variable is documented."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,18 +83,11 @@ def test_no_nested_interpolation():
 
 
 def test_docker_compose_accepts_the_file(tmp_path):
-    import shutil
-    import subprocess
-
-    import pytest
-
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose not installed (apt-get install docker-compose)")
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    import os
-
     # A clean environment: compose would otherwise interpolate this test run's variables.
     result = subprocess.run([binary, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env={"PATH": os.environ["PATH"]})
