@@ -97,7 +97,8 @@ TEMPLATES = [
 # --- Relational database ----------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Seconds a database connection is reused across requests (0 = one per request).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 except ValueError:
     if not CHECKING_ENV:
         raise
