@@ -57,9 +57,16 @@ def test_init_sql_applies_twice_and_leaves_nothing_to_migrate(tmp_path, pg_url, 
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [fresh_schema])}
         prices = conn.execute("SELECT count(*) FROM core_modelprice").fetchone()[0]
         recorded = conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0]
+        without_rls = [r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r' AND NOT c.relrowsecurity", [fresh_schema])]
+        # The owner (the role Spanlens connects as) still reads and writes.
+        conn.execute("INSERT INTO core_organization (id, name, plan, created_at) "
+                     "VALUES (gen_random_uuid(), 'Acme', 'team', now())")
     assert {"core_organization", "core_membership", "core_invitation", "core_auditevent"} <= tables
     assert prices > 100, "the seeded model prices come along"
-    assert recorded == INIT_SQL.read_text().count("DO $spanlens$")
+    assert recorded == INIT_SQL.read_text().count('INSERT INTO "django_migrations"')
+    assert without_rls == [], "Supabase's Data API would expose these tables"
     # Django, pointed at that schema, finds every migration applied.
     url = f"{pg_url}?options=-c%20search_path%3D{fresh_schema}"
     check = subprocess.run(

@@ -125,6 +125,23 @@ def idempotent(statement: str) -> str:
     return s + ";"
 
 
+RLS_NOTE = """
+-- Supabase publishes the public schema through its Data API to the anon and
+-- authenticated roles. Row level security without policies closes that door;
+-- the role Spanlens connects as owns these tables, and owners bypass RLS.
+"""
+
+
+def _tables(prelude: list[str], migrations: list[Migration]) -> list[str]:
+    statements = prelude + [st for m in migrations for st in m.statements]
+    names = []
+    for statement in statements:
+        match = re.match(r'^CREATE TABLE (?:IF NOT EXISTS )?"([^"]+)"', statement)
+        if match and match.group(1) not in names:
+            names.append(match.group(1))
+    return names
+
+
 def render(prelude: list[str], migrations: list[Migration]) -> str:
     out = [HEADER]
     for statement in prelude:
@@ -140,6 +157,11 @@ def render(prelude: list[str], migrations: list[Migration]) -> str:
             out.append("  " + idempotent(statement).replace("\n", "\n  ") + "\n")
         out.append(f'  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ({app}, {name}, now());\n'
                    f"END IF;\nEND\n{TAG};\n")
+    tables = ", ".join(_quote(t) for t in _tables(prelude, migrations))
+    out.append(f"{RLS_NOTE}DO {TAG}\nDECLARE t text;\nBEGIN\n  FOREACH t IN ARRAY ARRAY[{tables}] LOOP\n"
+               "    IF to_regclass(format('%I', t)) IS NOT NULL THEN\n"
+               "      EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);\n"
+               f"    END IF;\n  END LOOP;\nEND\n{TAG};\n")
     return "".join(out)
 
 
