@@ -26,6 +26,15 @@ def pg_url(db):
 
 
 @pytest.fixture
+def supabase_roles(pg_url):
+    """Supabase's Data API roles, as a Supabase project has them (cluster-wide, kept:
+    NOLOGIN roles that own and can do nothing)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE anon NOLOGIN; EXCEPTION WHEN duplicate_object "
+                     "OR unique_violation THEN NULL; END $$")
+
+
+@pytest.fixture
 def fresh_schema(pg_url):
     """A throwaway schema in the PostgreSQL the tests use, dropped afterwards."""
     name = f"initsql_{uuid.uuid4().hex[:10]}"
@@ -48,7 +57,7 @@ def test_init_sql_is_current_with_the_migrations(tmp_path, pg_url):
     )
 
 
-def test_init_sql_applies_twice_and_leaves_nothing_to_migrate(tmp_path, pg_url, fresh_schema):
+def test_init_sql_applies_twice_and_leaves_nothing_to_migrate(tmp_path, pg_url, supabase_roles, fresh_schema):
     sql = INIT_SQL.read_text()
     with psycopg.connect(pg_url, autocommit=True, options=f"-c search_path={fresh_schema}") as conn:
         conn.execute(sql)
@@ -83,3 +92,17 @@ def test_it_refuses_anything_but_postgresql(tmp_path):
     )
     assert result.returncode == 1
     assert "needs PostgreSQL" in result.stderr
+
+
+def test_migrate_on_supabase_turns_on_row_level_security_too(tmp_path, pg_url, supabase_roles, fresh_schema):
+    url = f"{pg_url}?options=-c%20search_path%3D{fresh_schema}"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
+        env=base_env(tmp_path, DATABASE_URL=url), capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, c.relrowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'", [fresh_schema]).fetchall()
+    assert rows and all(rls for _, rls in rows), [name for name, rls in rows if not rls]

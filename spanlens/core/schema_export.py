@@ -17,6 +17,8 @@ import re
 import secrets
 from datetime import date, datetime
 
+from spanlens.core.rls import SUPABASE_ROLES_SQL
+
 HEADER = """\
 -- Spanlens PostgreSQL schema (Supabase or any PostgreSQL 13+).
 -- Generated from the Django migrations by `python manage.py export_schema`; do not edit.
@@ -129,6 +131,7 @@ RLS_NOTE = """
 -- Supabase publishes the public schema through its Data API to the anon and
 -- authenticated roles. Row level security without policies closes that door;
 -- the role Spanlens connects as owns these tables, and owners bypass RLS.
+-- Only where those roles exist (see spanlens/core/rls.py).
 """
 
 
@@ -158,10 +161,12 @@ def render(prelude: list[str], migrations: list[Migration]) -> str:
         out.append(f'  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ({app}, {name}, now());\n'
                    f"END IF;\nEND\n{TAG};\n")
     tables = ", ".join(_quote(t) for t in _tables(prelude, migrations))
-    out.append(f"{RLS_NOTE}DO {TAG}\nDECLARE t text;\nBEGIN\n  FOREACH t IN ARRAY ARRAY[{tables}] LOOP\n"
+    out.append(f"{RLS_NOTE}DO {TAG}\nDECLARE t text;\nBEGIN\n"
+               f"IF EXISTS ({SUPABASE_ROLES_SQL}) THEN\n"
+               f"  FOREACH t IN ARRAY ARRAY[{tables}] LOOP\n"
                "    IF to_regclass(format('%I', t)) IS NOT NULL THEN\n"
                "      EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);\n"
-               f"    END IF;\n  END LOOP;\nEND\n{TAG};\n")
+               f"    END IF;\n  END LOOP;\nEND IF;\nEND\n{TAG};\n")
     return "".join(out)
 
 
