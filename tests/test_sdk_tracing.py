@@ -312,3 +312,32 @@ def test_call_sampling_marks_about_the_rate_of_calls(upstream, api_key, always_l
     assert set(marks) <= {None, header}
     kept = marks.count(None) / len(marks)
     assert 0.2 < kept < 0.4  # 300 calls at 30%: 5 standard deviations either side
+
+
+def test_through_the_real_proxy_the_llm_span_gets_its_request_tokens_and_cost(
+    sdk, upstream, spanlens_server, api_key, project, settings
+):
+    """SDK client -> Spanlens proxy -> provider; the logged request links itself to its span."""
+    from spanlens.core import services as core_services
+    from spanlens.requestlog import queries
+    from spanlens.requestlog.writer import get_writer
+
+    core_services.add_provider_key(project, "openai", "sk-upstream-secret")
+    settings.UPSTREAM_BASE_URLS = {**settings.UPSTREAM_BASE_URLS, "openai": upstream.url}
+    llm = create_openai(api_key=api_key[1], base_url=spanlens_server.url)
+
+    with sdk.trace(name="through-proxy") as trace:
+        with spanlens.observe(name="answer", span_type="tool"):
+            reply = llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content == "The order ships Monday."
+    assert upstream.requests[0]["headers"]["authorization"] == "Bearer sk-upstream-secret"
+    get_writer().flush()
+    assert sdk.flush(10)
+
+    data = get_trace(spanlens_server, api_key[1], trace.id).json()["data"]
+    [llm_span] = [s for s in data["spans"] if s["span_type"] == "llm"]
+    logged = queries.get_request(organization_id=str(project.organization_id), request_id=llm_span["request_id"])
+    assert logged["trace_id"] == trace.id or str(logged["trace_id"]) == trace.id
+    assert (llm_span["prompt_tokens"], llm_span["completion_tokens"], llm_span["total_tokens"]) == (21, 7, 28)
+    assert llm_span["cost_usd"] is not None and float(llm_span["cost_usd"]) > 0
+    assert data["total_tokens"] == 28 and data["total_cost_usd"] == llm_span["cost_usd"]

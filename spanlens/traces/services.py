@@ -116,6 +116,25 @@ def link_request_to_span(
     return span
 
 
+def link_logged_requests(rows: list[dict]) -> None:
+    """After-write hook of the request log: link each row that ran inside a trace to its span."""
+    for row in rows:
+        if not (row.get("trace_id") and row.get("span_id")):
+            continue
+        link_request_to_span(
+            row["organization_id"],
+            row["trace_id"],
+            row["span_id"],
+            row["id"],
+            row.get("model"),
+            row.get("prompt_tokens"),
+            row.get("completion_tokens"),
+            row.get("total_tokens"),
+            row.get("cost_usd"),
+            project_id=row.get("project_id"),
+        )
+
+
 def recompute_trace_aggregates(trace_id) -> None:
     """Refresh span_count, total_tokens, total_cost_usd and duration_ms of one trace.
 
