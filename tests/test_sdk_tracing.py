@@ -341,3 +341,38 @@ def test_through_the_real_proxy_the_llm_span_gets_its_request_tokens_and_cost(
     assert (llm_span["prompt_tokens"], llm_span["completion_tokens"], llm_span["total_tokens"]) == (21, 7, 28)
     assert llm_span["cost_usd"] is not None and float(llm_span["cost_usd"]) > 0
     assert data["total_tokens"] == 28 and data["total_cost_usd"] == llm_span["cost_usd"]
+
+
+def test_the_azure_client_goes_to_the_proxy_with_the_spanlens_key(sdk, upstream, api_key):
+    from spanlens.openai import create_azure_openai
+
+    llm = create_azure_openai(api_key=api_key[1], base_url=upstream.url, azure_deployment="support-4o",
+                              log_body="meta")
+    with sdk.trace(name="azure") as trace:
+        llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                    extra_headers=spanlens.with_session("chat-1").headers)
+    call = upstream.requests[0]
+    assert call["path"].startswith("/proxy/azure/openai/deployments/support-4o/chat/completions?api-version=")
+    assert call["headers"]["api-key"] == api_key[1]
+    assert call["headers"]["x-spanlens-log-body"] == "meta"
+    assert call["headers"]["x-spanlens-session"] == "chat-1"
+    assert call["headers"]["x-spanlens-trace-id"] == trace.id
+
+
+def test_spans_still_queued_at_exit_are_sent(spanlens_server, api_key, tmp_path):
+    import subprocess
+    import sys
+
+    trace_id = str(uuid.uuid4())
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import spanlens\n"
+        "client = spanlens.Spanlens(flush_interval=60)\n"  # only the exit flush can send it
+        f"with client.trace(name='short-lived', id='{trace_id}'):\n"
+        "    with spanlens.observe(name='work', span_type='tool'):\n"
+        "        pass\n"
+    )
+    env = {"SPANLENS_API_KEY": api_key[1], "SPANLENS_BASE_URL": spanlens_server.url, "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60, env=env)
+    trace = Trace.objects.get(id=trace_id)
+    assert (trace.name, trace.status, trace.span_count) == ("short-lived", "completed", 1)
