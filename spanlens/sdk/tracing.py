@@ -229,6 +229,7 @@ class SpanHandle(_Scoped):
         self.status = "running"
         self.error: str | None = None
         self.llm_call_attached = False  # the first LLM call in an llm span reports as this span
+        self.usage: dict[str, Any] = {}
 
     def set_input(self, value: Any) -> None:
         self.input = value
@@ -238,6 +239,12 @@ class SpanHandle(_Scoped):
 
     def set_metadata(self, **values: Any) -> None:
         self.metadata.update(values)
+
+    def set_usage(self, *, model=None, prompt_tokens=None, completion_tokens=None, total_tokens=None) -> None:
+        """Model and token counts known in the app (calls through the proxy get them from the log)."""
+        values = {"model": model, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": total_tokens}
+        self.usage.update({k: v for k, v in values.items() if v is not None})
 
     def end(self, *, error: BaseException | str | None = None, status: str | None = None) -> None:
         if self.ended_at is not None:
@@ -262,6 +269,7 @@ class SpanHandle(_Scoped):
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
             "error": self.error,
+            **self.usage,
         }
 
     def __enter__(self) -> "SpanHandle":
@@ -293,6 +301,9 @@ class NoopSpan:
         pass
 
     def set_metadata(self, **values: Any) -> None:
+        pass
+
+    def set_usage(self, **values: Any) -> None:
         pass
 
     def end(self, **kwargs) -> None:
