@@ -376,3 +376,25 @@ def test_spans_still_queued_at_exit_are_sent(spanlens_server, api_key, tmp_path)
     subprocess.run([sys.executable, str(script)], check=True, timeout=60, env=env)
     trace = Trace.objects.get(id=trace_id)
     assert (trace.name, trace.status, trace.span_count) == ("short-lived", "completed", 1)
+
+
+def test_the_gemini_client_carries_the_trace_sync_and_async(sdk, upstream, api_key):
+    pytest.importorskip("google.genai")
+    from spanlens.gemini import create_gemini
+
+    gemini = create_gemini(api_key=api_key[1], base_url=upstream.url, sampling={"rate": 0.0,
+                                                                                "always_log_errors": True})
+    with sdk.trace(name="gemini") as trace:
+        reply = gemini.models.generate_content(model="gemini-2.0-flash", contents="hi")
+
+        async def later():
+            return await gemini.aio.models.generate_content(model="gemini-2.0-flash", contents="again")
+
+        asyncio.run(later())
+    assert reply.text == "Hello from Gemini"
+    for call in upstream.requests:
+        assert call["path"].startswith("/proxy/gemini/") and ":generateContent" in call["path"]
+        assert call["headers"]["x-goog-api-key"] == api_key[1]
+        assert call["headers"]["x-spanlens-trace-id"] == trace.id
+        assert call["headers"]["x-spanlens-sample"] == "errors"
+    assert len(upstream.requests) == 2
