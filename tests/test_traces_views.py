@@ -90,3 +90,16 @@ def test_a_running_trace_draws_open_spans_up_to_now_and_survives_cycles():
     assert [(r.span.name, r.depth) for r in layout.rows] == [("a", 0), ("b", 1)]  # shown once, no loop
     solo = waterfall.build(trace, [_span("open", 500, None)], now=at(1000))
     assert (solo.rows[0].left_pct, solo.rows[0].width_pct) == (50.0, 50.0)
+
+
+def test_every_trace_read_takes_the_organization_keyword_only():
+    import inspect
+
+    from spanlens.traces import queries
+
+    readers = [f for name, f in vars(queries).items()
+               if inspect.isfunction(f) and name.startswith(("list_", "get_", "count_"))]
+    assert readers
+    for reader in readers:
+        parameter = inspect.signature(reader).parameters.get("organization_id")
+        assert parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY, reader.__name__
