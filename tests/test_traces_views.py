@@ -45,6 +45,8 @@ def test_a_bad_filter_is_shown_on_the_page_not_a_500(client, owner, org, project
     client.force_login(owner)
     response = client.get("/traces?from=someday")
     assert response.status_code == 200 and b"from: must be an ISO 8601 timestamp" in response.content
+    rows = client.get("/traces?sort=price", HTTP_HX_REQUEST="true")
+    assert b"<html" not in rows.content and b"sort: must be one of" in rows.content
 
 
 def test_the_span_panel_comes_alone_for_htmx(client, owner, org, project):

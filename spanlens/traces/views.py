@@ -25,7 +25,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     except payloads.PayloadError as exc:
         error, filters = str(exc), queries.TraceFilters()
     page = queries.list_traces(organization_id=organization_id, filters=filters)
-    template = "traces/list.html#rows" if request.htmx and not error else "traces/list.html"
+    template = "traces/list.html#rows" if request.htmx else "traces/list.html"
     return render(request, template, {"page": page, "filters": filters, "error": error, "query": request.GET})
 
 
