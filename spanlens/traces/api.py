@@ -43,11 +43,15 @@ def _unauthorized() -> JsonResponse:
     return _error("a valid Spanlens API key is required (Authorization: Bearer sl_live_...)", 401)
 
 
+class BodyTooLarge(payloads.PayloadError):
+    status = 413
+
+
 def _json_body(request):
     try:
         return json.loads(request.body or b"null")
     except RequestDataTooBig:
-        raise payloads.PayloadError("body: too large; send smaller batches") from None
+        raise BodyTooLarge("body: too large; send smaller batches") from None
     except (ValueError, UnicodeDecodeError):
         raise payloads.PayloadError("body: not valid JSON") from None
 
@@ -56,7 +60,7 @@ def _ingest(request, caller: Caller, traces_raw, spans_raw) -> JsonResponse:
     try:
         traces, spans = payloads.parse_batch({"traces": traces_raw, "spans": spans_raw})
     except payloads.PayloadError as exc:
-        return _error(str(exc), 400)
+        return _error(str(exc), getattr(exc, "status", 400))
     try:
         result = services.ingest(
             organization_id=caller.organization_id,
@@ -82,7 +86,7 @@ def ingest(request):
     try:
         body = _json_body(request)
     except payloads.PayloadError as exc:
-        return _error(str(exc), 400)
+        return _error(str(exc), getattr(exc, "status", 400))
     if not isinstance(body, dict):
         return _error("body: must be an object with traces and spans lists", 400)
     return _ingest(request, caller, body.get("traces"), body.get("spans"))
@@ -99,7 +103,7 @@ def traces(request):
     try:
         body = _json_body(request)
     except payloads.PayloadError as exc:
-        return _error(str(exc), 400)
+        return _error(str(exc), getattr(exc, "status", 400))
     return _ingest(request, caller, _as_list(body), [])
 
 
@@ -112,7 +116,7 @@ def spans(request):
     try:
         body = _json_body(request)
     except payloads.PayloadError as exc:
-        return _error(str(exc), 400)
+        return _error(str(exc), getattr(exc, "status", 400))
     return _ingest(request, caller, [], _as_list(body))
 
 
@@ -123,7 +127,7 @@ def _list_traces(request) -> JsonResponse:
     try:
         filters = payloads.parse_trace_filters(request.GET)
     except payloads.PayloadError as exc:
-        return _error(str(exc), 400)
+        return _error(str(exc), getattr(exc, "status", 400))
     page = queries.list_traces(organization_id=caller.organization_id, filters=filters)
     return JsonResponse(
         {
