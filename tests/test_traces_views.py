@@ -105,3 +105,19 @@ def test_every_trace_read_takes_the_organization_keyword_only():
     for reader in readers:
         parameter = inspect.signature(reader).parameters.get("organization_id")
         assert parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY, reader.__name__
+
+
+def test_the_project_switcher_narrows_the_list(client, owner, org, project):
+    from spanlens.core.access import SESSION_ORG, SESSION_PROJECT
+    from spanlens.core.models import Project
+
+    seed(org, project)
+    other = Project.objects.create(organization=org, name="Batch jobs")
+    client.force_login(owner)
+    session = client.session
+    session[SESSION_ORG], session[SESSION_PROJECT] = str(org.id), str(other.id)
+    session.save()
+    assert b"checkout" not in client.get("/traces").content
+    session[SESSION_PROJECT] = str(project.id)
+    session.save()
+    assert b"checkout" in client.get("/traces").content
