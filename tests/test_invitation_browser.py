@@ -81,7 +81,7 @@ def test_invite_accept_as_new_user_and_viewer_cannot_change_anything(
     vera.fill("[data-signup-form] input[name=password]", "correct-horse-battery")
     vera.fill("[data-signup-form] input[name=password2]", "correct-horse-battery")
     vera.click("text=Create account and join")
-    vera.wait_for_url(f"{base}/")
+    vera.wait_for_url(f"{base}/requests/")  # "/" sends a signed-in member on to the requests page
     membership = Membership.objects.get(user__username="vera", organization=org)
     assert membership.role == "viewer"
     assert Invitation.objects.get().status == "accepted"
