@@ -231,9 +231,9 @@ def export_requests(request: HttpRequest, access: Access, fmt: str) -> HttpRespo
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
-        response = StreamingHttpResponse(export.csv_lines(rows(), EXPORT_COLUMNS), content_type="text/csv")
+        response = StreamingHttpResponse(export.in_chunks(export.csv_lines(rows(), EXPORT_COLUMNS)), content_type="text/csv")
     else:
-        response = StreamingHttpResponse(export.jsonl_lines(rows()), content_type="application/x-ndjson")
+        response = StreamingHttpResponse(export.in_chunks(export.jsonl_lines(rows())), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="spanlens-requests-{stamp}.{fmt}"'
     return response
 
