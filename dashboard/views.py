@@ -42,11 +42,6 @@ def _empty(heading: str, lede: str, empty_text: str):
     return view
 
 
-traces = _empty(
-    "Traces",
-    "Calls grouped by the observe() wrapper into waterfalls.",
-    "Wrap a workflow in observe() in the SDK and its calls appear here as a trace.",
-)
 prompts = _empty(
     "Prompts",
     "Versioned prompts and the calls that used them.",

@@ -120,6 +120,10 @@ async def handle(scope, receive, send):
         return
     key = tenant.provider_keys.get(provider)
     if key is None:
+        # The key may have been added a moment ago (maybe by another process): look again.
+        tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"), refresh=True)
+        key = tenant.provider_keys.get(provider)
+    if key is None:
         await _error(
             send, 400,
             f"This project has no {provider} provider key. Add one in Settings → Provider keys "

@@ -45,13 +45,13 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-async def resolve(raw_key: str | None, project_override: str | None = None) -> Tenant:
+async def resolve(raw_key: str | None, project_override: str | None = None, *, refresh: bool = False) -> Tenant:
     if not raw_key:
         raise AuthError(401, "Missing Spanlens API key: send it where your SDK sends its API key.")
     cache_key = (raw_key, project_override)
     hit = _cache.get(cache_key)
     now = time.monotonic()
-    if hit is not None and hit[0] > now:
+    if hit is not None and hit[0] > now and not refresh:
         tenant = hit[1]
     else:
         tenant = await sync_to_async(_load, thread_sensitive=False)(raw_key, project_override)

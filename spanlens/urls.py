@@ -1,11 +1,9 @@
 from django.contrib import admin
-from django.contrib.staticfiles.views import serve as serve_static
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # One process serves everything in the self-hosted default; the dashboard's
-    # few static files are small, versioned by name and cheap to serve from Django.
-    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
+    path("", include("spanlens.traces.urls")),
+    path("", include("spanlens.core.urls")),
     path("", include("dashboard.urls")),
 ]
