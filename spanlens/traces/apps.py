@@ -5,3 +5,9 @@ class TracesConfig(AppConfig):
     name = "spanlens.traces"
     label = "traces"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from spanlens.requestlog.writer import register_after_write
+        from spanlens.traces.services import link_logged_requests
+
+        register_after_write(link_logged_requests)

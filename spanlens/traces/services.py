@@ -246,3 +246,15 @@ def _set_span_fields(span: Span, data: dict) -> list[str]:
         span.duration_ms = span_duration_ms(span.started_at, span.ended_at)
         changed.append("duration_ms")
     return changed
+
+
+def link_logged_requests(rows: list[dict]) -> None:
+    """After-write hook of the request-log writer: link each proxied call that carried
+    trace/span ids to its span, so the waterfall has tokens and cost at hand."""
+    for row in rows:
+        if row.get("trace_id") and row.get("span_id"):
+            link_request_to_span(
+                row["organization_id"], row["trace_id"], row["span_id"], row["id"], row.get("model"),
+                row.get("prompt_tokens"), row.get("completion_tokens"), row.get("total_tokens"),
+                row.get("cost_usd"), project_id=row.get("project_id"),
+            )
