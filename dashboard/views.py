@@ -147,6 +147,12 @@ def _detail_context(access: Access, request_id: str) -> dict:
     if row is None:
         raise Http404("No such request")
     row = rows_mod.with_key_names(access.organization.id, [row])[0]
+    spans, span_count = [], 0
+    if row.get("trace_id"):
+        from spanlens.traces import queries as trace_queries
+
+        all_spans = trace_queries.list_spans(organization_id=access.organization.id, trace_id=row["trace_id"])
+        spans, span_count = all_spans[:8], len(all_spans)
     request_data = bodies.load(row["request_body"])
     response_data = bodies.load(row["response_body"])
     return {
@@ -156,6 +162,8 @@ def _detail_context(access: Access, request_id: str) -> dict:
         "request_pretty": bodies.pretty(row["request_body"]),
         "response_pretty": bodies.pretty(row["response_body"]),
         "request_raw": row["request_body"],
+        "spans": spans,
+        "span_count": span_count,
     }
 
 

@@ -282,3 +282,24 @@ def test_it_checks_ownership_in_settings(owner, org, other_org_and_project):
     assert client.post("/settings/api-keys/", {"project_id": other_project.id}).status_code == 404
     assert "Theirs" not in client.get("/settings/provider-keys/").content.decode()
     assert ProviderKey.objects.filter(id=theirs.id).exists()
+
+
+def test_the_trace_tab_lists_the_traces_spans(owner, org, project, other_org_and_project):
+    import uuid
+
+    from spanlens.traces.models import Span
+
+    trace_id, span_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(timezone.utc)
+    Span.objects.create(id=span_id, trace_id=trace_id, organization=org, name="answer", span_type="llm",
+                        status="completed", started_at=now, duration_ms=812)
+    Span.objects.create(trace_id=trace_id, organization=org, name="search docs", span_type="retrieval",
+                        status="completed", started_at=now - timedelta(seconds=1), duration_ms=40)
+    other_org, _ = other_org_and_project
+    Span.objects.create(trace_id=trace_id, organization=other_org, name="not yours", started_at=now)
+    row = make_row(org, project, trace_id=str(trace_id), span_id=str(span_id))
+    queries.insert_requests([row])
+    html = signed_in(owner).get(f"/requests/{row['id']}/drawer/", headers=HTMX).content.decode()
+    assert "search docs" in html and "answer" in html and "812 ms" in html
+    assert "not yours" not in html
+    assert f'href="/traces/{trace_id}"' in html
