@@ -139,3 +139,33 @@ def test_settings_and_users_pages_render(spanlens_server, live_db, owner, org, p
     page.screenshot(path=str(SHOTS / "settings-api-keys.png"), full_page=True)
     page.goto(f"{spanlens_server.url}/settings/provider-keys/")
     page.screenshot(path=str(SHOTS / "settings-provider-keys.png"), full_page=True)
+
+
+def test_replay_runs_from_the_drawer(spanlens_server, live_db, owner, org, project, upstream, provider_keys,
+                                     browser_page):
+    import orjson
+
+    from spanlens.requestlog import queries
+
+    page = browser_page
+    body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Say hi"}]}
+    row = make_row(org, project, provider="openai", model="gpt-4o-mini-2024-07-18", status_code=200,
+                   endpoint="v1/chat/completions", request_body=orjson.dumps(body).decode(),
+                   provider_key_id=str(provider_keys["openai"].id))
+    queries.insert_requests([row])
+    sign_in(page, spanlens_server)
+    page.locator(f"tr[data-request-id='{row['id']}']").click()
+    page.click(".drawer [data-replay]")
+    page.wait_for_selector("[data-replay-modal]")
+    options = page.locator("[data-replay-model] option").all_inner_texts()
+    assert options[0] == "gpt-4o-mini (original)"
+    page.select_option("[data-replay-model]", "gpt-4o")
+    page.click("[data-replay-curl]")
+    page.wait_for_selector("[data-replay-snippet]:not([hidden])")
+    assert "$SPANLENS_API_KEY" in page.locator("[data-replay-snippet]").inner_text()
+    page.click("[data-replay-run]")
+    page.wait_for_selector("[data-replay-card]")
+    card = page.locator("[data-replay-card]").inner_text()
+    assert "1200 in · 300 out" in card and "gpt-4o-2024-08-06" in card.lower()
+    page.screenshot(path=str(SHOTS / "replay.png"))
+    assert upstream.last().json["model"] == "gpt-4o"
