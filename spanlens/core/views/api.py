@@ -1,8 +1,9 @@
-"""JSON API for members: GET /api/v1/members, POST /api/v1/invitations.
+"""JSON API for members: GET /api/v1/members, POST /api/v1/invitations,
+PATCH/DELETE /api/v1/members/<id>.
 
 Session cookie (with CSRF on writes) or `Authorization: Bearer sl_live_...` for
 reads. Managing members needs a signed-in owner or admin: an API key acts for
-a project's code, not for a person, so it never invites anyone.
+a project's code, not for a person, so it never invites or changes anyone.
 """
 from __future__ import annotations
 
