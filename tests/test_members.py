@@ -253,3 +253,20 @@ def test_members_api_hides_other_organizations(owner, org, member, outsider, oth
     assert patch_role(signed_in(outsider), target.id, "viewer").status_code == 404
     assert signed_in(outsider).delete(f"/api/v1/members/{target.id}").status_code == 404
     assert Membership.objects.get(pk=target.pk).role == "member"
+
+
+def test_a_signed_in_user_joins_with_one_click(owner, org, outsider, other_org_and_project):
+    token = token_of(members.invite(org, "out@example.com", "member", invited_by=owner).accept_url)
+    client = signed_in(outsider)
+    assert b"Signed in as <strong>outsider</strong>" in client.get(f"/invite/{token}/").content
+    response = client.post(f"/invite/{token}/", {"action": "accept"})
+    assert response.status_code == 302 and response["Location"] == "/requests/"
+    assert Membership.objects.get(user=outsider, organization=org).role == "member"
+    # the organization they just joined becomes their current one
+    assert client.get("/api/v1/members").json()["organization"]["name"] == "Acme"
+
+
+def test_inviting_someone_already_in_the_organization_is_refused(owner, org, member):
+    response = invite_via_api(signed_in(owner), "member@example.com")
+    assert response.status_code == 400
+    assert response.json()["error"] == "member@example.com is already a member of Acme."
