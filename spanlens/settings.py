@@ -45,6 +45,11 @@ ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "*") or "*").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env_str("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
 PORT = env_int("PORT", 8000)
 WEB_URL = (env_str("WEB_URL") or f"http://localhost:{PORT}").rstrip("/")
+# Behind a reverse proxy that terminates HTTPS the browser's Origin is WEB_URL's,
+# not what the app sees: trust it, or every form POST fails the CSRF check.
+_WEB_ORIGIN = "/".join(WEB_URL.split("/", 3)[:3])
+if env_str("WEB_URL") and _WEB_ORIGIN not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(_WEB_ORIGIN)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
