@@ -124,7 +124,11 @@ def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
     f = _filters_for(request, access)
     target = request.htmx.target if request.htmx else None
     if target == "request-list":
-        return render(request, "dashboard/requests.html#list", _list_context(access, f))
+        response = render(request, "dashboard/requests.html#list", _list_context(access, f))
+        if request.htmx.trigger == "filters":
+            # The form sends every field, empty ones too; history gets the tidy URL.
+            response["HX-Push-Url"] = f"/requests/?{f.querystring()}" if f.params() else "/requests/"
+        return response
     if target == "stat-strip":
         return render(request, "dashboard/requests.html#stats", _stats_context(access, f))
     context = {

@@ -303,3 +303,13 @@ def test_the_trace_tab_lists_the_traces_spans(owner, org, project, other_org_and
     assert "search docs" in html and "answer" in html and "812 ms" in html
     assert "not yours" not in html
     assert f'href="/traces/{trace_id}"' in html
+
+
+def test_the_filter_form_pushes_a_tidy_url_and_polling_pushes_nothing(owner, log):
+    client = signed_in(owner)
+    form = client.get("/requests/?q=&provider=openai&model=&status=all&sortBy=created_at&sortDir=desc",
+                      headers={**HTMX, "HX-Target": "request-list", "HX-Trigger": "filters"})
+    assert form["HX-Push-Url"] == "/requests/?provider=openai"
+    poll = client.get("/requests/?provider=openai",
+                      headers={**HTMX, "HX-Target": "request-list", "HX-Trigger": "request-list"})
+    assert "HX-Push-Url" not in poll
