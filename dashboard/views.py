@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dashboard import bodies, charts, export, replay
@@ -27,7 +28,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def switch_org(request: HttpRequest) -> HttpResponse:
     org_id, _, project_id = request.POST.get("target", "").partition(":")
     access_mod.switch_organization(request, org_id, project_id)
-    return redirect(request.POST.get("next") or "/requests/")
+    target = request.POST.get("next") or ""
+    # Stay on the same page, but only ever redirect within this site; filters and
+    # ids from the old organization would not apply, so the query string is dropped.
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) or not target.startswith("/"):
+        target = "/requests/"
+    return redirect(target.split("?", 1)[0])
 
 
 def _empty(heading: str, lede: str, empty_text: str):

@@ -313,3 +313,12 @@ def test_the_filter_form_pushes_a_tidy_url_and_polling_pushes_nothing(owner, log
     poll = client.get("/requests/?provider=openai",
                       headers={**HTMX, "HX-Target": "request-list", "HX-Trigger": "request-list"})
     assert "HX-Push-Url" not in poll
+
+
+def test_switching_stays_in_the_section_and_never_leaves_the_site(owner, org):
+    second_org, _ = services.create_organization("Second Co", owner)
+    client = signed_in(owner)
+    response = client.post("/switch/", {"target": f"{second_org.id}:", "next": "/users/"})
+    assert response["Location"] == "/users/"
+    response = client.post("/switch/", {"target": f"{org.id}:", "next": "https://evil.example/"})
+    assert response["Location"] == "/requests/"
