@@ -177,6 +177,25 @@ def _detail_context(access: Access, request_id: str) -> dict:
     }
 
 
+# How far the drawer looks around a row's old position to find it again after
+# new traffic has shifted the list.
+REANCHOR = 50
+
+
+def _neighbours(access: Access, f: filters_mod.RequestFilters, request_id: str, pos: int):
+    """(pos, prev, next) of a row in the filtered list; pos is re-found if rows shifted."""
+    start = max(pos - REANCHOR, 0)
+    window = queries.list_request_window(
+        organization_id=access.organization.id, retention_days=access.retention_days,
+        offset=start, limit=2 * REANCHOR + 1, **f.query_kwargs(),
+    )
+    ids = [w["id"] for w in window]
+    here = ids.index(request_id) if request_id in ids else pos - start
+    prev = {"id": ids[here - 1], "pos": start + here - 1} if 0 < here <= len(ids) else None
+    nxt = {"id": ids[here + 1], "pos": start + here + 1} if here + 1 < len(ids) else None
+    return start + here, prev, nxt
+
+
 @org_required
 def request_drawer(request: HttpRequest, access: Access, request_id: str) -> HttpResponse:
     """The drawer for one row, with Prev/Next across page boundaries of the current list."""
@@ -187,19 +206,10 @@ def request_drawer(request: HttpRequest, access: Access, request_id: str) -> Htt
     except ValueError:
         pos = None
     if pos is not None:
-        window_start = max(pos - 1, 0)
-        window = queries.list_request_window(
-            organization_id=access.organization.id, retention_days=access.retention_days,
-            offset=window_start, limit=3, **f.query_kwargs(),
-        )
-        ids = [w["id"] for w in window]
-        here = pos - window_start
-        context["prev"] = {"id": ids[here - 1], "pos": pos - 1} if here >= 1 and len(ids) > here - 1 else None
-        context["next"] = {"id": ids[here + 1], "pos": pos + 1} if len(ids) > here + 1 else None
-        page_of_row = pos // f.limit + 1
-        if page_of_row != f.page:
+        pos, context["prev"], context["next"] = _neighbours(access, f, context["r"]["id"], pos)
+        if pos // f.limit + 1 != f.page:
             # Stepped past the page edge: the list behind the drawer follows.
-            f.page = page_of_row
+            f.page = pos // f.limit + 1
             context["list_oob"] = True
             context.update(_list_context(access, f))
     context["f"] = f

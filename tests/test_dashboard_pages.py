@@ -322,3 +322,12 @@ def test_switching_stays_in_the_section_and_never_leaves_the_site(owner, org):
     assert response["Location"] == "/users/"
     response = client.post("/switch/", {"target": f"{org.id}:", "next": "https://evil.example/"})
     assert response["Location"] == "/requests/"
+
+
+def test_the_drawer_finds_its_row_again_after_new_traffic(owner, org, project, log):
+    ordered = newest_first(log["rows"])
+    # Three new calls arrive while the drawer shows the 10th row.
+    queries.insert_requests([make_row(org, project, created_at=datetime.now(timezone.utc)) for _ in range(3)])
+    html = signed_in(owner).get(f"/requests/{ordered[9]['id']}/drawer/?pos=9", headers=HTMX).content.decode()
+    assert f"/requests/{ordered[10]['id']}/drawer/?pos=13" in html
+    assert f"/requests/{ordered[8]['id']}/drawer/?pos=11" in html
