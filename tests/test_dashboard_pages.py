@@ -331,3 +331,17 @@ def test_the_drawer_finds_its_row_again_after_new_traffic(owner, org, project, l
     html = signed_in(owner).get(f"/requests/{ordered[9]['id']}/drawer/?pos=9", headers=HTMX).content.decode()
     assert f"/requests/{ordered[10]['id']}/drawer/?pos=13" in html
     assert f"/requests/{ordered[8]['id']}/drawer/?pos=11" in html
+
+
+def test_the_project_chosen_in_the_switcher_scopes_the_pages(owner, org, project):
+    second = services.create_project(org, "Second")
+    queries.insert_requests([make_row(org, second, user_id="only-in-second") for _ in range(4)]
+                            + [make_row(org, project, user_id="only-in-default") for _ in range(6)])
+    client = signed_in(owner)
+    client.post("/switch/", {"target": f"{org.id}:{second.id}"})
+    html = client.get("/requests/").content.decode()
+    assert "1–4 of 4" in html
+    users = client.get("/users/").content.decode()
+    assert "only-in-second" in users and "only-in-default" not in users
+    # The URL still wins: all projects.
+    assert "1–10 of 10" in client.get("/requests/?projectId=").content.decode()
