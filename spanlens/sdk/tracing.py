@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import json
 import random
 import uuid
 from contextvars import ContextVar, Token
@@ -24,6 +25,7 @@ SPAN_TYPES = ("llm", "tool", "retrieval", "embedding", "custom")
 MAX_TEXT = 10_000
 MAX_ITEMS = 100
 MAX_DEPTH = 6
+MAX_FIELD_BYTES = 64 * 1024  # per input / output / metadata, so one span never outgrows a batch
 
 _trace: ContextVar["TraceHandle | NoopTrace | None"] = ContextVar("spanlens_trace", default=None)
 _span: ContextVar["SpanHandle | None"] = ContextVar("spanlens_span", default=None)
@@ -68,6 +70,15 @@ def to_jsonable(value: Any, depth: int = 0) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value), depth + 1)
     return to_jsonable(repr(value), depth)
+
+
+def bounded(value: Any) -> Any:
+    """to_jsonable, and past MAX_FIELD_BYTES a truncated preview instead of the value."""
+    value = to_jsonable(value)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text.encode()) <= MAX_FIELD_BYTES:
+        return value
+    return {"truncated": True, "bytes": len(text.encode()), "preview": text[:MAX_TEXT]}
 
 
 class _Scoped:
@@ -229,6 +240,7 @@ class SpanHandle(_Scoped):
         self.status = "running"
         self.error: str | None = None
         self.llm_call_attached = False  # the first LLM call in an llm span reports as this span
+        self.usage: dict[str, Any] = {}
 
     def set_input(self, value: Any) -> None:
         self.input = value
@@ -238,6 +250,12 @@ class SpanHandle(_Scoped):
 
     def set_metadata(self, **values: Any) -> None:
         self.metadata.update(values)
+
+    def set_usage(self, *, model=None, prompt_tokens=None, completion_tokens=None, total_tokens=None) -> None:
+        """Model and token counts known in the app (calls through the proxy get them from the log)."""
+        values = {"model": model, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": total_tokens}
+        self.usage.update({k: v for k, v in values.items() if v is not None})
 
     def end(self, *, error: BaseException | str | None = None, status: str | None = None) -> None:
         if self.ended_at is not None:
@@ -256,12 +274,13 @@ class SpanHandle(_Scoped):
             "name": self.name,
             "span_type": self.span_type,
             "status": self.status,
-            "input": to_jsonable(self.input),
-            "output": to_jsonable(self.output),
-            "metadata": to_jsonable(self.metadata),
+            "input": bounded(self.input),
+            "output": bounded(self.output),
+            "metadata": bounded(self.metadata),
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
             "error": self.error,
+            **self.usage,
         }
 
     def __enter__(self) -> "SpanHandle":
@@ -293,6 +312,9 @@ class NoopSpan:
         pass
 
     def set_metadata(self, **values: Any) -> None:
+        pass
+
+    def set_usage(self, **values: Any) -> None:
         pass
 
     def end(self, **kwargs) -> None:

@@ -178,7 +178,7 @@ def span_duration_ms(started_at, ended_at) -> int | None:
 def _lock_traces(organization_id, project_id, traces: list[dict], spans: Iterable[dict]) -> dict:
     """Make sure every named trace has a row (placeholders for spans that came first), lock them.
 
-    Locks are taken in id order so two batches touching the same traces cannot deadlock.
+    Rows are inserted and locked in id order so two batches touching the same traces cannot deadlock.
     """
     now = timezone.now()
     earliest: dict[uuid.UUID, datetime] = {}
@@ -190,7 +190,7 @@ def _lock_traces(organization_id, project_id, traces: list[dict], spans: Iterabl
     Trace.objects.bulk_create(
         [
             Trace(id=tid, organization_id=organization_id, project_id=project_id, started_at=started)
-            for tid, started in earliest.items()
+            for tid, started in sorted(earliest.items())
         ],
         ignore_conflicts=True,
     )
