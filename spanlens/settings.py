@@ -184,7 +184,7 @@ API_KEY_CACHE_TTL_S = env_float("API_KEY_CACHE_TTL_S", 30.0)
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (
     REDIS_URL if REDIS_URL else "cache+memory://"
 )
@@ -230,5 +230,6 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
         "kombu": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
     },
 }

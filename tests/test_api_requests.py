@@ -234,3 +234,23 @@ def test_session_posts_need_the_csrf_token(owner, log, org, project):
     client.force_login(owner)
     row = _logged(org, project, log["key"])
     assert post(client, f"/api/v1/requests/{row['id']}/replay")[0] == 403
+
+
+def test_replay_runs_beside_the_in_process_worker_of_the_embedded_default(
+    live_db, owner, org, project, upstream, provider_keys
+):
+    """`make run` hosts a Celery worker in the web process, which makes Celery refuse
+    blocking waits anywhere in that process; the replay view must still answer."""
+    from celery._state import _set_task_join_will_block, task_join_will_block
+
+    client = Client()
+    client.force_login(owner)
+    row = _logged(org, project, provider_keys["openai"])
+    previous = task_join_will_block()
+    _set_task_join_will_block(True)  # what the worker sets when it starts in-process
+    try:
+        status, body = post(client, f"/api/v1/requests/{row['id']}/replay/run", {"model": "gpt-4o"})
+    finally:
+        _set_task_join_will_block(previous)
+    assert status == 200, body
+    assert body["data"]["completion_tokens"] == mock.COMPLETION_TOKENS
