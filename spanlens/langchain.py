@@ -123,7 +123,7 @@ class SpanlensCallbackHandler(BaseCallbackHandler):
             if kwargs.get("tags"):
                 metadata["tags"] = kwargs["tags"]
             self._spans[run_id] = SpanHandle(trace, name, span_type, parent_id=parent_id, input=inputs,
-                                             metadata=metadata, id=str(run_id))
+                                             metadata=metadata, id=str(run_id)).start()
 
     def _end(self, run_id: UUID, *, output: Any = None, error: BaseException | None = None) -> None:
         with self._lock:

@@ -398,3 +398,16 @@ def test_the_gemini_client_carries_the_trace_sync_and_async(sdk, upstream, api_k
         assert call["headers"]["x-spanlens-trace-id"] == trace.id
         assert call["headers"]["x-spanlens-sample"] == "errors"
     assert len(upstream.requests) == 2
+
+
+def test_a_long_step_shows_as_running_before_it_ends(sdk, spanlens_server, api_key):
+    with sdk.trace(name="long") as trace:
+        with spanlens.observe(name="crawl", span_type="tool") as span:
+            assert sdk.flush(10)
+            running = Span.objects.get(id=span.id)
+            assert (running.status, running.ended_at) == ("running", None)
+            assert Trace.objects.get(id=trace.id).status == "running"
+    assert sdk.flush(10)
+    done = Span.objects.get(id=span.id)
+    assert done.status == "completed" and done.duration_ms is not None
+    assert Trace.objects.get(id=trace.id).span_count == 1

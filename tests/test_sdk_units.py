@@ -21,10 +21,12 @@ def test_header_helpers_combine():
         "x-spanlens-user": "u1", "x-spanlens-session": "s1", "x-spanlens-prompt-version": "support@3"}
     assert with_user("u1").with_log_body("meta").headers == {"x-spanlens-user": "u1", "x-spanlens-log-body": "meta"}
     assert dict(with_session("s")) == {"x-spanlens-session": "s"}
+    version_id = "0b7e6f4c-0a4e-4a55-9e1e-6f1d2b0c9a11"
+    assert with_prompt_version(version_id).headers == {"x-spanlens-prompt-version": version_id}
 
 
 @pytest.mark.parametrize("make", [lambda: with_user(""), lambda: with_log_body("some"),
-                                  lambda: with_prompt_version("name@")])
+                                  lambda: with_prompt_version("name@"), lambda: with_prompt_version("support")])
 def test_header_helpers_refuse_bad_values(make):
     with pytest.raises(ValueError):
         make()

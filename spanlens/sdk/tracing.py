@@ -241,6 +241,7 @@ class SpanHandle(_Scoped):
         self.error: str | None = None
         self.llm_call_attached = False  # the first LLM call in an llm span reports as this span
         self.usage: dict[str, Any] = {}
+        self._sent_start = False
 
     def set_input(self, value: Any) -> None:
         self.input = value
@@ -283,7 +284,19 @@ class SpanHandle(_Scoped):
             **self.usage,
         }
 
+    def start(self) -> "SpanHandle":
+        """Report the span as running, so long steps show up before they end.
+
+        A span that ends before the next send merges with this record (the
+        transport coalesces by id), so short spans still cost one item.
+        """
+        if not self._sent_start and self.ended_at is None:
+            self._sent_start = True
+            self.trace.client._emit("span", self._payload())
+        return self
+
     def __enter__(self) -> "SpanHandle":
+        self.start()
         self._activate(self.trace, self)
         return self
 
@@ -304,6 +317,9 @@ class NoopSpan:
     id = None
     trace = None
     span_type = "custom"
+
+    def start(self):
+        return self
 
     def set_input(self, value: Any) -> None:
         pass

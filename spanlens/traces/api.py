@@ -78,18 +78,27 @@ def _as_list(body) -> list:
     return body if isinstance(body, list) else [body]
 
 
-@_allow("POST")
-@api_auth
-def ingest(request, access: Access):
+def _posted(request, access: Access, shape):
+    """The API key check and JSON body every ingest endpoint shares; shape() turns the body
+    into (traces, spans) or None when it has the wrong form."""
     if access.api_key is None:
         return _key_required()
     try:
         body = _json_body(request)
     except payloads.PayloadError as exc:
         return _error(str(exc), getattr(exc, "status", 400))
-    if not isinstance(body, dict):
+    parts = shape(body)
+    if parts is None:
         return _error("body: must be an object with traces and spans lists", 400)
-    return _ingest(access, body.get("traces"), body.get("spans"))
+    return _ingest(access, *parts)
+
+
+@_allow("POST")
+@api_auth
+def ingest(request, access: Access):
+    return _posted(
+        request, access, lambda body: (body.get("traces"), body.get("spans")) if isinstance(body, dict) else None
+    )
 
 
 @_allow("GET", "POST")
@@ -97,25 +106,13 @@ def ingest(request, access: Access):
 def traces(request, access: Access):
     if request.method == "GET":
         return _list_traces(request, access)
-    if access.api_key is None:
-        return _key_required()
-    try:
-        body = _json_body(request)
-    except payloads.PayloadError as exc:
-        return _error(str(exc), getattr(exc, "status", 400))
-    return _ingest(access, _as_list(body), [])
+    return _posted(request, access, lambda body: (_as_list(body), []))
 
 
 @_allow("POST")
 @api_auth
 def spans(request, access: Access):
-    if access.api_key is None:
-        return _key_required()
-    try:
-        body = _json_body(request)
-    except payloads.PayloadError as exc:
-        return _error(str(exc), getattr(exc, "status", 400))
-    return _ingest(access, [], _as_list(body))
+    return _posted(request, access, lambda body: ([], _as_list(body)))
 
 
 def _list_traces(request, access: Access) -> JsonResponse:
