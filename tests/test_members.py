@@ -270,3 +270,12 @@ def test_inviting_someone_already_in_the_organization_is_refused(owner, org, mem
     response = invite_via_api(signed_in(owner), "member@example.com")
     assert response.status_code == 400
     assert response.json()["error"] == "member@example.com is already a member of Acme."
+
+
+def test_revoking_an_invitation_kills_the_link(owner, org, viewer):
+    sent = members.invite(org, "gone@example.com", "member", invited_by=owner)
+    assert signed_in(viewer).post(f"/settings/members/invitations/{sent.invitation.id}/revoke").status_code == 403
+    signed_in(owner).post(f"/settings/members/invitations/{sent.invitation.id}/revoke")
+    assert Invitation.objects.get().status == "revoked"
+    assert Client().get(f"/invite/{token_of(sent.accept_url)}/").status_code == 410
+    assert AuditEvent.objects.filter(action="member.invite_revoke", actor=owner).exists()
