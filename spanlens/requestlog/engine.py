@@ -29,6 +29,9 @@ class ChdbEngine:
         self.database = database
         self._run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         self._run(f"USE `{database}`")
+        # chDB 26.5's top-K dynamic filtering fails "ORDER BY created_at DESC, id DESC LIMIT n"
+        # on this table once it holds ~100k rows (TYPE_MISMATCH in __topKFilter).
+        self._run("SET use_top_k_dynamic_filtering = 0")
 
     def _run(self, sql: str, fmt: str = "CSV", params: dict | None = None):
         try:
