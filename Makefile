@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,6 +24,10 @@ run: migrate
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+# Side-by-side performance benchmark (about 10 minutes); writes bench/results/latest.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var

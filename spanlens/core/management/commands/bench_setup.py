@@ -1,0 +1,34 @@
+"""`python manage.py bench_setup`: the tenant the benchmark sends its traffic as.
+
+Migrates both stores, then creates an organization, a project, a Spanlens API
+key and provider keys (the upstream is a local fake, so any secret does), and
+prints them as one JSON line for the benchmark to read.
+"""
+import json
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from spanlens.core import services
+
+
+class Command(BaseCommand):
+    help = "Create a benchmark organization, project, API key and provider keys; print them as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--provider-secret", default="sk-bench-0000000000000000")
+
+    def handle(self, *args, provider_secret, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("clickhouse_migrate", verbosity=0)
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        org, project = services.create_organization(f"Bench {user.memberships.count() + 1}", user)
+        created = services.create_api_key(project, name="bench")
+        for provider in ("openai", "anthropic"):
+            services.add_provider_key(project, provider, provider_secret, name=f"bench {provider}")
+        self.stdout.write(json.dumps({
+            "organization_id": str(org.id),
+            "project_id": str(project.id),
+            "api_key": created.raw_key,
+        }))
