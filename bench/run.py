@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,7 @@ class Config:
     soak_s: float
     insert_rows: int
     stream_requests: int
+    settle_s: float
     skip: set[str]
     out: Path
 
@@ -74,6 +74,7 @@ class Config:
             soak_s=float(env("BENCH_SOAK_S", "2" if quick else "30")),
             insert_rows=int(env("BENCH_INSERT_ROWS", "6000" if quick else "100000")),
             stream_requests=int(env("BENCH_STREAM_REQUESTS", "5" if quick else "60")),
+            settle_s=0.05 if quick else 0.3,
             skip=skip,
             out=Path(env("BENCH_OUT", str(out_default))),
         )
@@ -103,11 +104,11 @@ def build_targets(cfg: Config, upstream: Upstream, tmp: Path) -> list[T.Target]:
     return main + passes[1:] + spans[1:]
 
 
-def measure_cell(target: T.Target, script: Path, conc: int, seconds: float, cell: Cell) -> None:
+def measure_cell(target: T.Target, script: Path, conc: int, cfg: Config, cell: Cell) -> None:
     before = target.server.usage().cpu_s if target.server else 0.0
-    result = run_wrk(target.url, script, connections=conc, seconds=seconds)
+    result = run_wrk(target.url, script, connections=conc, seconds=cfg.seconds)
     # Let the log writer flush what this cell queued, so its CPU is counted here.
-    time.sleep(0.3)
+    time.sleep(cfg.settle_s)
     after = target.server.usage().cpu_s if target.server else 0.0
     cell.runs.append(result)
     cell.cpu_s.append(after - before)
@@ -141,7 +142,7 @@ def run_matrix(cfg: Config, targets: list[T.Target], tmp: Path) -> dict[tuple[st
             for conc in CONCURRENCIES:
                 for t in ready:
                     cell = cells.setdefault((t.key, mode, conc), Cell())
-                    measure_cell(t, scripts[(t.key, mode)], conc, cfg.seconds, cell)
+                    measure_cell(t, scripts[(t.key, mode)], conc, cfg, cell)
                     done += 1
                     r = cell.runs[-1]
                     say(f"[{done}/{total}] round {rnd + 1} {mode:4} c={conc:<2} {t.label:55} "
