@@ -19,7 +19,7 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py clickhouse_migrate
 
-run: migrate
+run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python manage.py run_embedded
 
 test: $(STAMP)

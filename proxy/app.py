@@ -1,16 +1,266 @@
-"""The proxy's ASGI app (placeholder until the handler lands)."""
+"""The proxy: a plain ASGI app. /proxy/<provider>/<path> and /health.
+
+Hot path rules: nothing per request that can be cached (keys, prices, the HTTP
+client), bodies pass through as bytes, and logging work happens after the
+response is sent, in the writer thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qsl
+
+import aiohttp
 import orjson
+from django.conf import settings
+
+from proxy import auth, upstream
+from proxy.logentry import PendingLog
+from proxy.providers import ADAPTERS
+from proxy.sse import event_data, split_events
+from spanlens.requestlog.writer import get_writer
+
+VERSION = "0.1.0"
+_HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
+    b"trailers", b"transfer-encoding", b"upgrade", b"host", b"content-length", b"accept-encoding",
+})
+# Where any SDK may have put the Spanlens key: never forwarded upstream.
+_CREDENTIALS = frozenset({b"authorization", b"x-api-key", b"api-key", b"x-goog-api-key"})
+_RESPONSE_DROP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length"})
+_LOG_BODY_MODES = ("full", "meta", "none")
+_SAMPLE_MODES = ("keep", "drop", "errors")
+_META_HEADERS = {
+    b"x-spanlens-user": "user_id",
+    b"x-spanlens-session": "session_id",
+    b"x-spanlens-prompt-version": "prompt_version_id",
+    b"x-spanlens-log-body": "log_body",
+    b"x-spanlens-project": "project",
+    b"x-spanlens-trace-id": "trace_id",
+    b"x-spanlens-span-id": "span_id",
+    b"x-spanlens-sample": "sample",
+}
+_JSON = [(b"content-type", b"application/json")]
 
 
 async def proxy_app(scope, receive, send):
-    if scope["type"] == "lifespan":
+    kind = scope["type"]
+    if kind == "http":
+        if scope["path"] == "/health":
+            await _json(send, 200, {"status": "ok", "version": VERSION})
+        else:
+            await handle(scope, receive, send)
+    elif kind == "lifespan":
+        await _lifespan(receive, send)
+
+
+async def _lifespan(receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await upstream.close()
+            await asyncio.get_running_loop().run_in_executor(None, get_writer().flush)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _json(send, status: int, payload: dict) -> None:
+    body = orjson.dumps(payload)
+    await send({"type": "http.response.start", "status": status, "headers": _JSON})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send, status: int, message: str) -> None:
+    await _json(send, status, {"success": False, "error": message})
+
+
+async def _read_body(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def handle(scope, receive, send):
+    started = time.perf_counter()
+    created_at = time.time()
+    _, _, provider, rest = (scope["path"].split("/", 3) + ["", ""])[:4]
+    adapter = ADAPTERS.get(provider)
+    if adapter is None:
+        await _error(send, 404, f"Unknown provider {provider!r}: use one of {', '.join(ADAPTERS)}.")
+        return
+
+    meta: dict[str, str] = {}
+    forward: list[tuple[str, str]] = []
+    for name, value in scope["headers"]:
+        if name.startswith(b"x-spanlens-"):
+            field = _META_HEADERS.get(name)
+            if field:
+                meta[field] = value.decode("latin-1").strip()
+        elif name not in _HOP_BY_HOP and name not in _CREDENTIALS:
+            forward.append((name.decode("latin-1"), value.decode("latin-1")))
+    headers = dict(scope["headers"])
+    if meta.get("log_body", "full") not in _LOG_BODY_MODES:
+        await _error(send, 400, "x-spanlens-log-body must be one of full, meta, none.")
+        return
+    sample = meta.get("sample", "keep")
+    if sample not in _SAMPLE_MODES:
+        await _error(send, 400, "x-spanlens-sample must be one of keep, drop, errors.")
+        return
+
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if provider == "gemini" else {}
+    try:
+        tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"))
+    except auth.AuthError as exc:
+        await _error(send, exc.status, exc.message)
+        return
+    key = tenant.provider_keys.get(provider)
+    if key is None:
+        # The key may have been added a moment ago (maybe by another process): look again.
+        tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"), refresh=True)
+        key = tenant.provider_keys.get(provider)
+    if key is None:
+        await _error(
+            send, 400,
+            f"This project has no {provider} provider key. Add one in Settings → Provider keys "
+            f"or run: python manage.py add_provider_key {provider} <your {provider} key>",
+        )
+        return
+
+    body = await _read_body(receive)
+    parsed = None
+    if body[:1] == b"{":
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+    prepared = adapter.prepare(rest, body, parsed)
+    entry = PendingLog(created_at=created_at, tenant=tenant, provider=provider,
+                       endpoint=rest, method=scope["method"], meta=meta)
+    entry.provider_key_id = key.id
+    entry.model = prepared.model
+    entry.request_body = prepared.body
+    base = settings.UPSTREAM_BASE_URLS.get(provider)
+    url = adapter.upstream_url(base, rest, scope["query_string"], key)
+    forward.extend((k.decode(), v.decode()) for k, v in adapter.auth_headers(key))
+    forward.append(("accept-encoding", "identity"))
+
+    upstream_started = time.perf_counter()
+    try:
+        async with asyncio.timeout(
+            settings.UPSTREAM_HEADERS_TIMEOUT_S if not prepared.stream else settings.STREAM_DEADLINE_S
+        ):
+            response = await upstream.session().request(
+                scope["method"], url, data=prepared.body or None, headers=forward, allow_redirects=False
+            )
+    except TimeoutError:
+        await _fail(send, entry, started, upstream_started, 504,
+                    f"{provider} did not answer within {settings.UPSTREAM_HEADERS_TIMEOUT_S:g} s.", sample)
+        return
+    except (aiohttp.ClientError, OSError) as exc:
+        await _fail(send, entry, started, upstream_started, 502,
+                    f"Could not reach {provider}: {exc.__class__.__name__}: {exc}", sample)
+        return
+
+    entry.status_code = response.status
+    out_headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in _RESPONSE_DROP]
+    is_stream = prepared.stream or response.content_type == "text/event-stream"
+    try:
+        if is_stream:
+            entry.stream = True
+            upstream_done = await _stream(scope, receive, send, response, out_headers, entry, adapter, prepared)
+        else:
+            try:
+                async with asyncio.timeout(settings.STREAM_DEADLINE_S):
+                    data = await response.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                await _fail(send, entry, started, upstream_started, 502,
+                            f"{provider} broke off its response: {exc.__class__.__name__}", sample)
+                return
+            upstream_done = time.perf_counter()
+            entry.response_raw = data
+            out_headers.append((b"content-length", str(len(data)).encode()))
+            await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
+            await send({"type": "http.response.body", "body": data})
+    finally:
+        response.release()
+    _finish(entry, started, upstream_started, upstream_done, sample)
+
+
+async def _stream(scope, receive, send, response, out_headers, entry, adapter, prepared) -> float:
+    """Pass chunks through as they arrive, keep a copy for the log, honour the deadline
+    and notice a client that goes away. Returns when upstream finished (perf_counter)."""
+    await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
+    captured: list[bytes] = []
+    drop_usage = prepared.injected_stream_usage and hasattr(adapter, "is_usage_only_chunk")
+    pending = b""
+    task = asyncio.current_task()
+    gone = asyncio.Event()
+
+    async def watch_disconnect():
         while True:
             message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
+            if message["type"] == "http.disconnect":
+                gone.set()
+                task.cancel()
                 return
-    body = orjson.dumps({"status": "ok"})
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": body})
+
+    watcher = asyncio.ensure_future(watch_disconnect())
+    try:
+        async with asyncio.timeout(settings.STREAM_DEADLINE_S):
+            async for chunk in response.content.iter_any():
+                captured.append(chunk)
+                if drop_usage:
+                    events, pending = split_events(pending + chunk)
+                    out = b"".join(
+                        e + b"\n\n" for e in events if not adapter.is_usage_only_chunk(event_data(e) or b"")
+                    )
+                    if not out:
+                        continue
+                    chunk = out
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if pending:
+            await send({"type": "http.response.body", "body": pending, "more_body": True})
+        done = time.perf_counter()
+        await send({"type": "http.response.body", "body": b""})
+    except TimeoutError:
+        # The deadline cut the stream: keep what came, and say so on the row.
+        done = time.perf_counter()
+        entry.truncated = True
+        entry.error_message = f"Stream cut at the {settings.STREAM_DEADLINE_S:g} s deadline."
+        await send({"type": "http.response.body", "body": b""})
+    except asyncio.CancelledError:
+        if not gone.is_set():
+            raise
+        done = time.perf_counter()
+        entry.error_message = "Client disconnected before the stream ended."
+    except aiohttp.ClientError as exc:
+        done = time.perf_counter()
+        entry.error_message = f"Upstream stream broke: {exc.__class__.__name__}"
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
+    entry.response_raw = b"".join(captured)
+    return done
+
+
+async def _fail(send, entry, started, upstream_started, status, message, sample) -> None:
+    entry.status_code = status
+    entry.error_message = message
+    await _error(send, status, message)
+    _finish(entry, started, upstream_started, time.perf_counter(), sample)
+
+
+def _finish(entry, started, upstream_started, upstream_done, sample) -> None:
+    ended = time.perf_counter()
+    total_ms = (ended - started) * 1000
+    upstream_ms = (upstream_done - upstream_started) * 1000
+    entry.latency_ms = int(round(total_ms))
+    entry.proxy_overhead_ms = int(round(max(total_ms - upstream_ms, 0)))
+    if sample == "drop" or (sample == "errors" and entry.status_code < 400):
+        return
+    get_writer().enqueue(entry)

@@ -1,2 +1,102 @@
+"""Spanlens key -> tenant and decrypted provider key, cached in-process.
+
+A warm lookup is a dict hit: no hashing of the database, no decryption per
+request. Entries live API_KEY_CACHE_TTL_S; changes made through the services
+in this process clear the cache at once.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class ResolvedProviderKey:
+    id: str
+    secret: str
+    azure_endpoint: str
+    azure_deployment: str
+    azure_api_version: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    organization_id: str
+    project_id: str
+    api_key_id: str
+    # provider -> key for the project; None when the project has none.
+    provider_keys: dict
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_cache: dict[tuple[str, str | None], tuple[float, Tenant | None]] = {}
+
+
 def clear_cache() -> None:
-    pass
+    _cache.clear()
+
+
+async def resolve(raw_key: str | None, project_override: str | None = None, *, refresh: bool = False) -> Tenant:
+    if not raw_key:
+        raise AuthError(401, "Missing Spanlens API key: send it where your SDK sends its API key.")
+    cache_key = (raw_key, project_override)
+    hit = _cache.get(cache_key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now and not refresh:
+        tenant = hit[1]
+    else:
+        tenant = await sync_to_async(_load, thread_sensitive=False)(raw_key, project_override)
+        _cache[cache_key] = (now + settings.API_KEY_CACHE_TTL_S, tenant)
+    if tenant is None:
+        raise AuthError(401, "Invalid or revoked Spanlens API key.")
+    return tenant
+
+
+def _load(raw_key: str, project_override: str | None) -> Tenant | None:
+    from django.db import connections
+    from django.utils import timezone
+
+    from spanlens.core import crypto
+    from spanlens.core.apikeys import KEY_PREFIX, hash_key
+    from spanlens.core.models import ApiKey, Project, ProviderKey
+
+    try:
+        if not raw_key.startswith(KEY_PREFIX):
+            return None
+        key = ApiKey.objects.filter(key_hash=hash_key(raw_key), revoked_at__isnull=True).first()
+        if key is None:
+            return None
+        project_id = key.project_id
+        if project_override:
+            # x-spanlens-project: another project of the same organization, by id or name.
+            projects = Project.objects.filter(organization_id=key.organization_id)
+            match = next(
+                (p for p in projects if str(p.id) == project_override or p.name == project_override), None
+            )
+            if match is None:
+                raise AuthError(400, f"x-spanlens-project {project_override!r} is not a project of this organization.")
+            project_id = match.id
+        provider_keys: dict = {}
+        for pk in ProviderKey.objects.filter(project_id=project_id, is_active=True).order_by("created_at"):
+            # The newest active key of each provider wins.
+            provider_keys[pk.provider] = ResolvedProviderKey(
+                id=str(pk.id),
+                secret=crypto.decrypt(pk.encrypted_secret),
+                azure_endpoint=pk.azure_endpoint,
+                azure_deployment=pk.azure_deployment,
+                azure_api_version=pk.azure_api_version,
+            )
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        return Tenant(str(key.organization_id), str(project_id), str(key.id), provider_keys)
+    finally:
+        # Runs in a pool thread: a lookup is rare (cached), so don't hold a connection.
+        connections.close_all()

@@ -54,3 +54,17 @@ def test_a_refused_batch_goes_to_the_fallback_queue_and_drains_later(org, projec
     assert result["written"] == 7
     assert RequestFallback.objects.count() == 0
     assert queries.count_requests(organization_id=org.id) == 7
+
+
+def test_drain_fallback_runs_on_a_real_worker_over_the_broker(org, project, transactional_db):
+    """The drain task goes through the configured broker (Redis in CI) to a worker thread."""
+    from celery.contrib.testing.worker import start_worker
+
+    from spanlens.celery_app import app
+
+    RequestFallback.objects.bulk_create([RequestFallback(row=_row(org, project)) for _ in range(3)])
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
+        result = drain_fallback.delay().get(timeout=30)
+    assert result["written"] == 3
+    assert RequestFallback.objects.count() == 0
+    assert queries.count_requests(organization_id=org.id) == 3

@@ -13,7 +13,7 @@ import time
 from collections import deque
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 log = logging.getLogger("spanlens.requestlog")
 
@@ -50,8 +50,9 @@ class RequestLogWriter:
             self._wake.wait(self.interval_s)
             self._wake.clear()
             self.flush_now()
-            # This thread keeps its own DB connection; drop it if it went stale.
-            close_old_connections()
+            # Fallback writes and hooks open a DB connection in this thread; close it
+            # so idle connections don't pile up (and databases can be dropped in tests).
+            connections.close_all()
 
     def flush_now(self) -> int:
         """Write everything queued so far; returns the number of rows handled."""
@@ -87,6 +88,16 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
     from spanlens.core.models import RequestFallback
     from spanlens.requestlog import queries
 
+    rows = []
+    for item in batch:
+        if isinstance(item, dict):
+            rows.append(item)
+            continue
+        try:
+            rows.append(item.to_row())
+        except Exception:  # a parsing bug must not cost the other rows of the batch
+            log.exception("could not build a request-log row; skipped")
+    batch = rows
     try:
         queries.insert_requests(batch)
         if writer:
@@ -98,6 +109,21 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
         )
         if writer:
             writer.rows_to_fallback += len(batch)
+        return
+    for hook in _after_write:
+        try:
+            hook(batch)
+        except Exception:  # e.g. trace linking; the rows themselves are safe
+            log.exception("after-write hook %r failed", hook)
+
+
+_after_write: list = []
+
+
+def register_after_write(hook) -> None:
+    """Call hook(rows) after each batch is in ClickHouse (e.g. to link spans to requests)."""
+    if hook not in _after_write:
+        _after_write.append(hook)
 
 
 _writer: RequestLogWriter | None = None

@@ -19,7 +19,9 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("clickhouse_migrate", verbosity=0)
         base = f"http://localhost:{port}"
-        if settings.ENCRYPTION_KEY_GENERATED:
+        announced = settings.VAR_DIR / ".encryption_key_announced"
+        if not settings.CLICKHOUSE_URL and not announced.exists() and (settings.VAR_DIR / "encryption_key").exists():
+            announced.touch()
             self.stdout.write(self.style.WARNING(
                 f"Generated ENCRYPTION_KEY into {settings.VAR_DIR / 'encryption_key'}. "
                 "Back it up: without it, stored provider keys cannot be decrypted."

@@ -1,0 +1,125 @@
+"""A proxied call waiting to be logged. The proxy fills it on the hot path with
+what it already has; to_row() runs in the writer thread, where parsing,
+reassembly, masking, cost and security scanning cost the event loop nothing."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from django.conf import settings
+
+from proxy import privacy, security
+from proxy.providers import ADAPTERS
+
+
+class PendingLog:
+    __slots__ = (
+        "id", "created_at", "tenant", "provider", "provider_key_id", "endpoint", "method", "model",
+        "stream", "request_body", "response_raw", "status_code", "latency_ms", "proxy_overhead_ms",
+        "truncated", "error_message", "meta", "log_body",
+    )
+
+    def __init__(self, *, created_at: float, tenant, provider: str, endpoint: str, method: str, meta: dict):
+        self.id = str(uuid.uuid4())
+        self.created_at = created_at
+        self.tenant = tenant
+        self.provider = provider
+        self.provider_key_id = None
+        self.endpoint = endpoint
+        self.method = method
+        self.model = None
+        self.stream = False
+        self.request_body = b""
+        self.response_raw = b""
+        self.status_code = 0
+        self.latency_ms = 0
+        self.proxy_overhead_ms = 0
+        self.truncated = False
+        self.error_message = ""
+        self.meta = meta  # x-spanlens-* values
+        self.log_body = meta.get("log_body") or "full"
+
+    def to_row(self) -> dict:
+        from spanlens.core.pricing import compute_cost
+        from spanlens.requestlog.queries import format_ts
+
+        adapter = ADAPTERS[self.provider]
+        body, usage = (None, None)
+        if self.response_raw:
+            if self.stream:
+                body, usage = adapter.reassemble_stream(self.response_raw, self.model)
+            else:
+                body, usage = adapter.parse_response(self.response_raw, self.model)
+        model = (usage.model if usage and usage.model else self.model) or ""
+        prompt = usage.prompt_tokens if usage else 0
+        completion = usage.completion_tokens if usage else 0
+        cache_read = usage.cache_read_tokens if usage else 0
+        cache_write = usage.cache_write_tokens if usage else 0
+        cost = None
+        if usage and (prompt or completion):
+            cost = compute_cost(
+                self.provider, model, prompt_tokens=prompt, completion_tokens=completion,
+                cache_read_tokens=cache_read, cache_write_tokens=cache_write,
+            )
+        elif model and self.status_code and self.status_code < 400:
+            cost = compute_cost(self.provider, model, prompt_tokens=0, completion_tokens=0)
+
+        cap = settings.BODY_CAP_BYTES
+        request_text = privacy.stored_body(self.request_body, cap)
+        if body is not None:
+            import orjson
+
+            response_text = privacy.stored_body(orjson.dumps(body), cap)
+        else:
+            response_text = privacy.stored_body(self.response_raw, cap)
+        error = self.error_message
+        if not error and self.status_code >= 400:
+            error = privacy.stored_body(self.response_raw, 4096)
+        flags = security.scan(request_text)
+        response_flags = security.scan(response_text)
+        keep_bodies = self.log_body == "full"
+        keep_ids = self.log_body != "none"
+        meta = self.meta
+        return {
+            "id": self.id,
+            "organization_id": self.tenant.organization_id,
+            "project_id": self.tenant.project_id,
+            "api_key_id": self.tenant.api_key_id,
+            "provider_key_id": self.provider_key_id,
+            "provider": self.provider,
+            "model": model,
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "stream": self.stream,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "cache_read_tokens": cache_read,
+            "cache_write_tokens": cache_write,
+            "cost_usd": str(cost) if cost is not None else None,
+            "latency_ms": self.latency_ms,
+            "proxy_overhead_ms": self.proxy_overhead_ms,
+            "status_code": self.status_code,
+            "request_body": request_text if keep_bodies else "",
+            "response_body": response_text if keep_bodies else "",
+            "trace_id": _uuid_or_none(meta.get("trace_id")),
+            "span_id": _uuid_or_none(meta.get("span_id")),
+            "prompt_version_id": _uuid_or_none(meta.get("prompt_version_id")),
+            "user_id": meta.get("user_id") if keep_ids else None,
+            "session_id": meta.get("session_id") if keep_ids else None,
+            "log_body": self.log_body,
+            "flags": flags,
+            "response_flags": response_flags,
+            "truncated": self.truncated,
+            "error_message": privacy.mask_keys(error or ""),
+            "created_at": format_ts(datetime.fromtimestamp(self.created_at, timezone.utc)),
+        }
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
