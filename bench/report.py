@@ -26,6 +26,7 @@ class Report:
     streams: dict
     soak: list
     peaks: dict
+    logged: dict
     logpath: dict
     elapsed_s: float
 
@@ -274,6 +275,13 @@ def _logging_section(r: Report, n: Numbers, w, main: str) -> float | None:
     if on_s and off_s:
         w(f"- Streaming c=32: {on_s:.0f} req/s logged vs {off_s:.0f} req/s not logged: "
           f"logging costs {(1 - on_s / off_s) * 100:.1f}%")
+    for key, counts in r.logged.items():
+        if "error" in counts:
+            w(f"- {key}: could not count logged rows ({counts['error']})")
+            continue
+        w(f"- {key}: {counts['clickhouse_rows']:,} calls in the request log after the run, "
+          f"{counts['fallback_rows']:,} in the fallback queue"
+          + (" — LOGGING FAILED, the logged numbers above are not valid" if counts["fallback_rows"] else ""))
     w("")
     return cost
 

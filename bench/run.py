@@ -227,9 +227,16 @@ def main() -> int:
     finally:
         T.stop_all(targets)
         upstream.stop()
+    logged = {}
+    for t in targets:
+        if t.key.startswith("spanlens-") and not t.key.endswith("-drop") and t.server and t.server.proc:
+            try:
+                logged[t.key] = T.spanlens_logged(t)
+            except RuntimeError as exc:
+                logged[t.key] = {"error": str(exc)[-200:]}
     logpath = run_logpath(cfg, tmp)
     report = Report(cfg=cfg, targets=targets, cells=cells, streams=streams, soak=soak, peaks=peaks,
-                    logpath=logpath, elapsed_s=time.time() - started)
+                    logged=logged, logpath=logpath, elapsed_s=time.time() - started)
     text = render(report)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(text)

@@ -101,15 +101,29 @@ def spanlens_env(var_dir: Path, upstream_url: str) -> dict[str, str]:
     })
 
 
-def spanlens_setup(var_dir: Path, upstream_url: str) -> dict:
-    """Run `manage.py bench_setup` into a fresh var dir; returns its org/project/key JSON."""
+def _manage(var_dir: Path, upstream_url: str, *args: str) -> str:
     out = subprocess.run(
-        [sys.executable, "manage.py", "bench_setup", "--provider-secret", PROVIDER_SECRET],
-        cwd=ROOT, env=spanlens_env(var_dir, upstream_url), capture_output=True, text=True, timeout=300,
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=spanlens_env(var_dir, upstream_url),
+        capture_output=True, text=True, timeout=300,
     )
     if out.returncode != 0:
-        raise RuntimeError("bench_setup failed: " + out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"manage.py {args[0]} failed: " + out.stderr[-2000:])
+    return out.stdout
+
+
+def spanlens_setup(var_dir: Path, upstream_url: str) -> dict:
+    """Run `manage.py bench_setup` into a fresh var dir; returns its org/project/key JSON."""
+    out = _manage(var_dir, upstream_url, "bench_setup", "--provider-secret", PROVIDER_SECRET)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def spanlens_logged(target: Target) -> dict:
+    """After the server stopped: rows its chDB holds and rows it sent to the fallback queue."""
+    if target.server is None or target.server.env is None:
+        return {}
+    var_dir = Path(target.server.env["SPANLENS_VAR_DIR"])
+    out = _manage(var_dir, target.server.env["OPENAI_BASE_URL"], "bench_setup", "--count")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def spanlens(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict) -> Target:
@@ -124,7 +138,10 @@ def spanlens(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict) -
         target.unavailable = f"not available: {kind} not installed"
         return target
     var_dir = tmp / f"var-{kind}"
-    shutil.copytree(seed, var_dir)
+    # The relational store and secrets are copied; chDB's folder is not copyable
+    # (its database directories are symlinks into the original), so each gets its own.
+    shutil.copytree(seed, var_dir, ignore=shutil.ignore_patterns("clickhouse"))
+    _manage(var_dir, upstream_url, "clickhouse_migrate")
     target.base_url = f"http://127.0.0.1:{port}"
     target.path = "/proxy/openai" + CHAT
     target.headers = {"Authorization": f"Bearer {setup['api_key']}"}

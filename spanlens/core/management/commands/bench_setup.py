@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from spanlens.core import services
+from spanlens.core.models import Organization, RequestFallback
+from spanlens.requestlog import queries
 
 
 class Command(BaseCommand):
@@ -18,8 +20,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--provider-secret", default="sk-bench-0000000000000000")
+        parser.add_argument("--count", action="store_true",
+                            help="instead: print how many calls each bench organization has logged")
 
-    def handle(self, *args, provider_secret, **options):
+    def handle(self, *args, provider_secret, count, **options):
+        if count:
+            self.stdout.write(json.dumps(_logged()))
+            return
         call_command("migrate", interactive=False, verbosity=0)
         call_command("clickhouse_migrate", verbosity=0)
         user, _ = get_user_model().objects.get_or_create(username="bench")
@@ -32,3 +39,12 @@ class Command(BaseCommand):
             "project_id": str(project.id),
             "api_key": created.raw_key,
         }))
+
+
+def _logged() -> dict:
+    """Rows in the request log for the bench organizations, and rows waiting in the fallback queue."""
+    rows = sum(
+        queries.count_requests(organization_id=str(org.id), retention_days=org.retention_days)
+        for org in Organization.objects.filter(name__startswith="Bench ")
+    )
+    return {"clickhouse_rows": rows, "fallback_rows": RequestFallback.objects.count()}
