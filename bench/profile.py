@@ -24,6 +24,9 @@ from bench.load import run_wrk, write_script
 from bench.run import BODIES
 from bench.upstream import Upstream
 
+# BENCH_PROFILE_GIL=1: sample only the thread holding the GIL (CPU actually spent in Python).
+EXTRA = ["--gil"] if __import__("os").environ.get("BENCH_PROFILE_GIL") == "1" else []
+
 
 def top(collapsed: Path, n: int = 25) -> tuple[int, list, list]:
     own: collections.Counter = collections.Counter()
@@ -57,18 +60,23 @@ def main() -> int:
         script = write_script(tmp / "load.lua", orjson.dumps(BODIES[mode]), target.headers)
         run_wrk(target.url, script, connections=32, seconds=2)  # warm
         out = tmp / "stacks.txt"
-        load = threading.Thread(target=run_wrk, args=(target.url, script),
-                                kwargs={"connections": 32, "seconds": seconds + 2}, daemon=True)
+        results = []
+        load = threading.Thread(target=lambda: results.append(
+            run_wrk(target.url, script, connections=32, seconds=seconds + 2)), daemon=True)
         load.start()
         say(f"py-spy: {seconds} s of {mode} at c=32 through {target.label}")
         subprocess.run([py_spy, "record", "--pid", str(target.server.proc.pid), "--duration", str(seconds),
-                        "--rate", "250", "--format", "raw", "--threads", "--output", str(out), "--nonblocking"],
+                        "--rate", "250", "--format", "raw", "--threads", *EXTRA, "--output", str(out), "--nonblocking"],
                        check=True, capture_output=True)
         load.join()
     finally:
         T.stop_all([target])
         upstream.stop()
     samples, own, total = top(out)
+    if results:
+        r = results[0]
+        print(f"load: {r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, errors {r.errors} "
+              "(under the profiler)")
     print(f"{samples} samples ({mode}, c=32, {seconds} s); raw stacks: {out}")
     print("\nSelf (top of stack):")
     for frame, count in own:
