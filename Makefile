@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench clean
+.PHONY: run test install migrate bench clean check-env serve schema
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,22 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/test.sh
+
+# Production run outside Docker: ASGI server (WEB_CONCURRENCY workers), Celery
+# worker and beat. Needs CLICKHOUSE_URL and REDIS_URL; ASGI_SERVER picks the server.
+ASGI_SERVER ?= uvicorn
+serve: $(STAMP)
+	ASGI_SERVER=$(ASGI_SERVER) $(BIN)/python manage.py serve all --migrate
+
+# Regenerate supabase/init.sql from the migrations (needs a PostgreSQL; the test one by default).
+SCHEMA_DATABASE_URL ?= postgresql://127.0.0.1:5432/test
+schema: $(STAMP)
+	DATABASE_URL=$(SCHEMA_DATABASE_URL) ENCRYPTION_KEY=$${ENCRYPTION_KEY:-$$(openssl rand -base64 32)} \
+	  $(BIN)/python manage.py export_schema
+
+# Is this environment ready? Exit 0 = yes; otherwise each problem with its fix.
+check-env: $(STAMP)
+	$(BIN)/python manage.py check_env $(ARGS)
 
 # Side-by-side performance benchmark (about 10 minutes); writes bench/results/latest.md.
 bench: $(STAMP)

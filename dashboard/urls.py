@@ -1,7 +1,31 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import views
+from dashboard import api, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("switch/", views.switch_org, name="switch_org"),
+    path("requests/", views.requests_page, name="requests"),
+    path("requests/export.csv", views.export_requests, {"fmt": "csv"}, name="export_csv"),
+    path("requests/export.jsonl", views.export_requests, {"fmt": "jsonl"}, name="export_jsonl"),
+    path("requests/<str:request_id>/", views.request_detail, name="request_detail"),
+    path("requests/<str:request_id>/drawer/", views.request_drawer, name="request_drawer"),
+    path("requests/<str:request_id>/replay/", views.replay_modal, name="replay_modal"),
+    path("users/", views.users_page, name="users"),
+    path("traces/", views.traces, name="traces"),
+    path("prompts/", views.prompts, name="prompts"),
+    path("evals/", views.evals, name="evals"),
+    path("settings/", settings_views.settings_home, name="settings"),
+    path("settings/projects/", settings_views.projects, name="settings_projects"),
+    path("settings/api-keys/", settings_views.api_keys, name="settings_api_keys"),
+    path("settings/api-keys/<str:key_id>/revoke/", settings_views.revoke_api_key, name="revoke_api_key"),
+    path("settings/provider-keys/", settings_views.provider_keys, name="settings_provider_keys"),
+    path("settings/provider-keys/<str:key_id>/", settings_views.provider_key_action, name="provider_key_action"),
+    path("api/v1/requests", api.list_requests, name="api_requests"),
+    path("api/v1/requests/<str:request_id>", api.get_request, name="api_request"),
+    path("api/v1/requests/<str:request_id>/replay", api.replay_snippet, name="api_replay"),
+    path("api/v1/requests/<str:request_id>/replay/run", api.replay_run, name="api_replay_run"),
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import before_task_publish
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spanlens.settings")
 
@@ -11,6 +13,26 @@ app = Celery("spanlens")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = {
     "drain-fallback": {"task": "spanlens.core.tasks.drain_fallback", "schedule": 60.0},
+    # /health/deep reads both ends: when beat last sent it, when a worker last ran it.
+    "heartbeat": {"task": "spanlens.core.tasks.heartbeat", "schedule": settings.HEARTBEAT_INTERVAL_S},
 }
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks(["spanlens.core", "dashboard", "evals"])
+
+
+@before_task_publish.connect
+def _note_beat(sender=None, **kwargs):
+    """Beat publishes the heartbeat task: that publish is beat's own sign of life."""
+    if sender != "spanlens.core.tasks.heartbeat":
+        return
+    try:
+        import django
+        from django.apps import apps
+
+        if not apps.ready:
+            django.setup()
+        from spanlens.core.health import record_heartbeat
+
+        record_heartbeat("beat")
+    except Exception:  # a health note must never stop the schedule
+        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -52,12 +53,15 @@ INSTALLED_APPS = [
     "template_partials",
     "channels",
     "spanlens.core",
+    "spanlens.traces",
     "dashboard",
     "evals",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself: one image, no separate file server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -80,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.nav.nav",
             ],
         },
     },
@@ -95,9 +100,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Fail fast when the database is down, so health probes answer instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Several checkouts on one machine share one PostgreSQL: give each its own test database.
 DATABASES["default"]["TEST"] = {
-    "NAME": "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+    "NAME": env_str("TEST_DB_NAME") or "test_spanlens_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -116,17 +124,25 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+if STATIC_ROOT.parent == VAR_DIR:
+    STATIC_ROOT.mkdir(exist_ok=True)
+# Without `collectstatic` (make run from a checkout) serve straight from the source folders.
+WHITENOISE_USE_FINDERS = True
 
 # --- Encryption of provider keys ---------------------------------------------
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
 ENCRYPTION_KEY_GENERATED = False
-if ENCRYPTION_KEY is None:
-    if not EMBEDDED:
+# `manage.py check_env` reports this problem (with every other one) itself, so
+# for that command only the error waits; every other command still stops here.
+CHECKING_ENV = sys.argv[1:2] == ["check_env"]
+if ENCRYPTION_KEY is None and not EMBEDDED:
+    if not CHECKING_ENV:
         raise ConfigError(
             "ENCRYPTION_KEY is required outside the embedded default. "
             "Generate one with: openssl rand -base64 32"
         )
+elif ENCRYPTION_KEY is None:
     _key_path = VAR_DIR / "encryption_key"
     ENCRYPTION_KEY_GENERATED = not _key_path.exists()
     ENCRYPTION_KEY = _secret_from_file(
@@ -167,6 +183,23 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "spanlens")
 CELERY_IN_PROCESS_WORKER = CELERY_BROKER_URL.startswith("memory://")
 FALLBACK_DRAIN_BATCH = env_int("FALLBACK_DRAIN_BATCH", 500)
+HEARTBEAT_INTERVAL_S = env_float("HEARTBEAT_INTERVAL_S", 30.0)
+
+# --- Production run (`manage.py serve`) ------------------------------------------
+ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2)
+CELERY_CONCURRENCY = env_int("CELERY_CONCURRENCY", 2)
+
+# --- Email (invitations) ----------------------------------------------------------
+# With RESEND_API_KEY, mail goes out through Resend; without it nothing is sent
+# and the invite form hands the accept link to the admin instead.
+RESEND_API_KEY = env_str("RESEND_API_KEY")
+DEFAULT_FROM_EMAIL = env_str("RESEND_FROM", "Spanlens <notifications@spanlens.io>")
+if RESEND_API_KEY:
+    EMAIL_BACKEND = "anymail.backends.resend.EmailBackend"
+    ANYMAIL = {"RESEND_API_KEY": RESEND_API_KEY}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # --- Channels ---------------------------------------------------------------
 if REDIS_URL:

@@ -63,6 +63,8 @@ def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
 
 
 def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage]:
+    if raw.lstrip()[:1] == b"[":  # streamGenerateContent without alt=sse: one JSON array
+        return parse_response(raw, model)
     chunks = []
     for data in sse.iter_data(raw):
         try:

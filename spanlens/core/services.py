@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from spanlens.core import apikeys, crypto
+from spanlens.core import apikeys, audit, crypto
 from spanlens.core.models import ApiKey, Membership, Organization, Project, ProviderKey
 
 
@@ -17,7 +17,10 @@ class CreatedApiKey:
     raw_key: str  # shown once, never stored
 
 
-def create_api_key(project: Project, name: str = "default") -> CreatedApiKey:
+# actor / ip (optional, keyword-only) are who asked and from where; they go to
+# the audit log that every service here writes.
+
+def create_api_key(project: Project, name: str = "default", *, actor=None, ip: str | None = None) -> CreatedApiKey:
     raw = apikeys.generate_key()
     key = ApiKey.objects.create(
         organization_id=project.organization_id,
@@ -26,12 +29,15 @@ def create_api_key(project: Project, name: str = "default") -> CreatedApiKey:
         prefix=apikeys.display_prefix(raw),
         key_hash=apikeys.hash_key(raw),
     )
+    audit.record(project.organization_id, "api_key.create", actor=actor, ip=ip, target=key,
+                 details={"project": project.name})
     return CreatedApiKey(key, raw)
 
 
-def revoke_api_key(key: ApiKey) -> None:
+def revoke_api_key(key: ApiKey, *, actor=None, ip: str | None = None) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
+    audit.record(key.organization_id, "api_key.revoke", actor=actor, ip=ip, target=key)
     _forget_cached_keys()
 
 
@@ -44,6 +50,8 @@ def add_provider_key(
     azure_endpoint: str = "",
     azure_deployment: str = "",
     azure_api_version: str = "",
+    actor=None,
+    ip: str | None = None,
 ) -> ProviderKey:
     if provider not in ProviderKey.Provider.values:
         raise ValueError(f"provider must be one of {', '.join(ProviderKey.Provider.values)}")
@@ -61,29 +69,36 @@ def add_provider_key(
         azure_deployment=azure_deployment,
         azure_api_version=azure_api_version,
     )
+    audit.record(project.organization_id, "provider_key.create", actor=actor, ip=ip, target=key,
+                 details={"provider": provider})
     _forget_cached_keys()
     return key
 
 
-def rotate_provider_key(key: ProviderKey, new_secret: str) -> ProviderKey:
+def rotate_provider_key(key: ProviderKey, new_secret: str, *, actor=None, ip: str | None = None) -> ProviderKey:
     new_secret = new_secret.strip()
     if not new_secret:
         raise ValueError("the provider key is empty")
     key.encrypted_secret = crypto.encrypt(new_secret)
     key.secret_hint = new_secret[-4:]
     key.save(update_fields=["encrypted_secret", "secret_hint", "updated_at"])
+    audit.record(key.organization_id, "provider_key.rotate", actor=actor, ip=ip, target=key)
     _forget_cached_keys()
     return key
 
 
-def rename_provider_key(key: ProviderKey, name: str) -> ProviderKey:
+def rename_provider_key(key: ProviderKey, name: str, *, actor=None, ip: str | None = None) -> ProviderKey:
+    old = key.name
     key.name = name
     key.save(update_fields=["name", "updated_at"])
+    audit.record(key.organization_id, "provider_key.rename", actor=actor, ip=ip, target=key,
+                 details={"from": old, "to": name})
     _forget_cached_keys()
     return key
 
 
-def delete_provider_key(key: ProviderKey) -> None:
+def delete_provider_key(key: ProviderKey, *, actor=None, ip: str | None = None) -> None:
+    audit.record(key.organization_id, "provider_key.delete", actor=actor, ip=ip, target=key)
     key.delete()
     _forget_cached_keys()
 
@@ -106,10 +121,14 @@ class Bootstrap:
 
 
 @transaction.atomic
-def create_organization(name: str, owner, project_name: str = "Default") -> tuple[Organization, Project]:
+def create_organization(
+    name: str, owner, project_name: str = "Default", *, ip: str | None = None
+) -> tuple[Organization, Project]:
     org = Organization.objects.create(name=name)
     Membership.objects.create(user=owner, organization=org, role=Membership.Role.OWNER)
     project = Project.objects.create(organization=org, name=project_name)
+    audit.record(org, "organization.create", actor=owner, ip=ip, target=org)
+    audit.record(org, "project.create", actor=owner, ip=ip, target=project)
     return org, project
 
 
@@ -129,3 +148,23 @@ def bootstrap_first_run(username: str = "admin", password: str | None = None) ->
         org, project = create_organization("My organization", user)
         created = create_api_key(project, name="default")
     return Bootstrap(org, project, username, password, created.raw_key)
+
+
+def create_project(organization: Organization, name: str) -> Project:
+    name = name.strip()
+    if not name:
+        raise ValueError("the project name is empty")
+    if Project.objects.filter(organization=organization, name=name).exists():
+        raise ValueError(f"a project named {name!r} already exists")
+    return Project.objects.create(organization=organization, name=name)
+
+
+def rename_project(project: Project, name: str) -> Project:
+    name = name.strip()
+    if not name:
+        raise ValueError("the project name is empty")
+    if Project.objects.filter(organization_id=project.organization_id, name=name).exclude(id=project.id).exists():
+        raise ValueError(f"a project named {name!r} already exists")
+    project.name = name
+    project.save(update_fields=["name"])
+    return project

@@ -49,3 +49,11 @@ def drain_fallback(max_batches: int = 100) -> dict:
                 outcome["error"] = result["error"]
             return outcome
     return {"written": written, "remaining": RequestFallback.objects.count()}
+
+
+@shared_task(name="spanlens.core.tasks.heartbeat")
+def heartbeat() -> None:
+    """Sent by beat every HEARTBEAT_INTERVAL_S; running it proves a worker consumes the queue."""
+    from spanlens.core.health import record_heartbeat
+
+    record_heartbeat("worker")

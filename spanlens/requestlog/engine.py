@@ -119,6 +119,34 @@ class ServerEngine:
         self._client.close()
 
 
+def ping_server(url: str, user: str, password: str, timeout: float = 3.0) -> str:
+    """Reach a ClickHouse server without touching any database; returns its version.
+
+    Used by `check_env`, which must work before settings (or the schema) exist.
+    """
+    import clickhouse_connect
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    try:
+        client = clickhouse_connect.get_client(
+            host=parsed.hostname,
+            port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+            username=user,
+            password=password,
+            secure=parsed.scheme == "https",
+            connect_timeout=timeout,
+            send_receive_timeout=timeout,
+            autogenerate_session_id=False,
+        )
+        try:
+            return str(client.server_version)
+        finally:
+            client.close()
+    except Exception as exc:
+        raise ClickHouseError(str(exc)) from exc
+
+
 _engine = None
 _engine_lock = threading.Lock()
 

@@ -85,6 +85,242 @@ def count_rows_since(*, organization_id: str | None = None, seconds: int) -> int
     return int(rows[0]["n"]) if rows else 0
 
 
+# --- dashboard reads ------------------------------------------------------------
+
+# Sort keys the dashboard and API accept, mapped to columns. Ties break on the
+# table key (created_at, id) so pages never overlap or skip rows.
+SORT_COLUMNS = {
+    "created_at": "created_at",
+    "latency_ms": "latency_ms",
+    "cost_usd": "ifNull(cost_usd, toDecimal64(0, 8))",
+    "total_tokens": "total_tokens",
+}
+USER_SORT_COLUMNS = {"cost_usd": "cost_usd", "requests": "requests", "last_seen": "last_seen", "user_id": "user_id"}
+STATUS_FILTERS = {
+    "ok": "status_code >= 200 AND status_code < 300",
+    "4xx": "status_code >= 400 AND status_code < 500",
+    "5xx": "status_code >= 500 AND status_code < 600",
+}
+
+
+def _request_filters(
+    organization_id: str,
+    retention_days: int,
+    *,
+    project_id: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    provider_key_id: str | None = None,
+    prompt_version_id: str | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause for the request list: tenant scope first, then each set filter."""
+    where, params = _scope(organization_id, retention_days)
+    clauses = [where]
+    if project_id:
+        clauses.append("project_id = {project_id:UUID}")
+        params["project_id"] = str(project_id)
+    if provider:
+        clauses.append("provider = {provider:String}")
+        params["provider"] = provider
+    if model:
+        clauses.append("positionCaseInsensitiveUTF8(model, {model:String}) > 0")
+        params["model"] = model
+    if provider_key_id:
+        clauses.append("provider_key_id = {provider_key_id:UUID}")
+        params["provider_key_id"] = str(provider_key_id)
+    if prompt_version_id:
+        clauses.append("prompt_version_id = {prompt_version_id:UUID}")
+        params["prompt_version_id"] = str(prompt_version_id)
+    if user_id:
+        clauses.append("user_id = {user_id:String}")
+        params["user_id"] = user_id
+    if session_id:
+        clauses.append("session_id = {session_id:String}")
+        params["session_id"] = session_id
+    if status and status != "all":
+        clauses.append(STATUS_FILTERS[status])
+    if since is not None:
+        clauses.append("created_at >= {since:DateTime64(3, 'UTC')}")
+        params["since"] = format_ts(since)
+    if until is not None:
+        clauses.append("created_at <= {until:DateTime64(3, 'UTC')}")
+        params["until"] = format_ts(until)
+    if search:
+        # Bodies are capped at 64KB, so a scan of the already-filtered rows stays cheap.
+        clauses.append(
+            "(positionCaseInsensitiveUTF8(request_body, {search:String}) > 0"
+            " OR positionCaseInsensitiveUTF8(response_body, {search:String}) > 0"
+            " OR positionCaseInsensitiveUTF8(error_message, {search:String}) > 0)"
+        )
+        params["search"] = search
+    return " AND ".join(clauses), params
+
+
+def _order_by(sort_by: str, sort_dir: str) -> str:
+    direction = "ASC" if sort_dir == "asc" else "DESC"
+    column = SORT_COLUMNS[sort_by]
+    if sort_by == "created_at":
+        return f"created_at {direction}, id {direction}"
+    return f"{column} {direction}, created_at DESC, id DESC"
+
+
+def list_requests(
+    *,
+    organization_id: str,
+    retention_days: int = 365,
+    sort_by: str = "created_at",
+    sort_dir: str = "desc",
+    page: int = 1,
+    limit: int = 50,
+    **filters: Any,
+) -> dict[str, Any]:
+    """One page of request summaries (no bodies) and the total matching count."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    offset = (max(page, 1) - 1) * limit
+    rows = list_request_window(
+        organization_id=organization_id, retention_days=retention_days,
+        sort_by=sort_by, sort_dir=sort_dir, offset=offset, limit=limit, **filters,
+    )
+    total = get_engine().select(f"SELECT count() AS n FROM requests WHERE {where}", params)
+    return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
+
+
+def list_request_window(
+    *,
+    organization_id: str,
+    retention_days: int = 365,
+    sort_by: str = "created_at",
+    sort_dir: str = "desc",
+    offset: int = 0,
+    limit: int = 50,
+    **filters: Any,
+) -> list[dict]:
+    """Summaries at an absolute offset of the filtered, sorted list (drawer Prev/Next)."""
+    if offset < 0:
+        return []
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    return get_engine().select(
+        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests WHERE {where} "
+        f"ORDER BY {_order_by(sort_by, sort_dir)} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
+        {**params, "limit": int(limit), "offset": int(offset)},
+    )
+
+
+def iter_requests_for_export(
+    *,
+    organization_id: str,
+    retention_days: int = 365,
+    sort_by: str = "created_at",
+    sort_dir: str = "desc",
+    batch_size: int = 1000,
+    with_bodies: bool = True,
+    **filters: Any,
+):
+    """Every filtered row, fetched in batches so an export never holds the whole log."""
+    columns = REQUEST_COLUMNS if with_bodies else SUMMARY_COLUMNS
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    offset = 0
+    while True:
+        rows = get_engine().select(
+            f"SELECT {', '.join(columns)} FROM requests WHERE {where} "
+            f"ORDER BY {_order_by(sort_by, sort_dir)} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
+            {**params, "limit": int(batch_size), "offset": int(offset)},
+        )
+        yield from rows
+        if len(rows) < batch_size:
+            return
+        offset += batch_size
+
+
+def get_request_stats(
+    *, organization_id: str, retention_days: int = 365, project_id: str | None = None
+) -> dict[str, Any]:
+    """The stat strip: last 24 h totals plus one point per hour for the spark lines."""
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+    where += " AND created_at >= now64(3) - toIntervalHour(24)"
+    totals = get_engine().select(
+        "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
+        "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
+        "countIf(status_code >= 400 OR status_code = 0) AS errors "
+        f"FROM requests WHERE {where}",
+        params,
+    )[0]
+    hours = get_engine().select(
+        "SELECT toStartOfHour(created_at) AS hour, count() AS requests, avg(latency_ms) AS avg_latency_ms, "
+        "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
+        "countIf(status_code >= 400 OR status_code = 0) AS errors "
+        f"FROM requests WHERE {where} GROUP BY hour ORDER BY hour",
+        params,
+    )
+    requests = int(totals["requests"])
+    return {
+        "requests": requests,
+        "avg_latency_ms": float(totals["avg_latency_ms"] or 0) if requests else 0.0,
+        "spend_usd": float(totals["spend_usd"] or 0),
+        "errors": int(totals["errors"]),
+        "error_rate": (int(totals["errors"]) / requests) if requests else 0.0,
+        "hourly": hours,
+    }
+
+
+def list_daily_traffic(
+    *, organization_id: str, retention_days: int = 365, days: int = 30, project_id: str | None = None
+) -> list[dict]:
+    """Requests and errors per UTC day for the last `days` days (days without traffic are absent)."""
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+    return get_engine().select(
+        "SELECT toString(toDate(created_at)) AS day, count() AS requests, "
+        "countIf(status_code >= 400 OR status_code = 0) AS errors "
+        f"FROM requests WHERE {where} AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({{days:UInt32}}) "
+        "GROUP BY day ORDER BY day",
+        {**params, "days": int(days) - 1},
+    )
+
+
+def list_users(
+    *,
+    organization_id: str,
+    retention_days: int = 365,
+    project_id: str | None = None,
+    sort_by: str = "cost_usd",
+    sort_dir: str = "desc",
+    page: int = 1,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Requests grouped by the caller-supplied end-user id, with spend and last activity."""
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+    where += " AND user_id IS NOT NULL AND user_id != ''"
+    direction = "ASC" if sort_dir == "asc" else "DESC"
+    rows = get_engine().select(
+        "SELECT assumeNotNull(user_id) AS user_id, count() AS requests, "
+        "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS cost_usd, "
+        "sum(total_tokens) AS total_tokens, countIf(status_code >= 400 OR status_code = 0) AS errors, "
+        "max(created_at) AS last_seen "
+        f"FROM requests WHERE {where} GROUP BY user_id "
+        f"ORDER BY {USER_SORT_COLUMNS[sort_by]} {direction}, user_id ASC "
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        {**params, "limit": int(limit), "offset": (max(page, 1) - 1) * int(limit)},
+    )
+    total = get_engine().select(f"SELECT uniqExact(user_id) AS n FROM requests WHERE {where}", params)
+    return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
+
+
+def list_models_seen(*, organization_id: str, retention_days: int = 365) -> list[dict]:
+    """Distinct provider/model pairs in the log (filter suggestions)."""
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        f"SELECT provider, model, count() AS n FROM requests WHERE {where} "
+        "GROUP BY provider, model ORDER BY n DESC LIMIT 200",
+        params,
+    )
+
+
 # --- benchmark ----------------------------------------------------------------
 # Used by `make bench` only, on a throwaway chDB folder, to time dashboard reads
 # at volume. The rows are made inside ClickHouse from numbers(), so generating

@@ -1,0 +1,32 @@
+# One image for web, worker and beat; the command picks the role:
+#   python manage.py serve web --migrate | serve worker | serve beat
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /app
+# Dependencies first, in their own layer: a code change does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p spanlens proxy dashboard evals \
+ && touch spanlens/__init__.py proxy/__init__.py dashboard/__init__.py evals/__init__.py \
+ && pip install . && pip uninstall -y spanlens
+COPY . .
+# Editable: the code stays in /app (BASE_DIR holds clickhouse/, templates/, static/).
+RUN pip install --no-deps --no-build-isolation -e . \
+ && mkdir -p static \
+ && SPANLENS_VAR_DIR=/tmp/build-var STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput -v 0 \
+ && rm -rf /tmp/build-var \
+ && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
+ && rm -rf tests bench .git
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    SPANLENS_VAR_DIR=/var/lib/spanlens STATIC_ROOT=/app/staticfiles PORT=8000
+RUN useradd --system --uid 10001 --home-dir /var/lib/spanlens --create-home spanlens
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+WORKDIR /app
+USER spanlens
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"8000\")}/health', timeout=4)" || exit 1
+CMD ["python", "manage.py", "serve", "web", "--migrate"]

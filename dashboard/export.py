@@ -1,0 +1,32 @@
+"""Streaming encoders for request exports: CSV and JSON Lines."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable, Iterator
+
+import orjson
+
+
+def csv_lines(rows: Iterable[dict], columns: tuple[str, ...]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else _cell(row.get(c)) for c in columns])
+        # Flush every row so memory stays flat however long the export is.
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(value) -> str:
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def jsonl_lines(rows: Iterable[dict]) -> Iterator[bytes]:
+    for row in rows:
+        yield orjson.dumps(row) + b"\n"

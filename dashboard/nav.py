@@ -1,0 +1,35 @@
+"""Template context for the shell: current organization, switcher options, active section."""
+from __future__ import annotations
+
+from spanlens.core import access as access_mod
+from spanlens.core.models import Project
+
+SECTIONS = ("requests", "traces", "users", "prompts", "evals", "settings")
+
+
+def nav(request) -> dict:
+    access = access_mod.current_access(request) if hasattr(request, "user") else None
+    first = request.path.strip("/").split("/", 1)[0]
+    context = {"section": first if first in SECTIONS else "", "access": access, "switch_options": []}
+    if access is None:
+        return {"nav": context}
+    current_project = request.session.get(access_mod.SESSION_PROJECT) or ""
+    orgs = [m.organization for m in access_mod.memberships(request.user)]
+    projects = Project.objects.filter(organization__in=orgs).order_by("name")
+    options = []
+    for org in orgs:
+        is_current = org.id == access.organization.id
+        options.append({
+            "value": f"{org.id}:",
+            "label": f"{org.name} · All projects",
+            "selected": is_current and not current_project,
+        })
+        for project in projects:
+            if project.organization_id == org.id:
+                options.append({
+                    "value": f"{org.id}:{project.id}",
+                    "label": f"{org.name} · {project.name}",
+                    "selected": is_current and str(project.id) == current_project,
+                })
+    context["switch_options"] = options
+    return {"nav": context}

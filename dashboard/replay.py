@@ -1,0 +1,143 @@
+"""Replay a logged request: the curl snippet against our proxy, and a server-side run.
+
+The run decrypts the provider key here, never in the browser, calls the
+provider with the original body (stream removed, model swapped) and logs the
+result as a new request row through the same row builder the proxy uses.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from dataclasses import dataclass
+
+import httpx
+import orjson
+from django.conf import settings
+
+from spanlens.core import crypto
+from spanlens.core.models import ModelPrice, ProviderKey
+
+_GEMINI_MODEL = re.compile(r"models/([^/:]+)")
+REPLAY_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+class ReplayError(Exception):
+    pass
+
+
+@dataclass
+class ReplayRequest:
+    endpoint: str
+    body: dict
+    model: str
+
+
+def models_for(row: dict) -> list[str]:
+    """The replay dropdown: the original model first, then priced models of the same provider."""
+    provider = "openai" if row["provider"] == "azure" else row["provider"]
+    names = list(
+        ModelPrice.objects.filter(provider=provider, mode="chat").values_list("model", flat=True)
+    ) or list(ModelPrice.objects.filter(provider=provider).values_list("model", flat=True))
+    original = _original_model(row)
+    return [original] + [n for n in names if n != original]
+
+
+def _original_model(row: dict) -> str:
+    try:
+        body = orjson.loads(row.get("request_body") or "")
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("model"), str):
+        return body["model"]
+    match = _GEMINI_MODEL.search(row.get("endpoint") or "")
+    return match.group(1) if match else row.get("model") or ""
+
+
+def build(row: dict, model: str | None) -> ReplayRequest:
+    """The original call, non-streaming, with the chosen model."""
+    try:
+        body = orjson.loads(row.get("request_body") or "")
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise ReplayError("The request body was not stored (body logging off or truncated), so it cannot be replayed.")
+    body.pop("stream", None)
+    body.pop("stream_options", None)
+    endpoint = row.get("endpoint") or ""
+    model = model or _original_model(row)
+    if row["provider"] == "gemini":
+        endpoint = endpoint.replace(":streamGenerateContent", ":generateContent")
+        endpoint = _GEMINI_MODEL.sub(f"models/{model}", endpoint, count=1)
+    elif "model" in body or row["provider"] != "azure":
+        body["model"] = model
+    return ReplayRequest(endpoint, body, model)
+
+
+def curl_snippet(row: dict, model: str | None) -> str:
+    replay = build(row, model)
+    url = f"{settings.WEB_URL}/proxy/{row['provider']}/{replay.endpoint}"
+    auth = {
+        "openai": 'Authorization: Bearer $SPANLENS_API_KEY',
+        "azure": 'api-key: $SPANLENS_API_KEY',
+        "anthropic": 'x-api-key: $SPANLENS_API_KEY',
+        "gemini": 'x-goog-api-key: $SPANLENS_API_KEY',
+    }[row["provider"]]
+    lines = [f"curl {shlex.quote(url)}", f'-H "{auth}"', "-H 'Content-Type: application/json'"]
+    if row["provider"] == "anthropic":
+        lines.append(f"-H 'anthropic-version: {ANTHROPIC_VERSION}'")
+    lines.append("-d " + shlex.quote(orjson.dumps(replay.body, option=orjson.OPT_INDENT_2).decode()))
+    return " \\\n  ".join(lines)
+
+
+def run(access, row: dict, model: str | None) -> dict:
+    """Run the replay now; the user is waiting for the result card."""
+    from dashboard.tasks import replay_request
+
+    build(row, model)  # fail fast on an unreplayable body
+    result = replay_request.apply(
+        kwargs={"organization_id": str(access.organization.id), "request_id": row["id"], "model": model}
+    ).get(propagate=False)
+    if isinstance(result, Exception):
+        raise ReplayError(str(result))
+    if result.get("error"):
+        raise ReplayError(result["error"])
+    return result
+
+
+def provider_key_for(row: dict) -> ProviderKey:
+    """The key the original call used, else the project's newest active key for the provider."""
+    keys = ProviderKey.objects.filter(organization_id=row["organization_id"], provider=row["provider"], is_active=True)
+    key = keys.filter(id=row["provider_key_id"]).first() if row.get("provider_key_id") else None
+    key = key or keys.filter(project_id=row["project_id"]).order_by("-created_at").first()
+    if key is None:
+        raise ReplayError(f"This project has no active {row['provider']} provider key to replay with.")
+    return key
+
+
+def call_upstream(provider: str, replay: ReplayRequest, key: ProviderKey) -> tuple[int, bytes, int]:
+    """One non-streaming call through the provider's adapter. Returns (status, body, latency_ms)."""
+    from proxy.auth import ResolvedProviderKey
+    from proxy.providers import ADAPTERS
+
+    adapter = ADAPTERS[provider]
+    resolved = ResolvedProviderKey(
+        id=str(key.id),
+        secret=crypto.decrypt(key.encrypted_secret),
+        azure_endpoint=key.azure_endpoint,
+        azure_deployment=key.azure_deployment,
+        azure_api_version=key.azure_api_version,
+    )
+    url = adapter.upstream_url(settings.UPSTREAM_BASE_URLS.get(provider), replay.endpoint, b"", resolved)
+    headers = {k.decode(): v.decode() for k, v in adapter.auth_headers(resolved)}
+    headers["content-type"] = "application/json"
+    if provider == "anthropic":
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+    started = time.perf_counter()
+    try:
+        with httpx.Client(timeout=REPLAY_TIMEOUT) as client:
+            response = client.post(url, content=orjson.dumps(replay.body), headers=headers)
+    except httpx.HTTPError as exc:
+        raise ReplayError(f"Could not reach {provider}: {exc.__class__.__name__}: {exc}")
+    return response.status_code, response.content, int((time.perf_counter() - started) * 1000)

@@ -1,0 +1,135 @@
+"""Settings: projects, Spanlens API keys and provider keys. Writes go through
+spanlens.core.services; viewers see the pages read-only and get 403 on POST."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from spanlens.core import access as access_mod
+from spanlens.core import services
+from spanlens.core.access import Access, org_required, require_write
+from spanlens.core.models import ApiKey, Project, ProviderKey
+
+
+def _render(request, template: str, access: Access, tab: str, context: dict, status: int = 200) -> HttpResponse:
+    return render(
+        request, template, {"tab": tab, "can_write": access.can_write, **context}, status=status
+    )
+
+
+@org_required
+def settings_home(request: HttpRequest, access: Access) -> HttpResponse:
+    return redirect("settings_projects")
+
+
+@org_required
+def projects(request: HttpRequest, access: Access) -> HttpResponse:
+    error = None
+    if request.method == "POST":
+        require_write(access)
+        action = request.POST.get("action")
+        try:
+            if action == "create":
+                project = services.create_project(access.organization, request.POST.get("name", ""))
+                messages.success(request, f"Created project {project.name}.")
+            elif action == "rename":
+                project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
+                services.rename_project(project, request.POST.get("name", ""))
+                messages.success(request, f"Renamed to {project.name}.")
+            else:
+                error = "Unknown action."
+        except ValueError as exc:
+            error = str(exc).capitalize() + "."
+        if error is None:
+            return redirect("settings_projects")
+    rows = Project.objects.filter(organization=access.organization).order_by("name")
+    return _render(request, "dashboard/settings/projects.html", access, "projects",
+                   {"projects": rows, "error": error}, status=400 if error else 200)
+
+
+@org_required
+def api_keys(request: HttpRequest, access: Access) -> HttpResponse:
+    error = created = None
+    if request.method == "POST":
+        require_write(access)
+        project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
+        name = request.POST.get("name", "").strip() or "default"
+        if len(name) > 200:
+            error = "The name is longer than 200 characters."
+        else:
+            # The raw key is rendered in this response only; nothing can show it again.
+            created = services.create_api_key(project, name=name)
+    keys = ApiKey.objects.filter(organization=access.organization).select_related("project").order_by("-created_at")
+    return _render(request, "dashboard/settings/api_keys.html", access, "api_keys", {
+        "keys": keys, "created": created, "error": error,
+        "projects": Project.objects.filter(organization=access.organization).order_by("name"),
+    }, status=400 if error else 200)
+
+
+@org_required
+@require_POST
+def revoke_api_key(request: HttpRequest, access: Access, key_id: str) -> HttpResponse:
+    require_write(access)
+    key = access_mod.get_api_key_or_404(access, key_id)
+    services.revoke_api_key(key)
+    messages.success(request, f"Revoked {key.prefix}…")
+    return redirect("settings_api_keys")
+
+
+@org_required
+def provider_keys(request: HttpRequest, access: Access) -> HttpResponse:
+    error = None
+    form = {}
+    if request.method == "POST":
+        require_write(access)
+        form = request.POST
+        project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
+        try:
+            key = services.add_provider_key(
+                project,
+                request.POST.get("provider", ""),
+                request.POST.get("secret", ""),
+                request.POST.get("name", "").strip(),
+                azure_endpoint=request.POST.get("azure_endpoint", "").strip(),
+                azure_deployment=request.POST.get("azure_deployment", "").strip(),
+                azure_api_version=request.POST.get("azure_api_version", "").strip(),
+            )
+        except ValueError as exc:
+            error = str(exc).capitalize() + "."
+        else:
+            messages.success(request, f"Added {key.name}. The secret is stored encrypted and is never shown again.")
+            return redirect("settings_provider_keys")
+    keys = ProviderKey.objects.filter(organization=access.organization).select_related("project").order_by("provider", "name")
+    return _render(request, "dashboard/settings/provider_keys.html", access, "provider_keys", {
+        "keys": keys, "error": error, "form": form,
+        "providers": ProviderKey.Provider.choices,
+        "projects": Project.objects.filter(organization=access.organization).order_by("name"),
+    }, status=400 if error else 200)
+
+
+@org_required
+@require_POST
+def provider_key_action(request: HttpRequest, access: Access, key_id: str) -> HttpResponse:
+    require_write(access)
+    key = access_mod.get_provider_key_or_404(access, key_id)
+    action = request.POST.get("action")
+    try:
+        if action == "rename":
+            name = request.POST.get("name", "").strip()
+            if not name:
+                raise ValueError("the name is empty")
+            services.rename_provider_key(key, name)
+            messages.success(request, f"Renamed to {name}.")
+        elif action == "rotate":
+            services.rotate_provider_key(key, request.POST.get("secret", ""))
+            messages.success(request, f"Rotated {key.name}; calls use the new secret from now on.")
+        elif action == "delete":
+            services.delete_provider_key(key)
+            messages.success(request, f"Deleted {key.name}.")
+        else:
+            raise ValueError("unknown action")
+    except ValueError as exc:
+        messages.error(request, str(exc).capitalize() + ".")
+    return redirect("settings_provider_keys")

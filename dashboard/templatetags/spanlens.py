@@ -1,0 +1,83 @@
+"""Formatting for the dashboard: ages, durations, money, token counts, status badges."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    seconds = max((datetime.now(timezone.utc) - value).total_seconds(), 0)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+@register.filter
+def fulltime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d} UTC"
+
+
+@register.filter
+def ms(value) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+@register.filter
+def usd(value) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    if value == 0:
+        return "$0.00"
+    if value < 0.01:
+        return f"${value:.6f}".rstrip("0")
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
+@register.filter
+def tokens(value) -> str:
+    if value is None:
+        return "—"
+    value = int(value)
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:,}"
+
+
+@register.filter
+def pct(value) -> str:
+    return f"{float(value or 0) * 100:.1f}%"
+
+
+@register.filter
+def status_class(code) -> str:
+    code = int(code or 0)
+    if 200 <= code < 300:
+        return "badge-ok"
+    if 400 <= code < 500:
+        return "badge-warn"
+    return "badge-err"
+
+
+@register.simple_tag
+def sort_link(filters, column: str, label: str) -> dict:
+    """The header link for a sortable column: first click sorts desc, the next asc."""
+    active = filters.sortBy == column
+    direction = "asc" if active and filters.sortDir == "desc" else "desc"
+    arrow = ("↓" if filters.sortDir == "desc" else "↑") if active else ""
+    return {"qs": filters.querystring(sortBy=column, sortDir=direction, page=1), "label": label,
+            "arrow": arrow, "active": active}

@@ -1,0 +1,109 @@
+"""JSON API for members: GET /api/v1/members, POST /api/v1/invitations.
+
+Session cookie (with CSRF on writes) or `Authorization: Bearer sl_live_...` for
+reads. Managing members needs a signed-in owner or admin: an API key acts for
+a project's code, not for a person, so it never invites anyone.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from spanlens.core import apikeys, audit, members, roles
+from spanlens.core.models import ApiKey, Invitation, Membership, Organization
+
+
+def error(message: str, status: int, field: str | None = None) -> JsonResponse:
+    body = {"success": False, "error": message}
+    if field:
+        body["field"] = field
+    return JsonResponse(body, status=status)
+
+
+def _caller(request: HttpRequest) -> tuple[Organization | None, Membership | None, JsonResponse | None]:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        raw = header[7:].strip()
+        key = ApiKey.objects.filter(key_hash=apikeys.hash_key(raw), revoked_at=None).select_related(
+            "organization").first() if raw.startswith(apikeys.KEY_PREFIX) else None
+        if key is None:
+            return None, None, error("invalid or revoked API key", 401)
+        return key.organization, None, None
+    membership = roles.current_membership(request)
+    if membership is None:
+        return None, None, error("authentication required: sign in or send Authorization: Bearer sl_live_...", 401)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None:
+            return None, None, error("CSRF token missing or incorrect", 403)
+    return membership.organization, membership, None
+
+
+def api_view(*methods: str):
+    def wrap(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                return error(f"method {request.method} not allowed", 405)
+            organization, membership, failure = _caller(request)
+            if failure:
+                return failure
+            return view(request, organization, membership, *args, **kwargs)
+
+        return wrapper
+
+    return wrap
+
+
+@api_view("GET")
+def list_members(request: HttpRequest, organization: Organization, membership: Membership | None) -> JsonResponse:
+    show_invitations = roles.can_manage(membership)
+    return JsonResponse({
+        "success": True,
+        "organization": {"id": str(organization.id), "name": organization.name},
+        "members": [_member(m) for m in members.list_members(organization.id)],
+        # Pending invitations name people who have not joined: managers only.
+        "invitations": [_invitation(i) for i in members.list_pending_invitations(organization.id)]
+        if show_invitations else [],
+    })
+
+
+@api_view("POST")
+def create_invitation(request: HttpRequest, organization: Organization, membership: Membership | None) -> JsonResponse:
+    if not roles.can_manage(membership):
+        return error("only owners and admins (signed in) can invite members", 403)
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return error("body must be JSON: {\"email\": \"...\", \"role\": \"member\"}", 400)
+    if not isinstance(payload, dict):
+        return error("body must be a JSON object", 400)
+    try:
+        sent = members.invite(organization, str(payload.get("email", "")), str(payload.get("role", "member")),
+                              invited_by=request.user, ip=audit.client_ip(request))
+    except members.MemberError as exc:
+        return error(str(exc), 400, exc.field)
+    body = {"success": True, "invitation": _invitation(sent.invitation), "emailed": sent.emailed}
+    if not sent.emailed:
+        # No email provider (or it failed): the admin hands the link over.
+        body["devAcceptUrl"] = sent.accept_url
+        if sent.email_error:
+            body["emailError"] = sent.email_error
+    return JsonResponse(body, status=201)
+
+
+def _member(m: Membership) -> dict:
+    return {"id": m.id, "username": m.user.get_username(), "email": m.user.email, "role": m.role,
+            "joinedAt": m.created_at.isoformat()}
+
+
+def _invitation(i: Invitation) -> dict:
+    return {"id": str(i.id), "email": i.email, "role": i.role, "status": i.status,
+            "expiresAt": i.expires_at.isoformat(),
+            "invitedBy": i.invited_by.get_username() if i.invited_by else None,
+            "expired": i.expires_at <= timezone.now()}

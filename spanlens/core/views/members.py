@@ -1,0 +1,114 @@
+"""/settings/members: who is in the organization, invitations, roles.
+
+Everyone in the organization sees the list; only owners and admins get the
+forms, and every POST checks again (the services do too).
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from spanlens.core import audit, emails, members, roles
+from spanlens.core.models import Invitation, Membership
+
+
+def _membership_or_403(request: HttpRequest) -> Membership:
+    membership = roles.current_membership(request)
+    if membership is None:
+        raise PermissionDenied("You are not a member of any organization.")
+    return membership
+
+
+def _page(request, membership: Membership, *, status: int = 200, **extra) -> HttpResponse:
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        "can_manage": roles.can_manage(membership),
+        "assignable_roles": roles.assignable_roles(membership),
+        "members": members.list_members(membership.organization_id),
+        "invitations": members.list_pending_invitations(membership.organization_id),
+        "email_enabled": emails.enabled(),
+        "form": {"email": "", "role": Membership.Role.MEMBER, "errors": {}},
+        **extra,
+    }
+    return render(request, "core/members.html", context, status=status)
+
+
+@login_required
+def members_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, _membership_or_403(request))
+
+
+@login_required
+@require_POST
+def invite(request: HttpRequest) -> HttpResponse:
+    membership = _membership_or_403(request)
+    roles.require_manager(membership)
+    email, role = request.POST.get("email", ""), request.POST.get("role", "")
+    try:
+        sent = members.invite(membership.organization, email, role, invited_by=request.user,
+                              ip=audit.client_ip(request))
+    except members.MemberError as exc:
+        form = {"email": email, "role": role, "errors": {exc.field or "email": str(exc)}}
+        return _page(request, membership, status=400, form=form)
+    return _page(request, membership, sent=sent)
+
+
+def _target_membership(membership: Membership, member_id: int) -> Membership:
+    target = Membership.objects.filter(organization_id=membership.organization_id, pk=member_id).first()
+    if target is None:
+        raise Http404("No such member")
+    return target
+
+
+@login_required
+@require_POST
+def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = _membership_or_403(request)
+    roles.require_manager(membership)
+    target = _target_membership(membership, member_id)
+    try:
+        members.change_role(target, request.POST.get("role", ""), actor=request.user, ip=audit.client_ip(request))
+    except members.MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{target.user.get_username()} is now {request.POST['role']}.")
+    return redirect("members")
+
+
+@login_required
+@require_POST
+def remove(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = _membership_or_403(request)
+    roles.require_manager(membership)
+    target = _target_membership(membership, member_id)
+    try:
+        members.remove_member(target, actor=request.user, ip=audit.client_ip(request))
+    except members.MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Removed {target.user.get_username()}.")
+    if target.user_id == request.user.id:
+        return redirect("/")
+    return redirect("members")
+
+
+@login_required
+@require_POST
+def revoke_invitation(request: HttpRequest, invitation_id) -> HttpResponse:
+    membership = _membership_or_403(request)
+    roles.require_manager(membership)
+    invitation = Invitation.objects.filter(organization_id=membership.organization_id, pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("No such invitation")
+    try:
+        members.revoke_invitation(invitation, actor=request.user, ip=audit.client_ip(request))
+    except members.MemberError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
+    return redirect("members")

@@ -1,0 +1,139 @@
+// Small page behaviours the server cannot render: copy buttons, drawer tabs,
+// closing the drawer/modal, and marking the row whose drawer is open.
+(function () {
+  document.addEventListener("click", function (event) {
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      event.preventDefault();
+      event.stopPropagation();
+      var source = copy.getAttribute("data-copy-from");
+      var text = source ? document.getElementById(source).textContent : copy.getAttribute("data-copy");
+      var done = function () {
+        copy.classList.add("copied");
+        var label = copy.textContent;
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = label; copy.classList.remove("copied"); }, 1200);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done, done);
+      } else {
+        var area = document.createElement("textarea");
+        area.value = text; document.body.appendChild(area); area.select();
+        try { document.execCommand("copy"); } catch (e) {}
+        area.remove(); done();
+      }
+      return;
+    }
+    var tab = event.target.closest("[data-tab]");
+    if (tab) {
+      var box = tab.closest("[data-tabs]");
+      box.querySelectorAll("[data-tab]").forEach(function (b) { b.classList.toggle("active", b === tab); });
+      box.querySelectorAll("[data-panel]").forEach(function (p) {
+        p.hidden = p.getAttribute("data-panel") !== tab.getAttribute("data-tab");
+      });
+      return;
+    }
+    if (event.target.closest("[data-close-drawer]")) { closeDrawer(); return; }
+    if (event.target.matches(".modal-backdrop") || event.target.closest("button[data-close-modal]")) {
+      document.getElementById("modal-root").innerHTML = "";
+      return;
+    }
+    var exportLink = event.target.closest("[data-export]");
+    if (exportLink) {
+      // The filters may have changed in place since the page loaded; export what is on screen.
+      exportLink.href = "/requests/export." + exportLink.getAttribute("data-export") + window.location.search;
+      return;
+    }
+    var row = event.target.closest("tr[data-request-id]");
+    if (row && !event.target.closest("a, button")) {
+      var link = row.querySelector("a.row-link");
+      if (link) link.click();
+      return;
+    }
+    var run = event.target.closest("[data-replay-run]");
+    if (run) { replay(run, "run"); return; }
+    var curl = event.target.closest("[data-replay-curl]");
+    if (curl) { replay(curl, "curl"); }
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-replay-model]")) {
+      var modal = event.target.closest("[data-replay-modal]");
+      modal.querySelector("[data-replay-result]").innerHTML = "";
+      var snippet = modal.querySelector("[data-replay-snippet]");
+      snippet.hidden = true; snippet.textContent = "";
+    }
+  });
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  function escapeHtml(text) {
+    var div = document.createElement("div"); div.textContent = text == null ? "" : String(text); return div.innerHTML;
+  }
+
+  function replay(button, kind) {
+    var modal = button.closest("[data-replay-modal]");
+    var model = modal.querySelector("[data-replay-model]").value;
+    var url = modal.getAttribute(kind === "run" ? "data-run-url" : "data-snippet-url");
+    var spinner = modal.querySelector("[data-replay-spinner]");
+    var result = modal.querySelector("[data-replay-result]");
+    spinner.style.display = "inline-block";
+    button.disabled = true;
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+      body: JSON.stringify({model: model})
+    }).then(function (r) { return r.json(); }).then(function (payload) {
+      if (!payload.success) {
+        result.innerHTML = '<div class="result-card"><div class="form-error" style="margin:0">' + escapeHtml(payload.error) + "</div></div>";
+        return;
+      }
+      var d = payload.data;
+      if (kind === "curl") {
+        var snippet = modal.querySelector("[data-replay-snippet]");
+        snippet.textContent = d.curl; snippet.hidden = false;
+        if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(d.curl);
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = "Copy curl"; }, 1200);
+        return;
+      }
+      var cost = d.cost_usd == null ? "—" : "$" + Number(d.cost_usd).toFixed(6);
+      result.innerHTML = '<div class="result-card" data-replay-card>' +
+        '<div class="metrics" style="margin-bottom:10px">' +
+        '<div><div class="ml">Latency</div><div class="mv">' + escapeHtml(d.latency_ms) + ' ms</div></div>' +
+        '<div><div class="ml">Tokens</div><div class="mv">' + escapeHtml(d.total_tokens) + '</div><div class="faint" style="font-size:11px">' +
+        escapeHtml(d.prompt_tokens) + ' in · ' + escapeHtml(d.completion_tokens) + ' out</div></div>' +
+        '<div><div class="ml">Cost</div><div class="mv">' + cost + '</div></div></div>' +
+        '<div class="msg msg-assistant"><div class="msg-role">' + escapeHtml(d.model) + ' · ' + escapeHtml(d.status_code) + '</div>' +
+        '<div class="msg-text">' + escapeHtml(d.output) + '</div></div>' +
+        '<a href="/requests/' + escapeHtml(d.request_id) + '/">Open the logged replay →</a></div>';
+    }).catch(function (err) {
+      result.innerHTML = '<div class="result-card"><div class="form-error" style="margin:0">' + escapeHtml(err) + "</div></div>";
+    }).finally(function () { spinner.style.display = ""; button.disabled = false; });
+  }
+
+  function closeDrawer() {
+    var root = document.getElementById("drawer-root");
+    if (root) root.innerHTML = "";
+    document.querySelectorAll("tr.selected").forEach(function (r) { r.classList.remove("selected"); });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var modal = document.getElementById("modal-root");
+    if (modal && modal.innerHTML.trim()) { modal.innerHTML = ""; return; }
+    closeDrawer();
+  });
+
+  // Keep the open row highlighted, also after the table refreshes.
+  function markSelected() {
+    var drawer = document.querySelector(".drawer[data-request-id]");
+    var id = drawer && drawer.getAttribute("data-request-id");
+    document.querySelectorAll("tr[data-request-id]").forEach(function (r) {
+      r.classList.toggle("selected", r.getAttribute("data-request-id") === id);
+    });
+  }
+  document.addEventListener("htmx:afterSettle", markSelected);
+})();

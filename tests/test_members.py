@@ -1,0 +1,213 @@
+"""Members and invitations through the pages and the JSON API: who may invite,
+change roles and remove; the last admin stays; tokens are single-use and hashed."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from spanlens.core import members
+from spanlens.core.models import AuditEvent, Invitation, Membership
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def invite_via_api(client: Client, email: str, role: str = "member"):
+    return client.post("/api/v1/invitations", json.dumps({"email": email, "role": role}),
+                       content_type="application/json")
+
+
+def token_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]
+
+
+def test_owner_invites_and_gets_the_link_without_an_email_provider(owner, org, settings):
+    settings.WEB_URL = "https://spanlens.example.com"
+    response = invite_via_api(signed_in(owner), "New@Example.com", "viewer")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["success"] is True and body["emailed"] is False
+    assert body["devAcceptUrl"].startswith("https://spanlens.example.com/invite/")
+    invitation = Invitation.objects.get()
+    assert invitation.email == "new@example.com" and invitation.role == "viewer"
+    # Only the SHA-256 of the token is stored.
+    token = token_of(body["devAcceptUrl"])
+    assert invitation.token_hash == members.hash_token(token) and token not in invitation.token_hash
+    assert timedelta(days=6, hours=23) < invitation.expires_at - timezone.now() <= timedelta(days=7)
+    assert mail.outbox == []
+
+
+@override_settings(RESEND_API_KEY="re_test", EMAIL_BACKEND="anymail.backends.test.EmailBackend",
+                   DEFAULT_FROM_EMAIL="Spanlens <no-reply@acme.test>", WEB_URL="https://sl.acme.test")
+def test_with_resend_configured_the_invitation_is_emailed(owner, org):
+    body = invite_via_api(signed_in(owner), "dev@acme.test").json()
+    assert body["emailed"] is True and "devAcceptUrl" not in body
+    [message] = mail.outbox
+    assert message.to == ["dev@acme.test"] and message.from_email == "Spanlens <no-reply@acme.test>"
+    assert "https://sl.acme.test/invite/" in message.body
+
+
+def test_members_and_viewers_cannot_invite(member, viewer, org):
+    for user in (member, viewer):
+        response = invite_via_api(signed_in(user), "x@example.com")
+        assert response.status_code == 403
+        assert response.json()["success"] is False
+        page = signed_in(user).post("/settings/members/invite", {"email": "x@example.com", "role": "member"})
+        assert page.status_code == 403
+    assert not Invitation.objects.exists()
+
+
+def test_bad_input_names_the_field(owner, org):
+    client = signed_in(owner)
+    assert invite_via_api(client, "not-an-email").json() == {
+        "success": False, "error": "Enter a valid email address.", "field": "email"}
+    assert invite_via_api(client, "a@b.co", "superuser").json()["field"] == "role"
+    raw = client.post("/api/v1/invitations", "{oops", content_type="application/json")
+    assert raw.status_code == 400 and raw.json()["success"] is False
+    page = client.post("/settings/members/invite", {"email": "nope", "role": "member"})
+    assert page.status_code == 400 and b"Enter a valid email address." in page.content
+
+
+def test_an_admin_cannot_invite_an_owner(owner, org):
+    admin_user = get_user_model().objects.create_user("adm", "adm@example.com", "pw-admin-123")
+    Membership.objects.create(user=admin_user, organization=org, role="admin")
+    response = invite_via_api(signed_in(admin_user), "boss@example.com", "owner")
+    assert response.status_code == 400 and response.json()["field"] == "role"
+
+
+def test_accepting_as_a_new_user_joins_with_the_role(owner, org):
+    url = members.invite(org, "new@example.com", "member", invited_by=owner).accept_url
+    client = Client()
+    page = client.get(f"/invite/{token_of(url)}/")
+    assert page.status_code == 200 and b"Join Acme" in page.content
+    response = client.post(f"/invite/{token_of(url)}/", {
+        "action": "signup", "username": "newbie", "password": "a-long-password-1", "password2": "a-long-password-1"})
+    assert response.status_code == 302
+    user = get_user_model().objects.get(username="newbie")
+    assert user.email == "new@example.com"
+    assert Membership.objects.get(user=user, organization=org).role == "member"
+    # single use
+    assert client.get(f"/invite/{token_of(url)}/").status_code == 410
+
+
+def test_accepting_by_signing_in_as_an_existing_user(owner, org, outsider):
+    url = members.invite(org, "out@example.com", "viewer", invited_by=owner).accept_url
+    response = Client().post(f"/invite/{token_of(url)}/", {
+        "action": "signin", "username": "outsider", "password": "pw-outsider-123"})
+    assert response.status_code == 302
+    assert Membership.objects.get(user=outsider, organization=org).role == "viewer"
+
+
+def test_wrong_password_and_weak_password_are_form_errors(owner, org):
+    token = token_of(members.invite(org, "w@example.com", "member", invited_by=owner).accept_url)
+    wrong = Client().post(f"/invite/{token}/", {"action": "signin", "username": "owner", "password": "nope"})
+    assert wrong.status_code == 400 and b"Wrong username or password" in wrong.content
+    weak = Client().post(f"/invite/{token}/", {"action": "signup", "username": "w", "password": "x", "password2": "y"})
+    assert weak.status_code == 400 and b"The two passwords differ" in weak.content
+    assert Invitation.objects.get().status == "pending"
+
+
+def test_declining_closes_the_invitation(owner, org):
+    token = token_of(members.invite(org, "no@example.com", "member", invited_by=owner).accept_url)
+    response = Client().post(f"/invite/{token}/", {"action": "decline"})
+    assert b"Invitation declined" in response.content
+    assert Invitation.objects.get().status == "declined"
+    assert Client().post(f"/invite/{token}/", {"action": "signup"}).status_code == 410
+
+
+def test_expired_and_unknown_tokens_do_not_work(owner, org):
+    token = token_of(members.invite(org, "late@example.com", "member", invited_by=owner).accept_url)
+    Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert Client().get(f"/invite/{token}/").status_code == 410
+    assert Client().get("/invite/not-a-real-token/").status_code == 404
+
+
+def test_owner_changes_a_role_and_removes_a_member(owner, org, member):
+    client = signed_in(owner)
+    target = Membership.objects.get(user=member)
+    client.post(f"/settings/members/{target.id}/role", {"role": "viewer"})
+    assert Membership.objects.get(pk=target.pk).role == "viewer"
+    client.post(f"/settings/members/{target.id}/remove")
+    assert not Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_the_last_owner_cannot_be_demoted_or_removed(owner, org):
+    mine = Membership.objects.get(user=owner)
+    client = signed_in(owner)
+    response = client.post(f"/settings/members/{mine.id}/role", {"role": "member"}, follow=True)
+    assert b"The last owner or admin cannot be demoted" in response.content
+    client.post(f"/settings/members/{mine.id}/remove")
+    assert Membership.objects.get(pk=mine.pk).role == "owner"
+    with pytest.raises(members.MemberError):
+        members.remove_member(mine, actor=owner)
+
+
+def test_an_admin_cannot_touch_the_owner(owner, org):
+    admin_user = get_user_model().objects.create_user("adm", "adm@example.com", "pw-admin-123")
+    Membership.objects.create(user=admin_user, organization=org, role="admin")
+    with pytest.raises(members.MemberError):
+        members.change_role(Membership.objects.get(user=owner), "viewer", actor=admin_user)
+
+
+def test_viewers_and_members_cannot_change_roles(owner, org, member, viewer):
+    target = Membership.objects.get(user=owner)
+    for user in (member, viewer):
+        assert signed_in(user).post(f"/settings/members/{target.id}/role", {"role": "viewer"}).status_code == 403
+        assert signed_in(user).post(f"/settings/members/{target.id}/remove").status_code == 403
+    assert Membership.objects.get(pk=target.pk).role == "owner"
+
+
+def test_outsiders_cannot_reach_another_organizations_members(owner, org, member, outsider, other_org_and_project):
+    target = Membership.objects.get(user=member)
+    client = signed_in(outsider)
+    assert client.post(f"/settings/members/{target.id}/role", {"role": "admin"}).status_code == 404
+    assert client.post(f"/settings/members/{target.id}/remove").status_code == 404
+    listing = client.get("/api/v1/members").json()
+    assert [m["username"] for m in listing["members"]] == ["outsider"]
+    assert 'data-member="member"' not in client.get("/settings/members/").content.decode()
+
+
+def test_members_api_lists_members_and_invitations_for_managers(owner, org, viewer, api_key):
+    members.invite(org, "p@example.com", "member", invited_by=owner)
+    as_owner = signed_in(owner).get("/api/v1/members").json()
+    assert {m["username"]: m["role"] for m in as_owner["members"]} == {"owner": "owner", "viewer": "viewer"}
+    assert [i["email"] for i in as_owner["invitations"]] == ["p@example.com"]
+    assert signed_in(viewer).get("/api/v1/members").json()["invitations"] == []
+    by_key = Client().get("/api/v1/members", HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    assert by_key.status_code == 200 and len(by_key.json()["members"]) == 2
+    assert Client().get("/api/v1/members").status_code == 401
+    keyed_invite = Client().post("/api/v1/invitations", json.dumps({"email": "k@example.com"}),
+                                 content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    assert keyed_invite.status_code == 403
+
+
+def test_session_writes_need_the_csrf_token(owner, org):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = invite_via_api(client, "c@example.com")
+    assert response.status_code == 403 and response.json()["error"] == "CSRF token missing or incorrect"
+
+
+def test_every_member_action_is_audited(owner, org, member):
+    client = signed_in(owner)
+    token = token_of(invite_via_api(client, "j@example.com", "viewer").json()["devAcceptUrl"])
+    Client().post(f"/invite/{token}/", {"action": "signup", "username": "j", "password": "a-long-password-1",
+                                        "password2": "a-long-password-1"})
+    target = Membership.objects.get(user=member)
+    client.post(f"/settings/members/{target.id}/role", {"role": "admin"})
+    client.post(f"/settings/members/{target.id}/remove")
+    events = list(AuditEvent.objects.filter(organization=org).order_by("id").values_list("action", "actor_label"))
+    assert events[-4:] == [("member.invite", "owner"), ("member.join", "j"),
+                           ("member.role_change", "owner"), ("member.remove", "owner")]
+    change = AuditEvent.objects.get(action="member.role_change")
+    assert change.details == {"user": "member", "from": "member", "to": "admin"}
+    assert change.ip == "127.0.0.1"
