@@ -110,7 +110,24 @@ def dashboard_reads(ctx: dict) -> dict:
             calls[name] = f"skipped: no value for {missing}"
             continue
         calls[name] = (fn, kwargs)
+    # What people click most on the requests page besides the default view.
+    for label, extra in VARIANTS:
+        base = label.split(" ")[0]
+        if isinstance(calls.get(base), tuple):
+            fn, kwargs = calls[base]
+            calls[label] = (fn, {**kwargs, **extra(ctx)})
     return calls
+
+
+VARIANTS = [
+    ("list_requests (sort by latency)", lambda ctx: {"sort_by": "latency_ms"}),
+    ("list_requests (page 20)", lambda ctx: {"page": 20}),
+    ("list_requests (model filter)", lambda ctx: {"model": "gpt-4o"}),
+    ("list_requests (last 24 h, 5xx)", lambda ctx: {"status": "5xx",
+                                                    "since": datetime.now(timezone.utc) - timedelta(days=1)}),
+    ("list_requests (search bodies)", lambda ctx: {"search": "question 12345"}),
+    ("list_requests (project)", lambda ctx: {"project_id": ctx["project"]}),
+]
 
 
 def bench_reads(sizes: list[int], repeats: int) -> list[dict]:

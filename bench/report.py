@@ -139,6 +139,10 @@ def render(r: Report) -> str:
     w(f"- When: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {r.elapsed_s / 60:.1f} min"
       + (" — QUICK MODE (smoke-test settings, numbers are not meaningful)" if cfg.quick else ""))
     w(f"- Machine: {_machine()}")
+    load = os.getloadavg()
+    w(f"- Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min)"
+      + (" — other work shared this machine during the run: absolute numbers are lower and noisier; "
+         "CPU s per 1,000 requests and the interleaved comparisons hold up best" if load[1] > 2.5 else ""))
     w(f"- Command: `{_command(cfg)}`")
     w(f"- Load: wrk, 1 thread, {cfg.rounds} interleaved round(s) of {cfg.seconds:g} s per cell, "
       "after a 1 s warm-up per target; c=1 and c=32 connections, kept alive")
