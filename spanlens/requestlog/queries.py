@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from spanlens.requestlog.engine import encode_rows, get_engine
+from spanlens.requestlog.engine import get_engine
 
 REQUEST_COLUMNS = (
     "id", "organization_id", "project_id", "api_key_id", "provider_key_id", "provider", "model",
@@ -41,9 +41,9 @@ def _scope(organization_id: str, retention_days: int) -> tuple[str, dict[str, An
 
 def insert_requests(rows: Iterable[dict[str, Any]]) -> None:
     """Rows are dicts keyed by REQUEST_COLUMNS (missing columns take their defaults)."""
-    payload = encode_rows(rows)
-    if payload:
-        get_engine().insert_json_rows("requests", payload)
+    rows = list(rows)
+    if rows:
+        get_engine().insert_rows("requests", rows)
 
 
 # --- reads --------------------------------------------------------------------
