@@ -77,6 +77,11 @@ class Server:
         except OSError:
             return ""
 
+    def error_hint(self) -> str:
+        """The last line of the server's log that names an error, for the report."""
+        lines = [l.strip() for l in self.tail(20000).splitlines() if "rror" in l]
+        return lines[-1][:160] if lines else ""
+
     def _tree(self) -> list[psutil.Process]:
         try:
             root = psutil.Process(self.proc.pid)

@@ -152,7 +152,7 @@ def render(r: Report) -> str:
       "with full bodies to embedded ClickHouse (chDB) through the batch writer; SQLite for keys (cached in-process)")
     w("- Versions: " + ", ".join(f"{k} {v}" for k, v in _versions()))
     w("")
-    unavailable = [t for t in r.targets if not t.ready]
+    unavailable = [(t, m) for t in r.targets for m in MODES if not t.runs(m)]
     for mode, title in MODES.items():
         w(f"## {title}: latency (ms)")
         w("")
@@ -163,8 +163,8 @@ def render(r: Report) -> str:
             t = by_key.get(key)
             if t is None:
                 continue
-            if not t.ready:
-                w(f"| {t.label} | {t.unavailable} | | | | | | | |")
+            if not t.runs(mode):
+                w(f"| {t.label} | {t.why_not(mode)} | | | | | | | |")
                 continue
             added = [" / ".join(signed(n.added(key, mode, c, q)) for q in (50, 95, 99)) if key != "direct" else "–"
                      for c in (1, 32)]
@@ -181,8 +181,8 @@ def render(r: Report) -> str:
             t = by_key.get(key)
             if t is None:
                 continue
-            if not t.ready:
-                w(f"| {t.label} | {t.unavailable} | | | | | |")
+            if not t.runs(mode):
+                w(f"| {t.label} | {t.why_not(mode)} | | | | | |")
                 continue
             rps = n.rps(key, mode, 32)
             ratio = f"{rps / floor_rps * 100:.0f}%" if rps and floor_rps else "–"
@@ -201,7 +201,8 @@ def render(r: Report) -> str:
         w(f"**Recommended ASGI server: {recommended}** (most Spanlens requests/s at c=32, non-streaming).")
         w("")
     if unavailable:
-        w("Rows without numbers: " + "; ".join(f"{t.label}: {t.unavailable}" for t in unavailable))
+        w("Rows without numbers: " + "; ".join(f"{t.label} ({MODES[m].lower()}): {t.why_not(m)}"
+                                                for t, m in unavailable))
         w("")
     return "\n".join(lines) + "\n"
 

@@ -127,20 +127,25 @@ def run_matrix(cfg: Config, targets: list[T.Target], tmp: Path) -> dict[tuple[st
             try:
                 warm = run_wrk(t.url, scripts[(t.key, mode)], connections=8, seconds=1)
             except RuntimeError as exc:
-                t.unavailable = f"not available: {exc}"[:200]
-                break
+                t.mode_unavailable[mode] = f"not available: {exc}"[:200]
+                continue
             if warm.requests == 0 or warm.errors > warm.requests // 2:
-                t.unavailable = f"not available: {warm.errors} errors of {warm.requests} requests while warming up"
-                say(f"{t.label}: {t.unavailable}")
-                break
+                reason = f"not available: {warm.errors} errors of {warm.requests} requests while warming up"
+                hint = t.server.error_hint() if t.server else ""
+                t.mode_unavailable[mode] = reason + (f" ({hint})" if hint else "")
+                say(f"{t.label} ({mode}): {t.mode_unavailable[mode]}")
+        if len(t.mode_unavailable) == len(BODIES):
+            t.unavailable = next(iter(t.mode_unavailable.values()))
     cells: dict[tuple[str, str, int], Cell] = {}
     ready = [t for t in targets if t.ready]
-    total = cfg.rounds * len(BODIES) * len(CONCURRENCIES) * len(ready)
+    total = cfg.rounds * len(CONCURRENCIES) * sum(t.runs(mode) for t in ready for mode in BODIES)
     done = 0
     for rnd in range(cfg.rounds):
         for mode in BODIES:
             for conc in CONCURRENCIES:
                 for t in ready:
+                    if not t.runs(mode):
+                        continue
                     cell = cells.setdefault((t.key, mode, conc), Cell())
                     measure_cell(t, scripts[(t.key, mode)], conc, cfg, cell)
                     done += 1
@@ -152,7 +157,7 @@ def run_matrix(cfg: Config, targets: list[T.Target], tmp: Path) -> dict[tuple[st
 
 def run_streams(cfg: Config, targets: list[T.Target], tmp: Path) -> dict:
     keys = ("direct", f"pass-{cfg.server}", f"spanlens-{cfg.server}", "litellm", "portkey")
-    chosen = [t for t in targets if t.key in keys and t.ready]
+    chosen = [t for t in targets if t.key in keys and t.runs("sse")]
     body = dict(BODIES["sse"], user=PACED_MARKER)
     spec = {
         "targets": [{"name": t.key, "url": t.url, "headers": {**t.headers, "Content-Type": "application/json"}}

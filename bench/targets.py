@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     server: Server | None = None
     unavailable: str | None = None  # why this row has no numbers
+    mode_unavailable: dict[str, str] = field(default_factory=dict)  # "sse" -> why, when only one mode fails
     startup_timeout: float = 60.0
 
     @property
@@ -41,6 +43,12 @@ class Target:
     @property
     def ready(self) -> bool:
         return self.unavailable is None
+
+    def runs(self, mode: str) -> bool:
+        return self.ready and mode not in self.mode_unavailable
+
+    def why_not(self, mode: str) -> str:
+        return self.unavailable or self.mode_unavailable.get(mode, "")
 
 
 def asgi_argv(kind: str, app: str, port: int) -> list[str] | None:
@@ -179,10 +187,12 @@ def litellm(upstream_url: str, tmp: Path, skip: str | None) -> Target:
         "  telemetry: false\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTHONPATH")}
+    master = "sk-" + secrets.token_hex(24)  # LiteLLM refuses to start without a strong master key
     # No outside network here: use the bundled price map instead of fetching one.
-    env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"})
+    env.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true",
+                "LITELLM_MASTER_KEY": master})
     target.base_url = f"http://127.0.0.1:{port}"
-    target.headers = {"Authorization": "Bearer sk-anything"}
+    target.headers = {"Authorization": f"Bearer {master}"}
     target.server = Server(
         target.label,
         [str(installers.LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
