@@ -125,13 +125,17 @@ def run_matrix(cfg: Config, targets: list[T.Target], tmp: Path) -> dict[tuple[st
     for t in ready:
         for mode in BODIES:
             try:
-                warm = run_wrk(t.url, scripts[(t.key, mode)], connections=8, seconds=1)
+                # A slow gateway on a busy machine may answer nothing in the first second: retry, longer.
+                for seconds in (1, 3, 5):
+                    warm = run_wrk(t.url, scripts[(t.key, mode)], connections=8, seconds=seconds)
+                    if warm.requests or warm.errors:
+                        break
             except RuntimeError as exc:
                 t.mode_unavailable[mode] = f"not available: {exc}"[:200]
                 continue
             if warm.requests == 0 or warm.errors > warm.requests // 2:
                 reason = f"not available: {warm.errors} errors of {warm.requests} requests while warming up"
-                hint = t.server.error_hint() if t.server else ""
+                hint = t.server.error_hint() if t.server and warm.errors else ""
                 t.mode_unavailable[mode] = reason + (f" ({hint})" if hint else "")
                 say(f"{t.label} ({mode}): {t.mode_unavailable[mode]}")
         if len(t.mode_unavailable) == len(BODIES):
