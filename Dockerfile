@@ -1,14 +1,18 @@
 # One image for web, worker and beat; the command picks the role:
 #   python manage.py serve web --migrate | serve worker | serve beat
 FROM python:3.11-slim AS build
+# The image talks to a ClickHouse server (CLICKHOUSE_URL), so embedded chDB and
+# the data libraries it pulls in (~400 MB) are left out. --build-arg EMBEDDED=1 keeps them.
+ARG EMBEDDED=0
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
+RUN python -m venv /opt/venv && pip install --upgrade pip "setuptools>=68" wheel
 WORKDIR /app
 # Dependencies first, in their own layer: a code change does not reinstall them.
 COPY pyproject.toml README.md ./
 RUN mkdir -p spanlens proxy dashboard evals \
  && touch spanlens/__init__.py proxy/__init__.py dashboard/__init__.py evals/__init__.py \
- && pip install . && pip uninstall -y spanlens
+ && pip install . && pip uninstall -y spanlens \
+ && if [ "$EMBEDDED" != "1" ]; then pip uninstall -y chdb-core-lite pandas pyarrow numpy; fi
 COPY . .
 # Editable: the code stays in /app (BASE_DIR holds clickhouse/, templates/, static/).
 RUN pip install --no-deps --no-build-isolation -e . \

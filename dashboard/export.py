@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from itertools import islice
 from typing import Iterable, Iterator
 
 import orjson
@@ -30,3 +31,18 @@ def _cell(value) -> str:
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[bytes]:
     for row in rows:
         yield orjson.dumps(row) + b"\n"
+
+
+async def in_chunks(lines: Iterator, size: int = 500):
+    """Serve a blocking line iterator to ASGI without holding the whole export:
+    each chunk of lines is produced in a worker thread."""
+    from asgiref.sync import sync_to_async
+
+    def take():
+        return list(islice(lines, size))
+
+    while True:
+        chunk = await sync_to_async(take, thread_sensitive=False)()
+        if not chunk:
+            return
+        yield chunk[0][:0].join(chunk)

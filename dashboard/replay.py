@@ -98,7 +98,9 @@ def run(access, row: dict, model: str | None) -> dict:
     build(row, model)  # fail fast on an unreplayable body
     result = replay_request.apply(
         kwargs={"organization_id": str(access.organization.id), "request_id": row["id"], "model": model}
-    ).get(propagate=False)
+    # The embedded default runs a worker in this process, which makes Celery treat
+    # every wait as a wait inside a task; this one is a view waiting on its own run.
+    ).get(propagate=False, disable_sync_subtasks=False)
     if isinstance(result, Exception):
         raise ReplayError(str(result))
     if result.get("error"):

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from spanlens.core import access as access_mod
-from spanlens.core import services
+from spanlens.core import audit, services
 from spanlens.core.access import Access, org_required, require_write
 from spanlens.core.models import ApiKey, Project, ProviderKey
 
@@ -17,6 +17,11 @@ def _render(request, template: str, access: Access, tab: str, context: dict, sta
     return render(
         request, template, {"tab": tab, "can_write": access.can_write, **context}, status=status
     )
+
+
+def _who(request: HttpRequest) -> dict:
+    """actor and ip for the audit log the services write."""
+    return {"actor": request.user, "ip": audit.client_ip(request)}
 
 
 @org_required
@@ -32,11 +37,11 @@ def projects(request: HttpRequest, access: Access) -> HttpResponse:
         action = request.POST.get("action")
         try:
             if action == "create":
-                project = services.create_project(access.organization, request.POST.get("name", ""))
+                project = services.create_project(access.organization, request.POST.get("name", ""), **_who(request))
                 messages.success(request, f"Created project {project.name}.")
             elif action == "rename":
                 project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
-                services.rename_project(project, request.POST.get("name", ""))
+                services.rename_project(project, request.POST.get("name", ""), **_who(request))
                 messages.success(request, f"Renamed to {project.name}.")
             else:
                 error = "Unknown action."
@@ -60,7 +65,7 @@ def api_keys(request: HttpRequest, access: Access) -> HttpResponse:
             error = "The name is longer than 200 characters."
         else:
             # The raw key is rendered in this response only; nothing can show it again.
-            created = services.create_api_key(project, name=name)
+            created = services.create_api_key(project, name=name, **_who(request))
     keys = ApiKey.objects.filter(organization=access.organization).select_related("project").order_by("-created_at")
     return _render(request, "dashboard/settings/api_keys.html", access, "api_keys", {
         "keys": keys, "created": created, "error": error,
@@ -73,7 +78,7 @@ def api_keys(request: HttpRequest, access: Access) -> HttpResponse:
 def revoke_api_key(request: HttpRequest, access: Access, key_id: str) -> HttpResponse:
     require_write(access)
     key = access_mod.get_api_key_or_404(access, key_id)
-    services.revoke_api_key(key)
+    services.revoke_api_key(key, **_who(request))
     messages.success(request, f"Revoked {key.prefix}…")
     return redirect("settings_api_keys")
 
@@ -95,6 +100,7 @@ def provider_keys(request: HttpRequest, access: Access) -> HttpResponse:
                 azure_endpoint=request.POST.get("azure_endpoint", "").strip(),
                 azure_deployment=request.POST.get("azure_deployment", "").strip(),
                 azure_api_version=request.POST.get("azure_api_version", "").strip(),
+                **_who(request),
             )
         except ValueError as exc:
             error = str(exc).capitalize() + "."
@@ -120,13 +126,13 @@ def provider_key_action(request: HttpRequest, access: Access, key_id: str) -> Ht
             name = request.POST.get("name", "").strip()
             if not name:
                 raise ValueError("the name is empty")
-            services.rename_provider_key(key, name)
+            services.rename_provider_key(key, name, **_who(request))
             messages.success(request, f"Renamed to {name}.")
         elif action == "rotate":
-            services.rotate_provider_key(key, request.POST.get("secret", ""))
+            services.rotate_provider_key(key, request.POST.get("secret", ""), **_who(request))
             messages.success(request, f"Rotated {key.name}; calls use the new secret from now on.")
         elif action == "delete":
-            services.delete_provider_key(key)
+            services.delete_provider_key(key, **_who(request))
             messages.success(request, f"Deleted {key.name}.")
         else:
             raise ValueError("unknown action")

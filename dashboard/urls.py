@@ -15,7 +15,6 @@ urlpatterns = [
     path("requests/<str:request_id>/drawer/", views.request_drawer, name="request_drawer"),
     path("requests/<str:request_id>/replay/", views.replay_modal, name="replay_modal"),
     path("users/", views.users_page, name="users"),
-    path("traces/", views.traces, name="traces"),
     path("prompts/", views.prompts, name="prompts"),
     path("evals/", views.evals, name="evals"),
     path("settings/", settings_views.settings_home, name="settings"),

@@ -42,11 +42,6 @@ def _empty(heading: str, lede: str, empty_text: str):
     return view
 
 
-traces = _empty(
-    "Traces",
-    "Calls grouped by the observe() wrapper into waterfalls.",
-    "Wrap a workflow in observe() in the SDK and its calls appear here as a trace.",
-)
 prompts = _empty(
     "Prompts",
     "Versioned prompts and the calls that used them.",
@@ -152,6 +147,12 @@ def _detail_context(access: Access, request_id: str) -> dict:
     if row is None:
         raise Http404("No such request")
     row = rows_mod.with_key_names(access.organization.id, [row])[0]
+    spans, span_count = [], 0
+    if row.get("trace_id"):
+        from spanlens.traces import queries as trace_queries
+
+        all_spans = trace_queries.list_spans(organization_id=access.organization.id, trace_id=row["trace_id"])
+        spans, span_count = all_spans[:8], len(all_spans)
     request_data = bodies.load(row["request_body"])
     response_data = bodies.load(row["response_body"])
     return {
@@ -161,6 +162,8 @@ def _detail_context(access: Access, request_id: str) -> dict:
         "request_pretty": bodies.pretty(row["request_body"]),
         "response_pretty": bodies.pretty(row["response_body"]),
         "request_raw": row["request_body"],
+        "spans": spans,
+        "span_count": span_count,
     }
 
 
@@ -231,9 +234,9 @@ def export_requests(request: HttpRequest, access: Access, fmt: str) -> HttpRespo
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
-        response = StreamingHttpResponse(export.csv_lines(rows(), EXPORT_COLUMNS), content_type="text/csv")
+        response = StreamingHttpResponse(export.in_chunks(export.csv_lines(rows(), EXPORT_COLUMNS)), content_type="text/csv")
     else:
-        response = StreamingHttpResponse(export.jsonl_lines(rows()), content_type="application/x-ndjson")
+        response = StreamingHttpResponse(export.in_chunks(export.jsonl_lines(rows())), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="spanlens-requests-{stamp}.{fmt}"'
     return response
 

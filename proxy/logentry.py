@@ -106,7 +106,7 @@ class PendingLog:
             "response_body": response_text if keep_bodies else "",
             "trace_id": _uuid_or_none(meta.get("trace_id")),
             "span_id": _uuid_or_none(meta.get("span_id")),
-            "prompt_version_id": _uuid_or_none(meta.get("prompt_version_id")),
+            "prompt_version_id": prompt_version_uuid(meta.get("prompt_version_id"), self.tenant.organization_id),
             "user_id": meta.get("user_id") if keep_ids else None,
             "session_id": meta.get("session_id") if keep_ids else None,
             "log_body": self.log_body,
@@ -116,6 +116,27 @@ class PendingLog:
             "error_message": privacy.mask_keys(error or ""),
             "created_at": format_ts(datetime.fromtimestamp(self.created_at, timezone.utc)),
         }
+
+
+# Fixed namespace for prompt versions named as "name@version" (see prompt_version_uuid).
+PROMPT_VERSION_NAMESPACE = uuid.UUID("8d0f3f4e-6a52-4a8e-9b53-5f1f3a0c2b7d")
+
+
+def prompt_version_uuid(value: str | None, organization_id: str) -> str | None:
+    """x-spanlens-prompt-version is a version's UUID or "name@version".
+
+    A name is recorded as a stable id derived from the organization and the name,
+    so every call of the same version carries the same id and /requests can
+    filter on it before (or without) a prompt row existing.
+    """
+    if not value:
+        return None
+    direct = _uuid_or_none(value)
+    if direct is not None:
+        return direct
+    if "@" not in value:
+        return None
+    return str(uuid.uuid5(PROMPT_VERSION_NAMESPACE, f"{organization_id}:{value.strip()}"))
 
 
 def _uuid_or_none(value: str | None) -> str | None:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import secrets
 import sys
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -21,6 +22,9 @@ VAR_DIR = Path(env_str("SPANLENS_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# `manage.py check_env` reports configuration problems itself, all at once: for
+# that command only, settings below let errors wait instead of stopping here.
+CHECKING_ENV = sys.argv[1:2] == ["check_env"]
 EMBEDDED = env_str("CLICKHOUSE_URL") is None and env_str("DATABASE_URL") is None
 
 
@@ -92,7 +96,12 @@ TEMPLATES = [
 
 # --- Relational database ----------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+except ValueError:
+    if not CHECKING_ENV:
+        raise
+    DATABASES = {"default": dj_database_url.parse(f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the proxy's logging thread write while pages read.
     DATABASES["default"]["OPTIONS"] = {
@@ -129,13 +138,13 @@ if STATIC_ROOT.parent == VAR_DIR:
     STATIC_ROOT.mkdir(exist_ok=True)
 # Without `collectstatic` (make run from a checkout) serve straight from the source folders.
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise streams files with a sync iterator, which Django's ASGI handler runs
+# in a thread and warns about on every file; for small static files that is fine.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
 # --- Encryption of provider keys ---------------------------------------------
 ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
 ENCRYPTION_KEY_GENERATED = False
-# `manage.py check_env` reports this problem (with every other one) itself, so
-# for that command only the error waits; every other command still stops here.
-CHECKING_ENV = sys.argv[1:2] == ["check_env"]
 if ENCRYPTION_KEY is None and not EMBEDDED:
     if not CHECKING_ENV:
         raise ConfigError(
@@ -175,7 +184,7 @@ API_KEY_CACHE_TTL_S = env_float("API_KEY_CACHE_TTL_S", 30.0)
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (
     REDIS_URL if REDIS_URL else "cache+memory://"
 )
@@ -221,5 +230,6 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
         "kombu": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
     },
 }

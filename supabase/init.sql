@@ -367,3 +367,89 @@ IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'sessions' AND "n
 END IF;
 END
 $spanlens$;
+
+-- traces.0001_initial
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'traces' AND "name" = '0001_initial') THEN
+  CREATE TABLE IF NOT EXISTS "traces_span" ("id" uuid NOT NULL PRIMARY KEY, "trace_id" uuid NOT NULL, "parent_span_id" uuid NULL, "name" varchar(200) NOT NULL, "span_type" varchar(20) NOT NULL, "status" varchar(20) NOT NULL, "input" jsonb NULL, "output" jsonb NULL, "metadata" jsonb NOT NULL, "started_at" timestamp with time zone NOT NULL, "ended_at" timestamp with time zone NULL, "duration_ms" bigint NULL, "error" text NULL, "request_id" uuid NULL, "model" varchar(200) NULL, "prompt_tokens" integer NULL CHECK ("prompt_tokens" >= 0), "completion_tokens" integer NULL CHECK ("completion_tokens" >= 0), "total_tokens" integer NULL CHECK ("total_tokens" >= 0), "cost_usd" numeric(18, 8) NULL, "created_at" timestamp with time zone NOT NULL, "updated_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL);
+  CREATE TABLE IF NOT EXISTS "traces_trace" ("id" uuid NOT NULL PRIMARY KEY, "name" varchar(200) NOT NULL, "status" varchar(20) NOT NULL, "user_id" varchar(200) NULL, "session_id" varchar(200) NULL, "metadata" jsonb NOT NULL, "started_at" timestamp with time zone NOT NULL, "ended_at" timestamp with time zone NULL, "span_count" integer NOT NULL CHECK ("span_count" >= 0), "total_tokens" bigint NOT NULL, "total_cost_usd" numeric(18, 8) NOT NULL, "duration_ms" bigint NULL, "created_at" timestamp with time zone NOT NULL, "updated_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL, "project_id" uuid NULL);
+  BEGIN
+      ALTER TABLE "traces_span" ADD CONSTRAINT "traces_span_organization_id_0153357b_fk_core_organization_id" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "traces_span_trace_id_aeeadc4b" ON "traces_span" ("trace_id");
+  CREATE INDEX IF NOT EXISTS "traces_span_organization_id_0153357b" ON "traces_span" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "spans_org_trace" ON "traces_span" ("organization_id", "trace_id");
+  BEGIN
+      ALTER TABLE "traces_trace" ADD CONSTRAINT "traces_trace_organization_id_193e4f57_fk_core_organization_id" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "traces_trace" ADD CONSTRAINT "traces_trace_project_id_0a08accf_fk_core_project_id" FOREIGN KEY ("project_id") REFERENCES "core_project" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "traces_trace_organization_id_193e4f57" ON "traces_trace" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "traces_trace_project_id_0a08accf" ON "traces_trace" ("project_id");
+  CREATE INDEX IF NOT EXISTS "traces_org_started" ON "traces_trace" ("organization_id", "started_at" DESC);
+  CREATE INDEX IF NOT EXISTS "traces_org_session" ON "traces_trace" ("organization_id", "session_id");
+  CREATE INDEX IF NOT EXISTS "traces_org_user" ON "traces_trace" ("organization_id", "user_id");
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('traces', '0001_initial', now());
+END IF;
+END
+$spanlens$;
+
+-- traces.0002_span_aggregate_trigger
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'traces' AND "name" = '0002_span_aggregate_trigger') THEN
+  CREATE OR REPLACE FUNCTION spans_refresh_one_trace(tid uuid) RETURNS void AS $$
+  BEGIN
+      -- Lock the trace first: the UPDATE below then runs with a fresh snapshot,
+      -- so concurrent span writers to one trace serialise and never miss a row.
+      PERFORM 1 FROM traces_trace WHERE id = tid FOR UPDATE;
+      UPDATE traces_trace t SET
+          span_count = agg.n,
+          total_tokens = agg.tokens,
+          total_cost_usd = agg.cost,
+          duration_ms = CASE
+              WHEN GREATEST(t.ended_at, agg.last_end) IS NULL THEN NULL
+              ELSE GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (
+                  GREATEST(t.ended_at, agg.last_end) - LEAST(t.started_at, agg.first_start)
+              )) * 1000))::bigint
+          END
+      FROM (
+          SELECT count(s.id) AS n,
+                 COALESCE(sum(s.total_tokens), 0) AS tokens,
+                 COALESCE(sum(s.cost_usd), 0) AS cost,
+                 min(s.started_at) AS first_start,
+                 max(s.ended_at) AS last_end
+          FROM traces_trace tt
+          LEFT JOIN traces_span s
+                 ON s.trace_id = tt.id AND s.organization_id = tt.organization_id
+          WHERE tt.id = tid
+      ) agg
+      WHERE t.id = tid;
+  END;
+  $$ LANGUAGE plpgsql;
+  
+  CREATE OR REPLACE FUNCTION spans_refresh_trace_aggregates() RETURNS trigger AS $$
+  BEGIN
+      IF TG_OP IN ('UPDATE', 'DELETE') THEN
+          PERFORM spans_refresh_one_trace(OLD.trace_id);
+      END IF;
+      IF TG_OP IN ('INSERT', 'UPDATE') AND (TG_OP = 'INSERT' OR NEW.trace_id <> OLD.trace_id) THEN
+          PERFORM spans_refresh_one_trace(NEW.trace_id);
+      END IF;
+      RETURN NULL;
+  END;
+  $$ LANGUAGE plpgsql;
+  
+  DROP TRIGGER IF EXISTS spans_refresh_trace_aggregates ON traces_span;
+  CREATE TRIGGER spans_refresh_trace_aggregates
+      AFTER INSERT OR UPDATE OR DELETE ON traces_span
+      FOR EACH ROW EXECUTE FUNCTION spans_refresh_trace_aggregates();
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('traces', '0002_span_aggregate_trigger', now());
+END IF;
+END
+$spanlens$;

@@ -66,6 +66,12 @@ class RecordingUpstream:
         model = (body or {}).get("model", "gpt-4o-mini")
         if self.status >= 400:
             return {"error": {"message": "upstream says no", "type": "invalid_request_error"}}
+        if ":generateContent" in path:
+            return {
+                "candidates": [{"content": {"role": "model", "parts": [{"text": "Hello from Gemini"}]},
+                                "finishReason": "STOP"}],
+                "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8},
+            }
         if "/messages" in path:
             return {
                 "id": "msg_1", "type": "message", "role": "assistant", "model": model,

@@ -69,3 +69,15 @@ def test_the_audit_page_shows_only_my_organization(owner, org, outsider, other_o
     services.create_api_key(other_org_and_project[1], "theirs", actor=outsider)
     page = signed_in(owner).get("/settings/audit/").content.decode()
     assert "theirs" not in page and "Other Inc" not in page
+
+
+def test_settings_pages_record_who_did_it(owner, org, project):
+    client = signed_in(owner)
+    client.post("/settings/projects/", {"action": "create", "name": "Search"})
+    client.post("/settings/api-keys/", {"project_id": str(project.id), "name": "ci"})
+    client.post("/settings/provider-keys/", {"project_id": str(project.id), "provider": "openai",
+                                             "secret": "sk-test-9876", "name": "main"})
+    for action in ("project.create", "api_key.create", "provider_key.create"):
+        event = last(action)
+        assert (event.actor, event.ip) == (owner, "127.0.0.1"), action
+    assert last("project.create").target_label == "Search"

@@ -143,3 +143,22 @@ def test_several_web_workers_on_embedded_chdb_are_refused(tmp_path):
     checks = report(run_check(tmp_path, {"WEB_CONCURRENCY": "4"}, "--json"))
     assert checks["WEB_CONCURRENCY"]["status"] == "error"
     assert "CLICKHOUSE_URL" in checks["WEB_CONCURRENCY"]["fix"]
+
+
+def test_malformed_values_are_reported_not_raised(tmp_path, production_env):
+    env = {**production_env, "DATABASE_URL": "nonsense://x", "PORT": "eighty"}
+    result = run_check(tmp_path, env, "--json")
+    checks = report(result)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot be parsed" in checks["DATABASE_URL"]["message"]
+    assert checks["PORT"]["message"] == "must be a whole number, got 'eighty'"
+
+
+def test_the_spanlens_console_script_runs_it_too(tmp_path):
+    script = Path(sys.executable).parent / "spanlens"
+    if not script.exists():
+        pytest.skip("console script not installed (pip install -e .)")
+    base = {"PATH": os.environ["PATH"], "SPANLENS_VAR_DIR": str(tmp_path / "var")}
+    result = subprocess.run([str(script), "check-env", "--json"], env=base, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and json.loads(result.stdout)["mode"] == "embedded"

@@ -2,9 +2,13 @@
 services, healthchecks and start order, and that every variable is documented."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +72,28 @@ def test_the_image_is_slim_and_runs_as_a_user():
     assert '"serve", "web", "--migrate"' in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "var", ".env"} <= set(ignored)
+
+
+def test_no_nested_interpolation():
+    # Compose v1 mangles ${A:-…${B}…}; the bundled postgres password reaches the
+    # app as PGPASSWORD instead.
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"\$\{[^}]*\$\{", text)
+    assert SERVICES["web"]["environment"]["PGPASSWORD"] == "${POSTGRES_PASSWORD:-spanlens}"
+
+
+def test_docker_compose_accepts_the_file(tmp_path):
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose not installed (apt-get install docker-compose)")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    # A clean environment: compose would otherwise interpolate this test run's variables.
+    result = subprocess.run([binary, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ["PATH"]})
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    web = resolved["services"]["web"]
+    assert web["environment"]["DATABASE_URL"] == "postgresql://spanlens@postgres:5432/spanlens"
+    assert web["environment"]["CLICKHOUSE_URL"] == "http://clickhouse:8123"
+    assert web["environment"]["PORT"] == "8000"

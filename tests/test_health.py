@@ -106,3 +106,26 @@ def test_the_heartbeat_task_records_the_worker(db):
 
     heartbeat()
     assert health.heartbeat_at("worker") is not None
+
+
+def test_a_hung_clickhouse_reads_as_down_within_the_budget(tmp_path, test_database_url):
+    import socket
+    import time
+
+    # Accepts connections (kernel backlog) and never answers: a hung server.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        env = dict(DATABASE_URL=test_database_url, REDIS_URL=REDIS,
+                   CLICKHOUSE_URL=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        with web_server(tmp_path, **env) as url:
+            started = time.monotonic()
+            response = httpx.get(f"{url}/health/ready", timeout=30)
+            elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert response.status_code == 503
+    assert response.json()["down"] == ["clickhouse"]
+    assert response.json()["checks"]["clickhouse"]["error"] == "no answer within 4s"
+    assert elapsed < 10

@@ -211,3 +211,18 @@ def test_every_member_action_is_audited(owner, org, member):
     change = AuditEvent.objects.get(action="member.role_change")
     assert change.details == {"user": "member", "from": "member", "to": "admin"}
     assert change.ip == "127.0.0.1"
+
+
+def test_resend_api_key_switches_mail_to_resend(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.procs import ROOT, base_env
+
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "from django.core.mail import get_connection; "
+            "print(type(get_connection()).__module__, settings.DEFAULT_FROM_EMAIL)")
+    env = base_env(tmp_path, RESEND_API_KEY="re_123", RESEND_FROM="Spanlens <no-reply@acme.test>",
+                   DJANGO_SETTINGS_MODULE="spanlens.settings")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "anymail.backends.resend Spanlens <no-reply@acme.test>", out.stderr

@@ -346,3 +346,20 @@ def test_a_malformed_trace_id_does_not_cost_the_row(
     [row] = read_rows(org.id, expect=1)
     assert row["trace_id"] is None
     assert row["total_tokens"] == 1500
+
+
+def test_a_prompt_version_named_as_name_at_version_gets_one_stable_id(
+    live_db, upstream, provider_keys, openai_client, org, read_rows
+):
+    from proxy.logentry import prompt_version_uuid
+
+    for _ in range(2):
+        openai_client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES,
+            extra_headers={"x-spanlens-prompt-version": "support-reply@3"},
+        )
+    rows = read_rows(org.id, expect=2)
+    ids = {row["prompt_version_id"] for row in rows}
+    assert ids == {prompt_version_uuid("support-reply@3", str(org.id))}
+    assert None not in ids
+    assert "x-spanlens-prompt-version" not in upstream.last().headers

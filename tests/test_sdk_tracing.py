@@ -312,3 +312,102 @@ def test_call_sampling_marks_about_the_rate_of_calls(upstream, api_key, always_l
     assert set(marks) <= {None, header}
     kept = marks.count(None) / len(marks)
     assert 0.2 < kept < 0.4  # 300 calls at 30%: 5 standard deviations either side
+
+
+def test_through_the_real_proxy_the_llm_span_gets_its_request_tokens_and_cost(
+    sdk, upstream, spanlens_server, api_key, project, settings
+):
+    """SDK client -> Spanlens proxy -> provider; the logged request links itself to its span."""
+    from spanlens.core import services as core_services
+    from spanlens.requestlog import queries
+    from spanlens.requestlog.writer import get_writer
+
+    core_services.add_provider_key(project, "openai", "sk-upstream-secret")
+    settings.UPSTREAM_BASE_URLS = {**settings.UPSTREAM_BASE_URLS, "openai": upstream.url}
+    llm = create_openai(api_key=api_key[1], base_url=spanlens_server.url)
+
+    with sdk.trace(name="through-proxy") as trace:
+        with spanlens.observe(name="answer", span_type="tool"):
+            reply = llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content == "The order ships Monday."
+    assert upstream.requests[0]["headers"]["authorization"] == "Bearer sk-upstream-secret"
+    get_writer().flush()
+    assert sdk.flush(10)
+
+    data = get_trace(spanlens_server, api_key[1], trace.id).json()["data"]
+    [llm_span] = [s for s in data["spans"] if s["span_type"] == "llm"]
+    logged = queries.get_request(organization_id=str(project.organization_id), request_id=llm_span["request_id"])
+    assert logged["trace_id"] == trace.id or str(logged["trace_id"]) == trace.id
+    assert (llm_span["prompt_tokens"], llm_span["completion_tokens"], llm_span["total_tokens"]) == (21, 7, 28)
+    assert llm_span["cost_usd"] is not None and float(llm_span["cost_usd"]) > 0
+    assert data["total_tokens"] == 28 and data["total_cost_usd"] == llm_span["cost_usd"]
+
+
+def test_the_azure_client_goes_to_the_proxy_with_the_spanlens_key(sdk, upstream, api_key):
+    from spanlens.openai import create_azure_openai
+
+    llm = create_azure_openai(api_key=api_key[1], base_url=upstream.url, azure_deployment="support-4o",
+                              log_body="meta")
+    with sdk.trace(name="azure") as trace:
+        llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                    extra_headers=spanlens.with_session("chat-1").headers)
+    call = upstream.requests[0]
+    assert call["path"].startswith("/proxy/azure/openai/deployments/support-4o/chat/completions?api-version=")
+    assert call["headers"]["api-key"] == api_key[1]
+    assert call["headers"]["x-spanlens-log-body"] == "meta"
+    assert call["headers"]["x-spanlens-session"] == "chat-1"
+    assert call["headers"]["x-spanlens-trace-id"] == trace.id
+
+
+def test_spans_still_queued_at_exit_are_sent(spanlens_server, api_key, tmp_path):
+    import subprocess
+    import sys
+
+    trace_id = str(uuid.uuid4())
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import spanlens\n"
+        "client = spanlens.Spanlens(flush_interval=60)\n"  # only the exit flush can send it
+        f"with client.trace(name='short-lived', id='{trace_id}'):\n"
+        "    with spanlens.observe(name='work', span_type='tool'):\n"
+        "        pass\n"
+    )
+    env = {"SPANLENS_API_KEY": api_key[1], "SPANLENS_BASE_URL": spanlens_server.url, "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60, env=env)
+    trace = Trace.objects.get(id=trace_id)
+    assert (trace.name, trace.status, trace.span_count) == ("short-lived", "completed", 1)
+
+
+def test_the_gemini_client_carries_the_trace_sync_and_async(sdk, upstream, api_key):
+    pytest.importorskip("google.genai")
+    from spanlens.gemini import create_gemini
+
+    gemini = create_gemini(api_key=api_key[1], base_url=upstream.url, sampling={"rate": 0.0,
+                                                                                "always_log_errors": True})
+    with sdk.trace(name="gemini") as trace:
+        reply = gemini.models.generate_content(model="gemini-2.0-flash", contents="hi")
+
+        async def later():
+            return await gemini.aio.models.generate_content(model="gemini-2.0-flash", contents="again")
+
+        asyncio.run(later())
+    assert reply.text == "Hello from Gemini"
+    for call in upstream.requests:
+        assert call["path"].startswith("/proxy/gemini/") and ":generateContent" in call["path"]
+        assert call["headers"]["x-goog-api-key"] == api_key[1]
+        assert call["headers"]["x-spanlens-trace-id"] == trace.id
+        assert call["headers"]["x-spanlens-sample"] == "errors"
+    assert len(upstream.requests) == 2
+
+
+def test_a_long_step_shows_as_running_before_it_ends(sdk, spanlens_server, api_key):
+    with sdk.trace(name="long") as trace:
+        with spanlens.observe(name="crawl", span_type="tool") as span:
+            assert sdk.flush(10)
+            running = Span.objects.get(id=span.id)
+            assert (running.status, running.ended_at) == ("running", None)
+            assert Trace.objects.get(id=trace.id).status == "running"
+    assert sdk.flush(10)
+    done = Span.objects.get(id=span.id)
+    assert done.status == "completed" and done.duration_ms is not None
+    assert Trace.objects.get(id=trace.id).span_count == 1

@@ -21,10 +21,12 @@ def test_header_helpers_combine():
         "x-spanlens-user": "u1", "x-spanlens-session": "s1", "x-spanlens-prompt-version": "support@3"}
     assert with_user("u1").with_log_body("meta").headers == {"x-spanlens-user": "u1", "x-spanlens-log-body": "meta"}
     assert dict(with_session("s")) == {"x-spanlens-session": "s"}
+    version_id = "0b7e6f4c-0a4e-4a55-9e1e-6f1d2b0c9a11"
+    assert with_prompt_version(version_id).headers == {"x-spanlens-prompt-version": version_id}
 
 
 @pytest.mark.parametrize("make", [lambda: with_user(""), lambda: with_log_body("some"),
-                                  lambda: with_prompt_version("name@")])
+                                  lambda: with_prompt_version("name@"), lambda: with_prompt_version("support")])
 def test_header_helpers_refuse_bad_values(make):
     with pytest.raises(ValueError):
         make()
@@ -92,3 +94,45 @@ def test_the_sdk_never_imports_django():
         "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_huge_inputs_are_sent_as_a_bounded_preview():
+    from spanlens.sdk.tracing import MAX_FIELD_BYTES, bounded
+
+    huge = {"rows": [{"text": "x" * 5000} for _ in range(100)]}
+    sent = bounded(huge)
+    assert sent["truncated"] is True and sent["bytes"] > MAX_FIELD_BYTES and len(sent["preview"]) <= 10_000
+    assert bounded({"small": [1, 2]}) == {"small": [1, 2]}
+
+
+def test_a_batch_too_large_for_the_server_is_split():
+    sizes = []
+
+    class TooLarge(BaseHTTPRequestHandler):
+        def do_POST(self):
+            import json as json_module
+
+            body = json_module.loads(self.rfile.read(int(self.headers["content-length"])))
+            sizes.append(len(body["spans"]))
+            status = 413 if len(body["spans"]) > 3 else 200
+            self.send_response(status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TooLarge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        transport = Transport(lambda: f"http://127.0.0.1:{server.server_address[1]}/", lambda: "sl_live_x",
+                              batch_size=10, flush_interval=0.01)
+        for i in range(10):
+            transport.enqueue("span", {"id": str(i)})
+        assert transport.flush(timeout=5)
+        assert transport.sent == 10 and transport.rejected == 0
+        assert sizes[:3] == [10, 5, 2]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -82,3 +82,15 @@ def test_serve_all_runs_web_workers_celery_worker_and_beat(tmp_path, transaction
         assert proc.wait(timeout=30) == 0
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/health", timeout=2)
+
+
+def test_replicas_migrating_at_once_take_turns(tmp_path, transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the real PostgreSQL (make test)")
+    from spanlens.core.management.commands.serve import MIGRATION_LOCK_ID, migration_lock
+
+    with migration_lock():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+                           [MIGRATION_LOCK_ID])
+            assert cursor.fetchone()[0] == 1

@@ -88,3 +88,33 @@ def test_spans_of_another_organization_never_count(org, project, other_org_and_p
     assert aggregates(trace.id)[:2] == (1, 1)
     services.recompute_trace_aggregates_in_python(trace.id)
     assert aggregates(trace.id)[:2] == (1, 1)
+
+
+def test_concurrent_writers_to_one_trace_keep_exact_aggregates(transactional_db, org, project):
+    import threading
+
+    from django.db import connections
+
+    trace_id = uuid.uuid4()
+    errors = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                services.ingest(organization_id=org.id, project_id=project.id, traces=[], spans=[
+                    {"id": uuid.uuid4(), "trace_id": trace_id, "started_at": at(n * 10 + i),
+                     "ended_at": at(n * 10 + i + 5), "total_tokens": 3, "cost_usd": Decimal("0.00000001")}
+                    for _ in range(2)])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # 6 writers x 10 batches x 2 spans; the first span starts at 0 ms, the last ends at 59 + 5 ms.
+    assert aggregates(trace_id) == (120, 360, Decimal("0.00000120"), 64)

@@ -207,3 +207,10 @@ def test_wrong_methods_get_a_json_405(client, raw_key):
     assert response.status_code == 405
     assert response.json() == {"success": False, "error": "method GET not allowed; use POST"}
     assert client.delete(f"/api/v1/traces/{uuid.uuid4()}", **auth(raw_key)).status_code == 405
+
+
+def test_a_body_over_the_upload_limit_is_a_413(client, raw_key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"spans": [{"id": str(uuid.uuid4()), "trace_id": str(uuid.uuid4()), "input": "x" * 2000}]}
+    response = post(client, "/api/v1/ingest", body, raw_key)
+    assert response.status_code == 413 and response.json()["success"] is False

@@ -132,7 +132,7 @@ def test_the_waterfall_shows_the_tree_on_one_time_axis(seeded, spanlens_server, 
     panel = page.locator("#span-detail")
     panel.locator("text=Order A-1 shipped on Monday.").wait_for()
     assert "412 in · 38 out · 450 total" in panel.inner_text()
-    assert panel.locator("a", has_text=str(request_id)).get_attribute("href") == f"/requests/{request_id}"
+    assert panel.locator("a", has_text=str(request_id)).get_attribute("href") == f"/requests/{request_id}/"
     page.screenshot(path=str(SCREENSHOTS / "trace-waterfall.png"), full_page=True)
 
     page.locator(f".wf-row[data-span-id='{ids['check_inventory']}']").click()

@@ -41,9 +41,10 @@ def usd(value) -> str:
     value = float(value)
     if value == 0:
         return "$0.00"
-    if value < 0.01:
-        return f"${value:.6f}".rstrip("0")
-    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    # Most calls cost fractions of a cent: keep four significant-looking decimals.
+    return f"${value:.4f}" if value >= 0.0001 else f"${value:.6f}"
 
 
 @register.filter

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 
 from spanlens.core import audit, members, roles
 from spanlens.core.models import (
-    ApiKey, AuditEvent, Invitation, Membership, Organization, Project, ProviderKey,
+    ApiKey, AuditEvent, Invitation, Membership, ModelPrice, Organization, Project, ProviderKey,
 )
 
 
@@ -74,13 +74,17 @@ class ProjectAdmin(OrgScopedAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(OrgScopedAdmin):
     list_display = ("name", "prefix", "organization", "project", "created_at", "revoked_at")
-    readonly_fields = ("prefix", "key_hash", "last_used_at")
+    # The hash is a lookup handle, not something to show: the prefix identifies a key.
+    exclude = ("key_hash",)
+    readonly_fields = ("prefix", "last_used_at")
 
 
 @admin.register(ProviderKey)
 class ProviderKeyAdmin(OrgScopedAdmin):
     list_display = ("name", "provider", "organization", "project", "secret_hint", "is_active")
-    readonly_fields = ("encrypted_secret", "secret_hint")
+    # Never display the ciphertext; rotate a secret from Settings → Provider keys.
+    exclude = ("encrypted_secret",)
+    readonly_fields = ("secret_hint",)
 
 
 @admin.register(Membership)
@@ -140,3 +144,35 @@ class AuditEventAdmin(OrgScopedAdmin):
         if obj is None:
             return any(roles.can_manage(m) for m in _memberships(request).values())
         return roles.can_manage(_memberships(request).get(str(obj.organization_id)))
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """Prices are global (not per organization); only superusers may edit them."""
+
+    list_display = ("provider", "model", "mode", "input_per_1m", "output_per_1m",
+                    "cache_read_per_1m", "cache_write_per_1m", "updated_at")
+    list_editable = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m")
+    list_filter = ("provider", "mode")
+    search_fields = ("model",)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        from spanlens.core import pricing
+
+        super().save_model(request, obj, form, change)
+        pricing.invalidate()  # this process prices with the new value at once

@@ -267,8 +267,8 @@ def check_clickhouse(env: Env) -> Check:
             fix = "Check CLICKHOUSE_USER / CLICKHOUSE_PASSWORD"
         else:
             fix = "Start ClickHouse or fix CLICKHOUSE_URL (http://clickhouse:8123, or https://<host>:8443 for Cloud)"
-        return Check("CLICKHOUSE_URL", ERROR, f"ClickHouse at {url} is unreachable: {message}", fix)
-    return Check("CLICKHOUSE_URL", OK, f"ClickHouse {version} at {url} reachable as {user}", None, latency)
+        return Check("CLICKHOUSE_URL", ERROR, f"ClickHouse at {_hide_password(url)} is unreachable: {message}", fix)
+    return Check("CLICKHOUSE_URL", OK, f"ClickHouse {version} at {_hide_password(url)} reachable as {user}", None, latency)
 
 
 def check_broker(env: Env) -> Check:

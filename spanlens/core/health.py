@@ -6,6 +6,7 @@ is doing (fallback queue, worker heartbeat, last beat, rows written).
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -14,6 +15,9 @@ from django.conf import settings
 from django.utils import timezone
 
 PROBE_TIMEOUT_S = 3
+# A probe's whole answer, whatever the driver's own timeouts: a load balancer
+# asks again in seconds, so a hung dependency must read as "down", not as a hang.
+PROBE_BUDGET_S = 4.0
 
 
 def stale_after_s() -> float:
@@ -90,8 +94,47 @@ def ping_broker() -> Probe:
     return _probe(run)
 
 
+class _Pending:
+    """One probe running on a daemon thread (never delays shutdown)."""
+
+    def __init__(self, probe):
+        self.done = threading.Event()
+        self.result: Probe | None = None
+
+        def run():
+            self.result = probe()
+            self.done.set()
+
+        threading.Thread(target=run, daemon=True, name="spanlens-health").start()
+
+
+_in_flight: dict[str, _Pending] = {}
+_in_flight_lock = threading.Lock()
+
+
+def _start(name: str, probe) -> _Pending:
+    """A dependency whose last probe still hangs is not probed again: one stuck
+    thread per dependency at most."""
+    with _in_flight_lock:
+        pending = _in_flight.get(name)
+        if pending is None or pending.done.is_set():
+            pending = _in_flight[name] = _Pending(probe)
+    return pending
+
+
+def _wait(pending: _Pending, deadline: float) -> Probe:
+    if not pending.done.wait(max(0.0, deadline - time.monotonic())):
+        return Probe(False, error=f"no answer within {PROBE_BUDGET_S:g}s")
+    return pending.result
+
+
 def ready() -> tuple[bool, dict]:
-    probes = {"database": ping_database(), "clickhouse": ping_clickhouse(), "broker": ping_broker()}
+    # The database on this thread, whose connection Django manages
+    # (connect_timeout bounds it); the others on their own threads.
+    deadline = time.monotonic() + PROBE_BUDGET_S
+    clickhouse, broker = _start("clickhouse", ping_clickhouse), _start("broker", ping_broker)
+    probes = {"database": ping_database(), "clickhouse": _wait(clickhouse, deadline),
+              "broker": _wait(broker, deadline)}
     down = [name for name, p in probes.items() if not p.ok]
     body = {
         "status": "ok" if not down else "down",

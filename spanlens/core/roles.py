@@ -1,8 +1,8 @@
 """What each role may do. owner/admin manage members and settings; member is an
 editor of project data; viewer reads only.
 
-Small on purpose: pages reach the current organization through
-current_membership (the org switcher's session choice, else the first one).
+Small on purpose: which organization a request acts for is
+spanlens.core.access's business; this module only says what a role may do.
 """
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from spanlens.core.models import Membership
 
 Role = Membership.Role
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
-# The org switcher stores the chosen organization under this session key.
-SESSION_ORG = "spanlens_org_id"
 
 
 def can_manage(membership: Membership | None) -> bool:
@@ -50,13 +48,3 @@ def membership_of(user, organization_id) -> Membership | None:
         Membership.objects.filter(user=user, organization_id=organization_id).select_related("organization").first()
     )
 
-
-def current_membership(request) -> Membership | None:
-    user = request.user
-    if not user.is_authenticated:
-        return None
-    rows = list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__name"))
-    if not rows:
-        return None
-    chosen = request.session.get(SESSION_ORG)
-    return next((m for m in rows if str(m.organization_id) == chosen), rows[0])

@@ -150,21 +150,26 @@ def bootstrap_first_run(username: str = "admin", password: str | None = None) ->
     return Bootstrap(org, project, username, password, created.raw_key)
 
 
-def create_project(organization: Organization, name: str) -> Project:
+def create_project(organization: Organization, name: str, *, actor=None, ip: str | None = None) -> Project:
     name = name.strip()
     if not name:
         raise ValueError("the project name is empty")
     if Project.objects.filter(organization=organization, name=name).exists():
         raise ValueError(f"a project named {name!r} already exists")
-    return Project.objects.create(organization=organization, name=name)
+    project = Project.objects.create(organization=organization, name=name)
+    audit.record(organization, "project.create", actor=actor, ip=ip, target=project)
+    return project
 
 
-def rename_project(project: Project, name: str) -> Project:
+def rename_project(project: Project, name: str, *, actor=None, ip: str | None = None) -> Project:
     name = name.strip()
     if not name:
         raise ValueError("the project name is empty")
     if Project.objects.filter(organization_id=project.organization_id, name=name).exclude(id=project.id).exists():
         raise ValueError(f"a project named {name!r} already exists")
+    old = project.name
     project.name = name
     project.save(update_fields=["name"])
+    audit.record(project.organization_id, "project.rename", actor=actor, ip=ip, target=project,
+                 details={"from": old, "to": name})
     return project

@@ -16,6 +16,13 @@ class ClickHouseError(RuntimeError):
     pass
 
 
+# ClickHouse 26.x's top-K dynamic filter mis-types its threshold when the ORDER BY
+# column is not the first selected column ("Type mismatch ... Expected DateTime64,
+# got UUID") on the dashboard's paged, sorted reads; the plain top-K sort is as fast here.
+SESSION_SETTINGS = {"use_top_k_dynamic_filtering": 0}
+_SESSION_SETTINGS_SQL = "SET " + ", ".join(f"{k} = {v}" for k, v in SESSION_SETTINGS.items())
+
+
 class ChdbEngine:
     """In-process ClickHouse. Its data folder opens in one process only; threads share it."""
 
@@ -29,9 +36,7 @@ class ChdbEngine:
         self.database = database
         self._run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         self._run(f"USE `{database}`")
-        # chDB 26.5's top-K dynamic filtering fails "ORDER BY created_at DESC, id DESC LIMIT n"
-        # on this table once it holds ~100k rows (TYPE_MISMATCH in __topKFilter).
-        self._run("SET use_top_k_dynamic_filtering = 0")
+        self._run(_SESSION_SETTINGS_SQL)
 
     def _run(self, sql: str, fmt: str = "CSV", params: dict | None = None):
         try:
@@ -111,6 +116,8 @@ class ServerEngine:
             database=database,
             secure=parsed.scheme == "https",
             autogenerate_session_id=False,
+            # clickhouse-connect drops settings an older server does not know.
+            settings=dict(SESSION_SETTINGS),
         )
 
     def command(self, sql: str, params: dict | None = None) -> None:

@@ -4,6 +4,7 @@ Helpers combine with `|` or by chaining: `with_user("u1").with_session("s1")`.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 
 LOG_BODY_MODES = ("full", "meta", "none")
@@ -63,12 +64,20 @@ def with_session(session_id: str) -> SpanlensHeaders:
 
 
 def with_prompt_version(ref: str) -> SpanlensHeaders:
-    """Link the call to a prompt version, written "name@version" (or just "name" for the latest)."""
+    """Link the call to a prompt version: "name@version", or the version's id (a UUID)."""
     ref = _text(ref, "prompt version")
-    name, _, version = ref.partition("@")
-    if not name or (ref.endswith("@") and not version):
-        raise ValueError('prompt version must look like "name@version"')
+    name, at, version = ref.partition("@")
+    if not (name.strip() and at and version.strip()) and not _is_uuid(ref):
+        raise ValueError('prompt version must look like "name@version" (or be a version id)')
     return SpanlensHeaders({"x-spanlens-prompt-version": ref})
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def with_log_body(mode: str) -> SpanlensHeaders:

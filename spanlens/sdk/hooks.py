@@ -92,7 +92,7 @@ class CallTracer:
                 input=body,
                 metadata={"provider": self.provider, "endpoint": endpoint, **({"sample": decision} if decision else {})},
             )
-            request.extensions[_SPAN_KEY] = span
+            request.extensions[_SPAN_KEY] = span.start()
             span_id = span.id
         request.headers[TRACE_HEADER] = trace.id
         request.headers[SPAN_HEADER] = span_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import json
 import random
 import uuid
 from contextvars import ContextVar, Token
@@ -24,6 +25,7 @@ SPAN_TYPES = ("llm", "tool", "retrieval", "embedding", "custom")
 MAX_TEXT = 10_000
 MAX_ITEMS = 100
 MAX_DEPTH = 6
+MAX_FIELD_BYTES = 64 * 1024  # per input / output / metadata, so one span never outgrows a batch
 
 _trace: ContextVar["TraceHandle | NoopTrace | None"] = ContextVar("spanlens_trace", default=None)
 _span: ContextVar["SpanHandle | None"] = ContextVar("spanlens_span", default=None)
@@ -68,6 +70,15 @@ def to_jsonable(value: Any, depth: int = 0) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value), depth + 1)
     return to_jsonable(repr(value), depth)
+
+
+def bounded(value: Any) -> Any:
+    """to_jsonable, and past MAX_FIELD_BYTES a truncated preview instead of the value."""
+    value = to_jsonable(value)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text.encode()) <= MAX_FIELD_BYTES:
+        return value
+    return {"truncated": True, "bytes": len(text.encode()), "preview": text[:MAX_TEXT]}
 
 
 class _Scoped:
@@ -229,6 +240,8 @@ class SpanHandle(_Scoped):
         self.status = "running"
         self.error: str | None = None
         self.llm_call_attached = False  # the first LLM call in an llm span reports as this span
+        self.usage: dict[str, Any] = {}
+        self._sent_start = False
 
     def set_input(self, value: Any) -> None:
         self.input = value
@@ -238,6 +251,12 @@ class SpanHandle(_Scoped):
 
     def set_metadata(self, **values: Any) -> None:
         self.metadata.update(values)
+
+    def set_usage(self, *, model=None, prompt_tokens=None, completion_tokens=None, total_tokens=None) -> None:
+        """Model and token counts known in the app (calls through the proxy get them from the log)."""
+        values = {"model": model, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": total_tokens}
+        self.usage.update({k: v for k, v in values.items() if v is not None})
 
     def end(self, *, error: BaseException | str | None = None, status: str | None = None) -> None:
         if self.ended_at is not None:
@@ -256,15 +275,28 @@ class SpanHandle(_Scoped):
             "name": self.name,
             "span_type": self.span_type,
             "status": self.status,
-            "input": to_jsonable(self.input),
-            "output": to_jsonable(self.output),
-            "metadata": to_jsonable(self.metadata),
+            "input": bounded(self.input),
+            "output": bounded(self.output),
+            "metadata": bounded(self.metadata),
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
             "error": self.error,
+            **self.usage,
         }
 
+    def start(self) -> "SpanHandle":
+        """Report the span as running, so long steps show up before they end.
+
+        A span that ends before the next send merges with this record (the
+        transport coalesces by id), so short spans still cost one item.
+        """
+        if not self._sent_start and self.ended_at is None:
+            self._sent_start = True
+            self.trace.client._emit("span", self._payload())
+        return self
+
     def __enter__(self) -> "SpanHandle":
+        self.start()
         self._activate(self.trace, self)
         return self
 
@@ -286,6 +318,9 @@ class NoopSpan:
     trace = None
     span_type = "custom"
 
+    def start(self):
+        return self
+
     def set_input(self, value: Any) -> None:
         pass
 
@@ -293,6 +328,9 @@ class NoopSpan:
         pass
 
     def set_metadata(self, **values: Any) -> None:
+        pass
+
+    def set_usage(self, **values: Any) -> None:
         pass
 
     def end(self, **kwargs) -> None:

@@ -52,6 +52,7 @@ class Transport:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
+        self._batch_limit = batch_size  # halved for good when the server says a batch is too large
 
     # --- called from the app -------------------------------------------------
 
@@ -119,7 +120,7 @@ class Transport:
                 if self._closed:
                     return
                 self._wake = False
-                batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+                batch = [self._queue.popleft() for _ in range(min(self._batch_limit, len(self._queue)))]
                 self._in_flight = len(batch)
             if not batch:
                 with self._cond:
@@ -128,7 +129,10 @@ class Transport:
             outcome = self._send(batch)
             with self._cond:
                 self._in_flight = 0
-                if outcome == "retry":
+                if outcome == "too_large" and len(batch) > 1:
+                    self._batch_limit = max(1, len(batch) // 2)
+                    self._queue.extendleft(reversed(batch))
+                elif outcome == "retry":
                     # Back in front, in order; the bound still holds (oldest go first).
                     room = self.max_queue - len(self._queue)
                     keep = batch[-room:] if room > 0 else []
@@ -159,6 +163,8 @@ class Transport:
             return "retry"
         if response.status_code < 300:
             return "sent"
+        if response.status_code == 413:
+            return "too_large"
         if response.status_code >= 500 or response.status_code in RETRYABLE_STATUS:
             return "retry"
         log.warning("spanlens: the server refused %d items: %s %s", len(batch), response.status_code,

@@ -25,6 +25,7 @@ MAX_LIMIT = 200
 @dataclass
 class TraceFilters:
     status: str | None = None
+    project_id: object | None = None  # the dashboard's project switcher; None = all projects
     name: str | None = None
     user_id: str | None = None
     session_id: str | None = None
@@ -49,6 +50,8 @@ def list_traces(*, organization_id, filters: TraceFilters) -> TracePage:
     qs = Trace.objects.filter(organization_id=organization_id)
     if filters.status:
         qs = qs.filter(status=filters.status)
+    if filters.project_id:
+        qs = qs.filter(project_id=filters.project_id)
     if filters.name:
         qs = qs.filter(name__icontains=filters.name)
     if filters.user_id:

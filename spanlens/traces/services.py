@@ -178,7 +178,7 @@ def span_duration_ms(started_at, ended_at) -> int | None:
 def _lock_traces(organization_id, project_id, traces: list[dict], spans: Iterable[dict]) -> dict:
     """Make sure every named trace has a row (placeholders for spans that came first), lock them.
 
-    Locks are taken in id order so two batches touching the same traces cannot deadlock.
+    Rows are inserted and locked in id order so two batches touching the same traces cannot deadlock.
     """
     now = timezone.now()
     earliest: dict[uuid.UUID, datetime] = {}
@@ -190,7 +190,7 @@ def _lock_traces(organization_id, project_id, traces: list[dict], spans: Iterabl
     Trace.objects.bulk_create(
         [
             Trace(id=tid, organization_id=organization_id, project_id=project_id, started_at=started)
-            for tid, started in earliest.items()
+            for tid, started in sorted(earliest.items())
         ],
         ignore_conflicts=True,
     )
@@ -246,3 +246,15 @@ def _set_span_fields(span: Span, data: dict) -> list[str]:
         span.duration_ms = span_duration_ms(span.started_at, span.ended_at)
         changed.append("duration_ms")
     return changed
+
+
+def link_logged_requests(rows: list[dict]) -> None:
+    """After-write hook of the request-log writer: link each proxied call that carried
+    trace/span ids to its span, so the waterfall has tokens and cost at hand."""
+    for row in rows:
+        if row.get("trace_id") and row.get("span_id"):
+            link_request_to_span(
+                row["organization_id"], row["trace_id"], row["span_id"], row["id"], row.get("model"),
+                row.get("prompt_tokens"), row.get("completion_tokens"), row.get("total_tokens"),
+                row.get("cost_usd"), project_id=row.get("project_id"),
+            )

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from spanlens.traces import api, views
 
@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/traces", api.traces, name="api-traces"),
     path("api/v1/traces/<str:trace_id>", api.trace_detail, name="api-trace-detail"),
     path("api/v1/spans", api.spans, name="api-spans"),
-    path("traces", views.trace_list, name="trace-list"),
-    path("traces/<str:trace_id>", views.trace_detail, name="trace-detail"),
+    # With or without the trailing slash, like the other dashboard pages.
+    re_path(r"^traces/?$", views.trace_list, name="trace-list"),
+    re_path(r"^traces/(?P<trace_id>[^/]+)/?$", views.trace_detail, name="trace-detail"),
 ]

@@ -108,8 +108,13 @@ def build(trace: Trace, spans: list[Span], now: datetime | None = None) -> Water
         for child in sorted(children.get(span.id, []), key=lambda s: (s.started_at, s.name, str(s.id))):
             visit(child, depth + 1)
 
-    for root in sorted(roots, key=lambda s: (s.started_at, s.name, str(s.id))):
+    in_order = sorted(spans, key=lambda s: (s.started_at, s.name, str(s.id)))
+    root_ids = {s.id for s in roots}
+    for root in (s for s in in_order if s.id in root_ids):
         visit(root, 0)
+    # Spans whose parents form a cycle have no root above them; show them anyway.
+    for span in in_order:
+        visit(span, 0)
     total_ms = int(total / timedelta(milliseconds=1))
     ticks = [Tick(left_pct=p, label=format_ms(total_ms * p / 100)) for p in (0, 25, 50, 75, 100)]
     return Waterfall(rows=rows, ticks=ticks, total_ms=total_ms)

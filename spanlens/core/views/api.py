@@ -6,16 +6,14 @@ a project's code, not for a person, so it never invites anyone.
 """
 from __future__ import annotations
 
-import functools
 import json
 
 from django.http import HttpRequest, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 
-from spanlens.core import apikeys, audit, members, roles
-from spanlens.core.models import ApiKey, Invitation, Membership, Organization
+from spanlens.core import audit, members, roles
+from spanlens.core.access import Access, api_auth
+from spanlens.core.models import Invitation, Membership
 
 
 def error(message: str, status: int, field: str | None = None) -> JsonResponse:
@@ -25,44 +23,12 @@ def error(message: str, status: int, field: str | None = None) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-def _caller(request: HttpRequest) -> tuple[Organization | None, Membership | None, JsonResponse | None]:
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        raw = header[7:].strip()
-        key = ApiKey.objects.filter(key_hash=apikeys.hash_key(raw), revoked_at=None).select_related(
-            "organization").first() if raw.startswith(apikeys.KEY_PREFIX) else None
-        if key is None:
-            return None, None, error("invalid or revoked API key", 401)
-        return key.organization, None, None
-    membership = roles.current_membership(request)
-    if membership is None:
-        return None, None, error("authentication required: sign in or send Authorization: Bearer sl_live_...", 401)
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        if CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None:
-            return None, None, error("CSRF token missing or incorrect", 403)
-    return membership.organization, membership, None
-
-
-def api_view(*methods: str):
-    def wrap(view):
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            if request.method not in methods:
-                return error(f"method {request.method} not allowed", 405)
-            organization, membership, failure = _caller(request)
-            if failure:
-                return failure
-            return view(request, organization, membership, *args, **kwargs)
-
-        return wrapper
-
-    return wrap
-
-
-@api_view("GET")
-def list_members(request: HttpRequest, organization: Organization, membership: Membership | None) -> JsonResponse:
-    show_invitations = roles.can_manage(membership)
+@api_auth
+def list_members(request: HttpRequest, access: Access) -> JsonResponse:
+    if request.method != "GET":
+        return error(f"method {request.method} not allowed", 405)
+    organization = access.organization
+    show_invitations = roles.can_manage(access.membership)
     return JsonResponse({
         "success": True,
         "organization": {"id": str(organization.id), "name": organization.name},
@@ -73,9 +39,12 @@ def list_members(request: HttpRequest, organization: Organization, membership: M
     })
 
 
-@api_view("POST")
-def create_invitation(request: HttpRequest, organization: Organization, membership: Membership | None) -> JsonResponse:
-    if not roles.can_manage(membership):
+@api_auth
+def create_invitation(request: HttpRequest, access: Access) -> JsonResponse:
+    if request.method != "POST":
+        return error(f"method {request.method} not allowed", 405)
+    organization = access.organization
+    if not roles.can_manage(access.membership):
         return error("only owners and admins (signed in) can invite members", 403)
     try:
         payload = json.loads(request.body or b"{}")

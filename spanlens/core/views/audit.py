@@ -1,22 +1,19 @@
 """/settings/audit: the organization's audit log, for owners and admins."""
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from spanlens.core import roles
+from spanlens.core.access import Access, org_required
 from spanlens.core.models import AuditEvent
 
 PAGE_SIZE = 100
 
 
-@login_required
-def audit_page(request: HttpRequest) -> HttpResponse:
-    membership = roles.current_membership(request)
-    if membership is None:
-        raise PermissionDenied("You are not a member of any organization.")
+@org_required
+def audit_page(request: HttpRequest, access: Access) -> HttpResponse:
+    membership = access.membership
     roles.require_manager(membership)
     events = AuditEvent.objects.filter(organization_id=membership.organization_id).select_related("actor")
     action = request.GET.get("action", "").strip()
@@ -30,6 +27,8 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         events = events.filter(id__lt=before)
     page = list(events[: PAGE_SIZE + 1])
     context = {
+        "tab": "audit",
+        "can_write": True,  # read-only by nature; no "view-only" note on this tab
         "organization": membership.organization,
         "events": page[:PAGE_SIZE],
         "next_before": page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None,

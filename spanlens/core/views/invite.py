@@ -1,6 +1,7 @@
 """/invite/<token>/: accept (as a new account or after signing in) or decline."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, login
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -8,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from spanlens.core import audit, members, roles
+from spanlens.core import access, audit, members
 from spanlens.core.models import Invitation
 
 
@@ -45,8 +46,8 @@ def invite_page(request: HttpRequest, token: str) -> HttpResponse:
         membership = members.accept_invitation(invitation, user, ip=ip)
     except members.MemberError as exc:
         return _render(request, invitation, status=400, signin_error=str(exc))
-    request.session[roles.SESSION_ORG] = str(membership.organization_id)
-    return redirect("/")
+    access.switch_organization(request, str(membership.organization_id))
+    return redirect(settings.LOGIN_REDIRECT_URL)
 
 
 def _sign_up(request: HttpRequest, invitation: Invitation):

@@ -6,25 +6,20 @@ forms, and every POST checks again (the services do too).
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from spanlens.core import audit, emails, members, roles
+from spanlens.core.access import Access, org_required
 from spanlens.core.models import Invitation, Membership
-
-
-def _membership_or_403(request: HttpRequest) -> Membership:
-    membership = roles.current_membership(request)
-    if membership is None:
-        raise PermissionDenied("You are not a member of any organization.")
-    return membership
 
 
 def _page(request, membership: Membership, *, status: int = 200, **extra) -> HttpResponse:
     context = {
+        "tab": "members",
+        # The settings layout's read-only note: here, "cannot manage members".
+        "can_write": roles.can_manage(membership),
         "membership": membership,
         "organization": membership.organization,
         "can_manage": roles.can_manage(membership),
@@ -38,15 +33,15 @@ def _page(request, membership: Membership, *, status: int = 200, **extra) -> Htt
     return render(request, "core/members.html", context, status=status)
 
 
-@login_required
-def members_page(request: HttpRequest) -> HttpResponse:
-    return _page(request, _membership_or_403(request))
+@org_required
+def members_page(request: HttpRequest, access: Access) -> HttpResponse:
+    return _page(request, access.membership)
 
 
-@login_required
+@org_required
 @require_POST
-def invite(request: HttpRequest) -> HttpResponse:
-    membership = _membership_or_403(request)
+def invite(request: HttpRequest, access: Access) -> HttpResponse:
+    membership = access.membership
     roles.require_manager(membership)
     email, role = request.POST.get("email", ""), request.POST.get("role", "")
     try:
@@ -65,10 +60,10 @@ def _target_membership(membership: Membership, member_id: int) -> Membership:
     return target
 
 
-@login_required
+@org_required
 @require_POST
-def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
-    membership = _membership_or_403(request)
+def change_role(request: HttpRequest, access: Access, member_id: int) -> HttpResponse:
+    membership = access.membership
     roles.require_manager(membership)
     target = _target_membership(membership, member_id)
     try:
@@ -80,10 +75,10 @@ def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
     return redirect("members")
 
 
-@login_required
+@org_required
 @require_POST
-def remove(request: HttpRequest, member_id: int) -> HttpResponse:
-    membership = _membership_or_403(request)
+def remove(request: HttpRequest, access: Access, member_id: int) -> HttpResponse:
+    membership = access.membership
     roles.require_manager(membership)
     target = _target_membership(membership, member_id)
     try:
@@ -97,10 +92,10 @@ def remove(request: HttpRequest, member_id: int) -> HttpResponse:
     return redirect("members")
 
 
-@login_required
+@org_required
 @require_POST
-def revoke_invitation(request: HttpRequest, invitation_id) -> HttpResponse:
-    membership = _membership_or_403(request)
+def revoke_invitation(request: HttpRequest, access: Access, invitation_id) -> HttpResponse:
+    membership = access.membership
     roles.require_manager(membership)
     invitation = Invitation.objects.filter(organization_id=membership.organization_id, pk=invitation_id).first()
     if invitation is None:

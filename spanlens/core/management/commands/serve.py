@@ -10,6 +10,7 @@ code changes; each entry of SERVERS only knows how to spell its command line.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 APP = "spanlens.asgi:application"
+MIGRATION_LOCK_ID = 0x5350414E  # "SPAN": any constant shared by all replicas
 
 
 def uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
@@ -109,13 +111,34 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name}: {' '.join(argv)}")
             return
         if migrate:
-            call_command("migrate", interactive=False, verbosity=1)
-            call_command("clickhouse_migrate")
+            with migration_lock():
+                call_command("migrate", interactive=False, verbosity=1)
+                call_command("clickhouse_migrate")
         sys.stdout.flush()
         if len(plan) == 1:
             # One process per container: become it, so signals reach it directly.
             os.execv(plan[0][1][0], plan[0][1])
         raise SystemExit(supervise(plan, self.stdout))
+
+
+@contextlib.contextmanager
+def migration_lock():
+    """Several web replicas start with --migrate at once: on PostgreSQL they take
+    turns (an advisory lock), and the later ones find nothing left to do."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
+        # Do not hand a session-level lock connection to the server we exec into.
+        connection.close()
 
 
 def supervise(plan: list[tuple[str, list[str]]], out) -> int:
