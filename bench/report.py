@@ -146,6 +146,9 @@ def render(r: Report) -> str:
     w(f"- Command: `{_command(cfg)}`")
     w(f"- Load: wrk, 1 thread, {cfg.rounds} interleaved round(s) of {cfg.seconds:g} s per cell, "
       "after a 1 s warm-up per target; c=1 and c=32 connections, kept alive")
+    w("- Percentiles are wrk's, which corrects for coordinated omission: a server stall counts for every "
+      "request a client sending at the measured rate would have sent during it, so p95/p99 show stalls "
+      "that a one-at-a-time client meets only in its maximum")
     w("- Upstream: nginx (1 worker, Lua) on 127.0.0.1 answering fixed OpenAI-shaped bodies: "
       "a chat.completion JSON, or a 13-event `text/event-stream` ending in a usage chunk and `data: [DONE]`")
     w(f"- Spanlens: `spanlens.asgi:application` under {cfg.server} (1 process), API-key auth on, every call logged "
