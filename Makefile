@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,6 +40,10 @@ schema: $(STAMP)
 # Is this environment ready? Exit 0 = yes; otherwise each problem with its fix.
 check-env: $(STAMP)
 	$(BIN)/python manage.py check_env $(ARGS)
+
+# Side-by-side performance benchmark (about 10 minutes); writes bench/results/latest.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) var

@@ -57,6 +57,26 @@ class ChdbEngine:
         # chDB takes inline data after FORMAT; the payload is our own JSON, not user SQL.
         self._run(f"INSERT INTO `{table}` FORMAT JSONEachRow\n" + payload.decode())
 
+    def insert_rows(self, table: str, rows: list[dict]) -> None:
+        """A batch whose rows share one set of columns goes in as an Arrow table, which chDB
+        reads in place: ~1.5x the rows/s of parsing the same batch as JSON (`make bench`).
+        Anything else (mixed columns or types) goes in as JSONEachRow."""
+        columns = list(rows[0])
+        keys = rows[0].keys()
+        if all(c.isidentifier() for c in columns) and all(r.keys() == keys for r in rows):
+            import pyarrow as pa
+
+            try:
+                spanlens_arrow_batch = pa.Table.from_pylist(rows)  # noqa: F841 (read by name below)
+            except (pa.ArrowException, TypeError, ValueError):
+                pass
+            else:
+                names = ", ".join(f"`{c}`" for c in columns)
+                # Python(name) is chDB's table function over a Python object in the calling frames.
+                self._run(f"INSERT INTO `{table}` ({names}) SELECT {names} FROM Python(spanlens_arrow_batch)")
+                return
+        self.insert_json_rows(table, encode_rows(rows))
+
     def ping(self) -> bool:
         self._run("SELECT 1")
         return True
@@ -121,6 +141,9 @@ class ServerEngine:
             self._client.raw_insert(table, insert_block=payload, fmt="JSONEachRow")
         except Exception as exc:
             raise ClickHouseError(str(exc)) from exc
+
+    def insert_rows(self, table: str, rows: list[dict]) -> None:
+        self.insert_json_rows(table, encode_rows(rows))
 
     def ping(self) -> bool:
         return bool(self._client.ping())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from spanlens.requestlog.engine import encode_rows, get_engine
+from spanlens.requestlog.engine import get_engine
 
 REQUEST_COLUMNS = (
     "id", "organization_id", "project_id", "api_key_id", "provider_key_id", "provider", "model",
@@ -41,9 +41,9 @@ def _scope(organization_id: str, retention_days: int) -> tuple[str, dict[str, An
 
 def insert_requests(rows: Iterable[dict[str, Any]]) -> None:
     """Rows are dicts keyed by REQUEST_COLUMNS (missing columns take their defaults)."""
-    payload = encode_rows(rows)
-    if payload:
-        get_engine().insert_json_rows("requests", payload)
+    rows = list(rows)
+    if rows:
+        get_engine().insert_rows("requests", rows)
 
 
 # --- reads --------------------------------------------------------------------
@@ -318,4 +318,34 @@ def list_models_seen(*, organization_id: str, retention_days: int = 365) -> list
         f"SELECT provider, model, count() AS n FROM requests WHERE {where} "
         "GROUP BY provider, model ORDER BY n DESC LIMIT 200",
         params,
+    )
+
+
+# --- benchmark ----------------------------------------------------------------
+# Used by `make bench` only, on a throwaway chDB folder, to time dashboard reads
+# at volume. The rows are made inside ClickHouse from numbers(), so generating
+# millions of them costs no Python and no network.
+
+def generate_bench_rows(*, organization_id: str, project_id: str, count: int, days: int = 30,
+                        start: int = 0) -> None:
+    """count synthetic calls for one project, spread evenly over the last `days` days."""
+    get_engine().command(
+        f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
+        "SELECT generateUUIDv4(number), {org:UUID}, {project:UUID}, NULL, NULL, "
+        "['openai', 'anthropic', 'gemini'][number % 3 + 1], "
+        "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-20241022', 'gemini-1.5-flash'][number % 4 + 1], "
+        "['v1/chat/completions', 'v1/messages', 'v1/embeddings'][number % 3 + 1], 'POST', number % 2 = 0, "
+        "20 + number % 500, 5 + number % 300, 25 + number % 500 + number % 300, 0, 0, "
+        "toDecimal64((20 + number % 500) * 0.00000015 + (5 + number % 300) * 0.0000006, 8), "
+        "100 + number % 2000, number % 7, if(number % 50 = 0, 429, if(number % 97 = 0, 500, 200)), "
+        "concat('{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"question ', "
+        "toString(number), ' ', repeat('lorem ipsum ', 40), '\"}]}'), "
+        "concat('{\"id\":\"chatcmpl-', toString(number), '\",\"choices\":[{\"message\":{\"content\":\"', "
+        "repeat('dolor sit amet ', 25), '\"}}]}'), "
+        "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), NULL, "
+        "'full', '[]', '[]', false, '', "
+        "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})) "
+        "FROM numbers({start:UInt64}, {count:UInt64})",
+        {"org": str(organization_id), "project": str(project_id), "count": int(count), "start": int(start),
+         "span_ms": int(days) * 86_400_000},
     )
