@@ -16,4 +16,21 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   command -v redis-server >/dev/null && redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
 fi
 
+# The browser tests drive Debian's Chromium, and the benchmark smoke test needs nginx
+# (with its Lua module) and wrk: install what is missing where we can (root + apt).
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nginx >/dev/null || need+=(nginx libnginx-mod-http-lua)
+command -v wrk >/dev/null || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing ${need[*]} for the browser and benchmark tests…"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq "${need[@]}"; } >/dev/null 2>&1 \
+      || echo "Could not install ${need[*]}: the tests that need them will be skipped."
+  else
+    echo "Missing ${need[*]} (apt-get install -y ${need[*]}): the tests that need them will be skipped."
+  fi
+fi
+
 exec "$BIN/python" -m pytest "$@"
