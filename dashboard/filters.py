@@ -108,6 +108,11 @@ def parse(query, *, strict: bool = True) -> RequestFilters:
             if strict:
                 raise
             result.errors[exc.param] = exc.message
+    if result.from_ and result.to and result.from_ > result.to:
+        if strict:
+            raise FilterError("to", "must not be earlier than from")
+        result.errors["to"] = "must not be earlier than from"
+        result.to = None
     return result
 
 

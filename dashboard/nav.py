@@ -10,7 +10,12 @@ SECTIONS = ("requests", "traces", "users", "prompts", "evals", "settings")
 def nav(request) -> dict:
     access = access_mod.current_access(request) if hasattr(request, "user") else None
     first = request.path.strip("/").split("/", 1)[0]
-    context = {"section": first if first in SECTIONS else "", "access": access, "switch_options": []}
+    section = first if first in SECTIONS else ""
+    # After switching, land on the same section (a detail page's id belongs to the old org).
+    switch_next = {"settings": "/settings/"}.get(section, f"/{section}/" if section else "/requests/")
+    if section == "traces":
+        switch_next = "/traces"
+    context = {"section": section, "access": access, "switch_options": [], "switch_next": switch_next}
     if access is None:
         return {"nav": context}
     current_project = request.session.get(access_mod.SESSION_PROJECT) or ""

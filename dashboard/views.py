@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dashboard import bodies, charts, export, replay
@@ -27,7 +28,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def switch_org(request: HttpRequest) -> HttpResponse:
     org_id, _, project_id = request.POST.get("target", "").partition(":")
     access_mod.switch_organization(request, org_id, project_id)
-    return redirect(request.POST.get("next") or "/requests/")
+    target = request.POST.get("next") or ""
+    # Stay on the same page, but only ever redirect within this site; filters and
+    # ids from the old organization would not apply, so the query string is dropped.
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) or not target.startswith("/"):
+        target = "/requests/"
+    return redirect(target.split("?", 1)[0])
 
 
 def _empty(heading: str, lede: str, empty_text: str):
@@ -124,7 +130,11 @@ def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
     f = _filters_for(request, access)
     target = request.htmx.target if request.htmx else None
     if target == "request-list":
-        return render(request, "dashboard/requests.html#list", _list_context(access, f))
+        response = render(request, "dashboard/requests.html#list", _list_context(access, f))
+        if request.htmx.trigger == "filters":
+            # The form sends every field, empty ones too; history gets the tidy URL.
+            response["HX-Push-Url"] = f"/requests/?{f.querystring()}" if f.params() else "/requests/"
+        return response
     if target == "stat-strip":
         return render(request, "dashboard/requests.html#stats", _stats_context(access, f))
     context = {
@@ -167,6 +177,25 @@ def _detail_context(access: Access, request_id: str) -> dict:
     }
 
 
+# How far the drawer looks around a row's old position to find it again after
+# new traffic has shifted the list.
+REANCHOR = 50
+
+
+def _neighbours(access: Access, f: filters_mod.RequestFilters, request_id: str, pos: int):
+    """(pos, prev, next) of a row in the filtered list; pos is re-found if rows shifted."""
+    start = max(pos - REANCHOR, 0)
+    window = queries.list_request_window(
+        organization_id=access.organization.id, retention_days=access.retention_days,
+        offset=start, limit=2 * REANCHOR + 1, **f.query_kwargs(),
+    )
+    ids = [w["id"] for w in window]
+    here = ids.index(request_id) if request_id in ids else pos - start
+    prev = {"id": ids[here - 1], "pos": start + here - 1} if 0 < here <= len(ids) else None
+    nxt = {"id": ids[here + 1], "pos": start + here + 1} if here + 1 < len(ids) else None
+    return start + here, prev, nxt
+
+
 @org_required
 def request_drawer(request: HttpRequest, access: Access, request_id: str) -> HttpResponse:
     """The drawer for one row, with Prev/Next across page boundaries of the current list."""
@@ -177,19 +206,10 @@ def request_drawer(request: HttpRequest, access: Access, request_id: str) -> Htt
     except ValueError:
         pos = None
     if pos is not None:
-        window_start = max(pos - 1, 0)
-        window = queries.list_request_window(
-            organization_id=access.organization.id, retention_days=access.retention_days,
-            offset=window_start, limit=3, **f.query_kwargs(),
-        )
-        ids = [w["id"] for w in window]
-        here = pos - window_start
-        context["prev"] = {"id": ids[here - 1], "pos": pos - 1} if here >= 1 and len(ids) > here - 1 else None
-        context["next"] = {"id": ids[here + 1], "pos": pos + 1} if len(ids) > here + 1 else None
-        page_of_row = pos // f.limit + 1
-        if page_of_row != f.page:
+        pos, context["prev"], context["next"] = _neighbours(access, f, context["r"]["id"], pos)
+        if pos // f.limit + 1 != f.page:
             # Stepped past the page edge: the list behind the drawer follows.
-            f.page = page_of_row
+            f.page = pos // f.limit + 1
             context["list_oob"] = True
             context.update(_list_context(access, f))
     context["f"] = f

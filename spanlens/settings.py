@@ -45,6 +45,11 @@ ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "*") or "*").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env_str("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
 PORT = env_int("PORT", 8000)
 WEB_URL = (env_str("WEB_URL") or f"http://localhost:{PORT}").rstrip("/")
+# Behind a reverse proxy that terminates HTTPS the browser's Origin is WEB_URL's,
+# not what the app sees: trust it, or every form POST fails the CSRF check.
+_WEB_ORIGIN = "/".join(WEB_URL.split("/", 3)[:3])
+if env_str("WEB_URL") and _WEB_ORIGIN not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(_WEB_ORIGIN)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,7 +102,8 @@ TEMPLATES = [
 # --- Relational database ----------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Seconds a database connection is reused across requests (0 = one per request).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 except ValueError:
     if not CHECKING_ENV:
         raise

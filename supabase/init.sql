@@ -453,3 +453,20 @@ IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'traces' AND "nam
 END IF;
 END
 $spanlens$;
+
+-- Supabase publishes the public schema through its Data API to the anon and
+-- authenticated roles. Row level security without policies closes that door;
+-- the role Spanlens connects as owns these tables, and owners bypass RLS.
+-- Only where those roles exist (see spanlens/core/rls.py).
+DO $spanlens$
+DECLARE t text;
+BEGIN
+IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated') LIMIT 1) THEN
+  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'django_session', 'traces_span', 'traces_trace'] LOOP
+    IF to_regclass(format('%I', t)) IS NOT NULL THEN
+      EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+    END IF;
+  END LOOP;
+END IF;
+END
+$spanlens$;

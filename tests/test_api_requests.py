@@ -73,6 +73,7 @@ def test_sorting_by_cost_ascending(owner_client, log):
     ("sortBy=model", "sortBy"), ("sortDir=up", "sortDir"), ("status=2xx", "status"),
     ("provider=mistral", "provider"), ("projectId=nope", "projectId"), ("providerKeyId=1", "providerKeyId"),
     ("promptVersionId=x", "promptVersionId"), ("from=yesterday", "from"), ("to=2024-13-45", "to"),
+    ("from=2024-02-01T00:00:00Z&to=2024-01-01T00:00:00Z", "to"),
 ])
 def test_bad_parameters_are_a_400_naming_the_parameter(owner_client, log, query, param):
     status, body = get(owner_client, f"/api/v1/requests?{query}")

@@ -126,8 +126,15 @@ def test_a_user_filters_sorts_and_reads_requests(spanlens_server, live_db, owner
 
 def test_settings_and_users_pages_render(spanlens_server, live_db, owner, org, project, browser_page):
     page = browser_page
-    seed(org, project, 120, user_id="customer-7")
     sign_in(page, spanlens_server)
+    # A new organization: the empty state says how to send the first call.
+    page.wait_for_selector(".empty-row")
+    assert "Point an SDK" in page.locator(".empty-row").inner_text()
+    page.screenshot(path=str(SHOTS / "requests-empty.png"))
+    rows = seed(org, project, 120, user_id="customer-7")
+    page.goto(f"{spanlens_server.url}/requests/{rows[0]['id']}/")
+    page.wait_for_selector(".meta-grid")
+    page.screenshot(path=str(SHOTS / "request-detail.png"), full_page=True)
     page.goto(f"{spanlens_server.url}/users/")
     page.wait_for_selector("tr[data-user-id=customer-7]")
     page.screenshot(path=str(SHOTS / "users.png"), full_page=True)
@@ -169,3 +176,16 @@ def test_replay_runs_from_the_drawer(spanlens_server, live_db, owner, org, proje
     assert "1200 in · 300 out" in card and "gpt-4o-2024-08-06" in card.lower()
     page.screenshot(path=str(SHOTS / "replay.png"))
     assert upstream.last().json["model"] == "gpt-4o"
+
+
+def test_a_viewer_sees_read_only_settings(spanlens_server, live_db, viewer, org, project, browser_page):
+    from spanlens.core import services
+
+    services.add_provider_key(project, "anthropic", "sk-ant-viewer-test-9999", "Anthropic prod")
+    page = browser_page
+    sign_in(page, spanlens_server, "viewer", "pw-viewer-123")
+    page.goto(f"{spanlens_server.url}/settings/provider-keys/")
+    assert page.locator("[data-readonly]").is_visible()
+    assert page.locator("form button.btn-primary").count() == 0
+    assert "sk-ant-viewer" not in page.content()
+    page.screenshot(path=str(SHOTS / "settings-viewer.png"))

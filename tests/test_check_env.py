@@ -162,3 +162,13 @@ def test_the_spanlens_console_script_runs_it_too(tmp_path):
     result = subprocess.run([str(script), "check-env", "--json"], env=base, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and json.loads(result.stdout)["mode"] == "embedded"
+
+
+def test_every_numeric_setting_is_validated():
+    import re
+
+    from spanlens.core.envcheck import NUMBERS
+
+    text = (ROOT / "spanlens" / "settings.py").read_text()
+    numeric = set(re.findall(r'env_(?:int|float)\("([A-Z][A-Z0-9_]*)"', text))
+    assert numeric - set(NUMBERS) == set(), "add these to envcheck.NUMBERS"

@@ -303,3 +303,45 @@ def test_the_trace_tab_lists_the_traces_spans(owner, org, project, other_org_and
     assert "search docs" in html and "answer" in html and "812 ms" in html
     assert "not yours" not in html
     assert f'href="/traces/{trace_id}"' in html
+
+
+def test_the_filter_form_pushes_a_tidy_url_and_polling_pushes_nothing(owner, log):
+    client = signed_in(owner)
+    form = client.get("/requests/?q=&provider=openai&model=&status=all&sortBy=created_at&sortDir=desc",
+                      headers={**HTMX, "HX-Target": "request-list", "HX-Trigger": "filters"})
+    assert form["HX-Push-Url"] == "/requests/?provider=openai"
+    poll = client.get("/requests/?provider=openai",
+                      headers={**HTMX, "HX-Target": "request-list", "HX-Trigger": "request-list"})
+    assert "HX-Push-Url" not in poll
+
+
+def test_switching_stays_in_the_section_and_never_leaves_the_site(owner, org):
+    second_org, _ = services.create_organization("Second Co", owner)
+    client = signed_in(owner)
+    response = client.post("/switch/", {"target": f"{second_org.id}:", "next": "/users/"})
+    assert response["Location"] == "/users/"
+    response = client.post("/switch/", {"target": f"{org.id}:", "next": "https://evil.example/"})
+    assert response["Location"] == "/requests/"
+
+
+def test_the_drawer_finds_its_row_again_after_new_traffic(owner, org, project, log):
+    ordered = newest_first(log["rows"])
+    # Three new calls arrive while the drawer shows the 10th row.
+    queries.insert_requests([make_row(org, project, created_at=datetime.now(timezone.utc)) for _ in range(3)])
+    html = signed_in(owner).get(f"/requests/{ordered[9]['id']}/drawer/?pos=9", headers=HTMX).content.decode()
+    assert f"/requests/{ordered[10]['id']}/drawer/?pos=13" in html
+    assert f"/requests/{ordered[8]['id']}/drawer/?pos=11" in html
+
+
+def test_the_project_chosen_in_the_switcher_scopes_the_pages(owner, org, project):
+    second = services.create_project(org, "Second")
+    queries.insert_requests([make_row(org, second, user_id="only-in-second") for _ in range(4)]
+                            + [make_row(org, project, user_id="only-in-default") for _ in range(6)])
+    client = signed_in(owner)
+    client.post("/switch/", {"target": f"{org.id}:{second.id}"})
+    html = client.get("/requests/").content.decode()
+    assert "1–4 of 4" in html
+    users = client.get("/users/").content.decode()
+    assert "only-in-second" in users and "only-in-default" not in users
+    # The URL still wins: all projects.
+    assert "1–10 of 10" in client.get("/requests/?projectId=").content.decode()

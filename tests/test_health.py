@@ -129,3 +129,20 @@ def test_a_hung_clickhouse_reads_as_down_within_the_budget(tmp_path, test_databa
     assert response.json()["down"] == ["clickhouse"]
     assert response.json()["checks"]["clickhouse"]["error"] == "no answer within 4s"
     assert elapsed < 10
+
+
+def test_check_heartbeat_is_the_beat_containers_healthcheck(db):
+    from datetime import timedelta
+
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    from spanlens.core.models import Heartbeat
+
+    with pytest.raises(CommandError, match="no beat heartbeat recorded yet"):
+        call_command("check_heartbeat", "beat")
+    health.record_heartbeat("beat")
+    call_command("check_heartbeat", "beat")
+    Heartbeat.objects.filter(name="beat").update(beat_at=timezone.now() - timedelta(minutes=5))
+    with pytest.raises(CommandError, match="limit 90s"):
+        call_command("check_heartbeat", "beat")

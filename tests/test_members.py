@@ -226,3 +226,56 @@ def test_resend_api_key_switches_mail_to_resend(tmp_path):
                    DJANGO_SETTINGS_MODULE="spanlens.settings")
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "anymail.backends.resend Spanlens <no-reply@acme.test>", out.stderr
+
+
+def patch_role(client: Client, membership_id: int, role: str):
+    return client.patch(f"/api/v1/members/{membership_id}", json.dumps({"role": role}),
+                        content_type="application/json")
+
+
+def test_members_api_changes_roles_and_removes(owner, org, member, viewer):
+    target = Membership.objects.get(user=member)
+    response = patch_role(signed_in(owner), target.id, "admin")
+    assert response.status_code == 200 and response.json()["member"]["role"] == "admin"
+    assert signed_in(owner).delete(f"/api/v1/members/{target.id}").json() == {"success": True}
+    assert not Membership.objects.filter(pk=target.pk).exists()
+    # a viewer may not; the last owner stays; bad input names the field
+    mine = Membership.objects.get(user=owner)
+    assert patch_role(signed_in(viewer), mine.id, "viewer").status_code == 403
+    last = patch_role(signed_in(owner), mine.id, "viewer")
+    assert last.status_code == 400 and last.json()["field"] == "role"
+    assert patch_role(signed_in(owner), mine.id, "emperor").json()["field"] == "role"
+    assert signed_in(owner).put(f"/api/v1/members/{mine.id}").status_code == 405
+
+
+def test_members_api_hides_other_organizations(owner, org, member, outsider, other_org_and_project):
+    target = Membership.objects.get(user=member)
+    assert patch_role(signed_in(outsider), target.id, "viewer").status_code == 404
+    assert signed_in(outsider).delete(f"/api/v1/members/{target.id}").status_code == 404
+    assert Membership.objects.get(pk=target.pk).role == "member"
+
+
+def test_a_signed_in_user_joins_with_one_click(owner, org, outsider, other_org_and_project):
+    token = token_of(members.invite(org, "out@example.com", "member", invited_by=owner).accept_url)
+    client = signed_in(outsider)
+    assert b"Signed in as <strong>outsider</strong>" in client.get(f"/invite/{token}/").content
+    response = client.post(f"/invite/{token}/", {"action": "accept"})
+    assert response.status_code == 302 and response["Location"] == "/requests/"
+    assert Membership.objects.get(user=outsider, organization=org).role == "member"
+    # the organization they just joined becomes their current one
+    assert client.get("/api/v1/members").json()["organization"]["name"] == "Acme"
+
+
+def test_inviting_someone_already_in_the_organization_is_refused(owner, org, member):
+    response = invite_via_api(signed_in(owner), "member@example.com")
+    assert response.status_code == 400
+    assert response.json()["error"] == "member@example.com is already a member of Acme."
+
+
+def test_revoking_an_invitation_kills_the_link(owner, org, viewer):
+    sent = members.invite(org, "gone@example.com", "member", invited_by=owner)
+    assert signed_in(viewer).post(f"/settings/members/invitations/{sent.invitation.id}/revoke").status_code == 403
+    signed_in(owner).post(f"/settings/members/invitations/{sent.invitation.id}/revoke")
+    assert Invitation.objects.get().status == "revoked"
+    assert Client().get(f"/invite/{token_of(sent.accept_url)}/").status_code == 410
+    assert AuditEvent.objects.filter(action="member.invite_revoke", actor=owner).exists()

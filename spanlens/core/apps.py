@@ -6,3 +6,10 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = "Spanlens"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from spanlens.core import rls
+
+        post_migrate.connect(rls.after_migrate, dispatch_uid="spanlens-rls")

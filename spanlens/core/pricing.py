@@ -26,6 +26,8 @@ class Price:
 
 
 _table: dict[tuple[str, str], Price] = {}
+# (provider, model as logged) -> resolved price; rebuilt with the table.
+_resolved: dict[tuple[str, str], Price | None] = {}
 _loaded_at = 0.0
 _lock = threading.Lock()
 
@@ -41,6 +43,7 @@ def _load() -> None:
         for p in ModelPrice.objects.all()
     }
     _table, _loaded_at = table, time.monotonic()
+    _resolved.clear()
 
 
 def invalidate() -> None:
@@ -75,6 +78,16 @@ def find_price(provider: str, model: str | None) -> Price | None:
     if not model:
         return None
     table = _table_now()
+    key = (provider, model)
+    if key in _resolved:
+        return _resolved[key]
+    price = _resolve(table, provider, model)
+    if len(_resolved) < 10_000:  # model names come from traffic: keep the memo bounded
+        _resolved[key] = price
+    return price
+
+
+def _resolve(table: dict[tuple[str, str], Price], provider: str, model: str) -> Price | None:
     # Azure deployments bill like the OpenAI model they host.
     providers = (provider, "openai") if provider == "azure" else (provider,)
     for candidate in _candidates(model):

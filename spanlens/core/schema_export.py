@@ -17,6 +17,8 @@ import re
 import secrets
 from datetime import date, datetime
 
+from spanlens.core.rls import SUPABASE_ROLES_SQL
+
 HEADER = """\
 -- Spanlens PostgreSQL schema (Supabase or any PostgreSQL 13+).
 -- Generated from the Django migrations by `python manage.py export_schema`; do not edit.
@@ -125,6 +127,24 @@ def idempotent(statement: str) -> str:
     return s + ";"
 
 
+RLS_NOTE = """
+-- Supabase publishes the public schema through its Data API to the anon and
+-- authenticated roles. Row level security without policies closes that door;
+-- the role Spanlens connects as owns these tables, and owners bypass RLS.
+-- Only where those roles exist (see spanlens/core/rls.py).
+"""
+
+
+def _tables(prelude: list[str], migrations: list[Migration]) -> list[str]:
+    statements = prelude + [st for m in migrations for st in m.statements]
+    names = []
+    for statement in statements:
+        match = re.match(r'^CREATE TABLE (?:IF NOT EXISTS )?"([^"]+)"', statement)
+        if match and match.group(1) not in names:
+            names.append(match.group(1))
+    return names
+
+
 def render(prelude: list[str], migrations: list[Migration]) -> str:
     out = [HEADER]
     for statement in prelude:
@@ -140,6 +160,13 @@ def render(prelude: list[str], migrations: list[Migration]) -> str:
             out.append("  " + idempotent(statement).replace("\n", "\n  ") + "\n")
         out.append(f'  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ({app}, {name}, now());\n'
                    f"END IF;\nEND\n{TAG};\n")
+    tables = ", ".join(_quote(t) for t in _tables(prelude, migrations))
+    out.append(f"{RLS_NOTE}DO {TAG}\nDECLARE t text;\nBEGIN\n"
+               f"IF EXISTS ({SUPABASE_ROLES_SQL}) THEN\n"
+               f"  FOREACH t IN ARRAY ARRAY[{tables}] LOOP\n"
+               "    IF to_regclass(format('%I', t)) IS NOT NULL THEN\n"
+               "      EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);\n"
+               f"    END IF;\n  END LOOP;\nEND IF;\nEND\n{TAG};\n")
     return "".join(out)
 
 

@@ -14,5 +14,6 @@ urlpatterns = [
     path("settings/audit/", audit.audit_page, name="audit"),
     path("invite/<str:token>/", invite.invite_page, name="invite"),
     path("api/v1/members", api.list_members, name="api_members"),
+    path("api/v1/members/<int:member_id>", api.member_detail, name="api_member"),
     path("api/v1/invitations", api.create_invitation, name="api_invitations"),
 ]

@@ -116,9 +116,12 @@ class ServerEngine:
             database=database,
             secure=parsed.scheme == "https",
             autogenerate_session_id=False,
-            # clickhouse-connect drops settings an older server does not know.
-            settings=dict(SESSION_SETTINGS),
         )
+        # Only servers that have the setting get it; an older one would reject the name.
+        known = getattr(self._client, "server_settings", None) or {}
+        for name, value in SESSION_SETTINGS.items():
+            if name in known:
+                self._client.set_client_setting(name, value)
 
     def command(self, sql: str, params: dict | None = None) -> None:
         try:

@@ -1,8 +1,9 @@
-"""JSON API for members: GET /api/v1/members, POST /api/v1/invitations.
+"""JSON API for members: GET /api/v1/members, POST /api/v1/invitations,
+PATCH/DELETE /api/v1/members/<id>.
 
 Session cookie (with CSRF on writes) or `Authorization: Bearer sl_live_...` for
 reads. Managing members needs a signed-in owner or admin: an API key acts for
-a project's code, not for a person, so it never invites anyone.
+a project's code, not for a person, so it never invites or changes anyone.
 """
 from __future__ import annotations
 
@@ -76,3 +77,29 @@ def _invitation(i: Invitation) -> dict:
             "expiresAt": i.expires_at.isoformat(),
             "invitedBy": i.invited_by.get_username() if i.invited_by else None,
             "expired": i.expires_at <= timezone.now()}
+
+
+@api_auth
+def member_detail(request: HttpRequest, access: Access, member_id: int) -> JsonResponse:
+    """PATCH {"role": "..."} changes a member's role; DELETE removes them."""
+    if request.method not in ("PATCH", "DELETE"):
+        return error(f"method {request.method} not allowed", 405)
+    if not roles.can_manage(access.membership):
+        return error("only owners and admins (signed in) can change members", 403)
+    target = Membership.objects.filter(organization=access.organization, pk=member_id).select_related("user").first()
+    if target is None:
+        return error("not found", 404)
+    ip = audit.client_ip(request)
+    try:
+        if request.method == "DELETE":
+            members.remove_member(target, actor=request.user, ip=ip)
+            return JsonResponse({"success": True})
+        try:
+            payload = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return error("body must be JSON: {\"role\": \"viewer\"}", 400)
+        role = payload.get("role") if isinstance(payload, dict) else None
+        target = members.change_role(target, str(role or ""), actor=request.user, ip=ip)
+    except members.MemberError as exc:
+        return error(str(exc), 400, exc.field)
+    return JsonResponse({"success": True, "member": _member(target)})

@@ -16,6 +16,8 @@ from spanlens.core.models import Invitation, Membership
 
 
 def _page(request, membership: Membership, *, status: int = 200, **extra) -> HttpResponse:
+    rows = members.list_members(membership.organization_id)
+    managers = [m for m in rows if m.role in roles.MANAGERS]
     context = {
         "tab": "members",
         # The settings layout's read-only note: here, "cannot manage members".
@@ -24,7 +26,9 @@ def _page(request, membership: Membership, *, status: int = 200, **extra) -> Htt
         "organization": membership.organization,
         "can_manage": roles.can_manage(membership),
         "assignable_roles": roles.assignable_roles(membership),
-        "members": members.list_members(membership.organization_id),
+        "members": rows,
+        # The last owner/admin cannot be demoted or removed: no controls to try.
+        "locked_member_id": managers[0].id if len(managers) == 1 else None,
         "invitations": members.list_pending_invitations(membership.organization_id),
         "email_enabled": emails.enabled(),
         "form": {"email": "", "role": Membership.Role.MEMBER, "errors": {}},

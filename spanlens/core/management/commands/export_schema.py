@@ -29,4 +29,5 @@ class Command(BaseCommand):
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sql)
-        self.stdout.write(f"wrote {path} ({sql.count('DO $spanlens$')} migrations)")
+        migrations = sql.count('INSERT INTO "django_migrations"')
+        self.stdout.write(f"wrote {path} ({migrations} migrations)")
