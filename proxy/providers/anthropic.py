@@ -1,10 +1,8 @@
 """Anthropic Messages: x-api-key auth, cache read/write usage, SSE reassembly."""
 from __future__ import annotations
 
-import orjson
-
 from proxy import sse
-from proxy.providers.base import Prepared, Usage, as_int, bearer
+from proxy.providers.base import Prepared, Usage, as_int, bearer, json_objects, json_value
 
 name = "anthropic"
 AUTH_HEADERS = (b"x-api-key", b"authorization")
@@ -45,10 +43,7 @@ def usage_from(usage: dict, model: str | None) -> Usage:
 
 
 def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None, Usage(model=model)
+    data = json_value(body)
     if not isinstance(data, dict):
         return None, Usage(model=model)
     return data, usage_from(data.get("usage") or {}, data.get("model") or model)
@@ -58,13 +53,7 @@ def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage
     message: dict | None = None
     blocks: dict[int, dict] = {}
     usage_fields: dict = {}
-    for data in sse.iter_data(raw):
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(event, dict):
-            continue
+    for event in json_objects(sse.iter_data(raw)):
         kind = event.get("type")
         if kind == "message_start":
             message = dict(event.get("message") or {})

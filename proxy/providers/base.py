@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
+
 
 @dataclass
 class Usage:
@@ -47,3 +49,19 @@ def bearer(headers: dict[bytes, bytes]) -> str | None:
     if value and value[:7].lower() == b"bearer ":
         return value[7:].strip().decode("latin-1")
     return None
+
+
+def json_value(raw: bytes):
+    """Parsed JSON, or None when the bytes are not JSON (an HTML error page, a cut body)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def json_objects(payloads):
+    """The JSON objects among SSE data payloads, skipping [DONE] and anything else."""
+    for payload in payloads:
+        value = json_value(payload)
+        if isinstance(value, dict):
+            yield value

@@ -4,10 +4,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-import orjson
-
 from proxy import sse
-from proxy.providers.base import Prepared, Usage, as_int
+from proxy.providers.base import Prepared, Usage, as_int, json_objects, json_value
 
 name = "gemini"
 AUTH_HEADERS = (b"x-goog-api-key", b"authorization")
@@ -51,10 +49,7 @@ def usage_from(data: dict, model: str | None) -> Usage:
 
 
 def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None, Usage(model=model)
+    data = json_value(body)
     if isinstance(data, list):  # streamGenerateContent without alt=sse returns a JSON array
         return _merge(data, model)
     if not isinstance(data, dict):
@@ -65,15 +60,7 @@ def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
 def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage]:
     if raw.lstrip()[:1] == b"[":  # streamGenerateContent without alt=sse: one JSON array
         return parse_response(raw, model)
-    chunks = []
-    for data in sse.iter_data(raw):
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(chunk, dict):
-            chunks.append(chunk)
-    return _merge(chunks, model)
+    return _merge(list(json_objects(sse.iter_data(raw))), model)
 
 
 def _merge(chunks: list, model: str | None) -> tuple[dict | None, Usage]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 
 from proxy import sse
-from proxy.providers.base import Prepared, Usage, as_int, bearer
+from proxy.providers.base import Prepared, Usage, as_int, bearer, json_objects, json_value
 
 name = "openai"
 AUTH_HEADERS = (b"authorization",)
@@ -59,10 +59,7 @@ def usage_from(data: dict, model: str | None = None) -> Usage:
 
 
 def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None, Usage(model=model)
+    data = json_value(body)
     if not isinstance(data, dict):
         return None, Usage(model=model)
     return data, usage_from(data, model)
@@ -78,15 +75,7 @@ def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage
     usage = Usage(model=model)
     choices: dict[int, dict] = {}
     base: dict = {}
-    for data in sse.iter_data(raw):
-        if data == b"[DONE]":
-            continue
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(chunk, dict):
-            continue
+    for chunk in json_objects(sse.iter_data(raw)):
         kind = chunk.get("type")
         if isinstance(kind, str) and kind.startswith("response."):
             response = chunk.get("response")
