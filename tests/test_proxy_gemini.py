@@ -5,18 +5,11 @@ from decimal import Decimal
 import httpx
 
 from tests import mock_upstream as mock
+from tests.costs import cost_of, usd
 
 CONTENTS = {"contents": [{"role": "user", "parts": [{"text": "Why is the sky blue?"}]}]}
 
 
-def usd(*tokens_at_price: tuple[int, str]) -> Decimal:
-    """Cost of (tokens, USD per 1M tokens) pairs, at the log's 8-decimal precision."""
-    total = sum(Decimal(tokens) * Decimal(price) for tokens, price in tokens_at_price)
-    return (total / Decimal(1_000_000)).quantize(Decimal("0.00000001"))
-
-
-def cost_of(row) -> Decimal | None:
-    return None if row["cost_usd"] is None else Decimal(str(row["cost_usd"]))
 
 
 def gemini_url(server, model: str, method: str = "generateContent") -> str:
