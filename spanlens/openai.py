@@ -13,26 +13,13 @@ from typing import Any
 import openai
 
 from spanlens.sdk import config
-from spanlens.sdk.hooks import CallTracer
-from spanlens.sdk.sampling import Sampling
+from spanlens.sdk.clientopts import provider_client_options
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
 def _options(provider: str, api_key, sampling, log_body, kw: dict[str, Any], is_async: bool) -> dict[str, Any]:
-    key = config.api_key(api_key)
-    if not key:
-        raise ValueError("a Spanlens API key is required: pass api_key= or set SPANLENS_API_KEY")
-    headers = dict(kw.pop("default_headers", None) or {})
-    if log_body is not None:
-        from spanlens.sdk.headers import with_log_body
-
-        headers.update(with_log_body(log_body).headers)
-    http_client = kw.pop("http_client", None) or (
-        openai.DefaultAsyncHttpxClient() if is_async else openai.DefaultHttpxClient()
-    )
-    CallTracer(provider, Sampling.of(sampling)).install(http_client, is_async=is_async)
-    return {"api_key": key, "default_headers": headers, "http_client": http_client, **kw}
+    return provider_client_options(openai, provider, api_key, sampling, log_body, kw, is_async)
 
 
 def create_openai(api_key=None, base_url=None, sampling=None, log_body=None, **kw) -> openai.OpenAI:
