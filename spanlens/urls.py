@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("spanlens.traces.urls")),
     path("", include("spanlens.core.urls")),
+    path("", include("evals.urls")),
     path("", include("dashboard.urls")),
 ]

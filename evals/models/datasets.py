@@ -1,0 +1,4 @@
+"""Datasets models."""
+from __future__ import annotations
+
+__all__: list[str] = []

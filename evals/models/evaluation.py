@@ -1,0 +1,4 @@
+"""Evaluation models."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,4 @@
+"""Prompts models."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,7 @@
+"""The evals app's routes: prompts in prompts_urls, evaluators / runs / datasets in evaluation_urls."""
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("evals.prompts_urls")),
+    path("", include("evals.evaluation_urls")),
+]
