@@ -17,7 +17,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from proxy.app import proxy_app  # noqa: E402
+from spanlens.core import invalidation  # noqa: E402
 from spanlens.routing import websocket_urlpatterns  # noqa: E402
+
+# Every web process listens for key changes made by the others (needs REDIS_URL).
+invalidation.start_listener()
 
 
 def _http_router(proxy, django):

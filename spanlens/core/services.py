@@ -104,11 +104,11 @@ def delete_provider_key(key: ProviderKey, *, actor=None, ip: str | None = None) 
 
 
 def _forget_cached_keys() -> None:
-    # The proxy caches key lookups in-process; changes made here apply at once
-    # in this process and within API_KEY_CACHE_TTL_S elsewhere.
-    from proxy import auth
+    # The proxy caches key lookups per process: clear them here and, through
+    # Redis when configured, in every other web process too.
+    from spanlens.core import invalidation
 
-    auth.clear_cache()
+    invalidation.keys_changed()
 
 
 @dataclass
@@ -172,4 +172,6 @@ def rename_project(project: Project, name: str, *, actor=None, ip: str | None = 
     project.save(update_fields=["name"])
     audit.record(project.organization_id, "project.rename", actor=actor, ip=ip, target=project,
                  details={"from": old, "to": name})
+    # x-spanlens-project may name the project: cached lookups by the old name must go.
+    _forget_cached_keys()
     return project
