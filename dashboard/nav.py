@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from spanlens.core import access as access_mod
+from spanlens.core import health
 from spanlens.core.models import Project
 
 SECTIONS = ("requests", "traces", "users", "prompts", "evals", "settings")
@@ -18,6 +19,8 @@ def nav(request) -> dict:
     context = {"section": section, "access": access, "switch_options": [], "switch_next": switch_next}
     if access is None:
         return {"nav": context}
+    # In-memory figures of this process's writer: no I/O, so every page can afford it.
+    context["log_warnings"] = health.log_writer_warnings(health.log_writer_status())
     current_project = request.session.get(access_mod.SESSION_PROJECT) or ""
     orgs = [m.organization for m in access_mod.memberships(request.user)]
     projects = Project.objects.filter(organization__in=orgs).order_by("name")

@@ -173,6 +173,9 @@ CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
 # The batch writer flushes when this many rows wait, or after this many ms.
 LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 2000)
 LOG_FLUSH_INTERVAL_MS = env_int("LOG_FLUSH_INTERVAL_MS", 200)
+# Rows held in memory while neither ClickHouse nor the fallback table takes them;
+# past this, new rows are counted as dropped (health, dashboard) instead of growing memory.
+LOG_QUEUE_MAX_ROWS = env_int("LOG_QUEUE_MAX_ROWS", 200_000)
 
 # --- Proxy ------------------------------------------------------------------
 UPSTREAM_BASE_URLS = {

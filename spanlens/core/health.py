@@ -183,6 +183,9 @@ def deep() -> tuple[bool, dict]:
         "last_beat_at": beat_at.isoformat() if beat_at else None,
         "last_beat_age_s": age_s(beat_at),
     }
+    writer = log_writer_status()
+    body["log_writer"] = writer
+    warnings.extend(log_writer_warnings(writer))
     try:
         from spanlens.requestlog import queries
 
@@ -201,6 +204,29 @@ def deep() -> tuple[bool, dict]:
         if ok:
             body["status"] = "degraded"
     return ok, body
+
+
+def log_writer_status() -> dict:
+    """This process's request-log writer (each web process has its own)."""
+    from dataclasses import asdict
+
+    from spanlens.requestlog.writer import get_writer
+
+    return asdict(get_writer().status())
+
+
+def log_writer_warnings(status: dict) -> list[str]:
+    warnings = []
+    if not status["alive"]:
+        warnings.append("the request-log writer thread is not running: restart the server")
+    if status["rows_dropped"]:
+        warnings.append(f"{status['rows_dropped']} request-log rows were dropped: the in-memory queue was full "
+                        "(LOG_QUEUE_MAX_ROWS) while ClickHouse and the fallback table were both unavailable")
+    age = status["oldest_pending_age_s"]
+    if status["last_error"] and status["pending"] and age is not None and age > 5:
+        warnings.append(f"{status['pending']} request-log rows wait in memory (oldest {age:.0f}s): "
+                        f"{status['last_error']}")
+    return warnings
 
 
 def _clean(data: dict) -> dict:

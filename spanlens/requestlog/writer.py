@@ -3,6 +3,9 @@
 The proxy calls enqueue() (a deque append, no I/O); a daemon thread flushes
 every LOG_FLUSH_INTERVAL_MS or LOG_BATCH_SIZE rows. A batch ClickHouse refuses
 goes to the RequestFallback table so no row is lost; drain_fallback retries it.
+When neither store takes a batch, it goes back to the front of the queue and is
+retried with backoff: the thread never dies, and what it is doing is in status()
+(shown by /health/deep and the dashboard).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
@@ -21,6 +25,27 @@ SWITCH_INTERVAL_S = 0.0005
 # Row building pauses for YIELD_S after every ROW_SLICE_S of work (see write_batch).
 ROW_SLICE_S = 0.001
 YIELD_S = 0.0002
+# Retry a batch neither store took after this, doubling up to the cap.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+
+
+class StoreUnavailable(Exception):
+    """Neither ClickHouse nor the fallback table took a batch."""
+
+
+@dataclass
+class WriterStatus:
+    alive: bool
+    pending: int
+    oldest_pending_age_s: float | None
+    rows_written: int
+    rows_to_fallback: int
+    rows_dropped: int
+    failures: int
+    last_error: str | None
+    last_error_age_s: float | None
+
 
 
 class RequestLogWriter:
@@ -33,10 +58,25 @@ class RequestLogWriter:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self.max_pending = settings.LOG_QUEUE_MAX_ROWS
         self.rows_written = 0
         self.rows_to_fallback = 0
+        # Rows refused at enqueue because the queue was full (both stores down for long).
+        self.rows_dropped = 0
+        self.failures = 0
+        self._consecutive_failures = 0
+        self.last_error: str | None = None
+        self._last_error_at: float | None = None
+        # When the oldest row still queued arrived (monotonic); None while empty.
+        self._oldest_at: float | None = None
 
     def enqueue(self, row: dict) -> None:
+        if len(self._rows) >= self.max_pending:
+            # Memory stays bounded; the count says what was lost (health, dashboard).
+            self.rows_dropped += 1
+            return
+        if not self._rows:
+            self._oldest_at = time.monotonic()
         self._rows.append(row)
         if self._thread is None:
             self._start()
@@ -57,41 +97,91 @@ class RequestLogWriter:
 
     def _loop(self) -> None:
         while not self._stopping:
-            self._wake.wait(self.interval_s)
+            self._wake.wait(self._retry_wait() if self._consecutive_failures else self.interval_s)
             self._wake.clear()
-            self.flush_now()
-            # Fallback writes and hooks open a DB connection in this thread; close it
-            # so idle connections don't pile up (and databases can be dropped in tests).
-            connections.close_all()
+            try:
+                self.flush_now()
+            except Exception:  # flush_now records it; nothing may end this thread
+                pass
+            finally:
+                # Fallback writes and hooks open a DB connection in this thread; close it
+                # so idle connections don't pile up (and databases can be dropped in tests).
+                try:
+                    connections.close_all()
+                except Exception:
+                    log.debug("closing the writer's database connections failed", exc_info=True)
+
+    def _retry_wait(self) -> float:
+        return min(RETRY_FIRST_S * 2 ** (self._consecutive_failures - 1), RETRY_MAX_S)
 
     def flush_now(self) -> int:
-        """Write everything queued so far; returns the number of rows handled."""
+        """Write everything queued so far; returns the number of rows handled.
+
+        Raises StoreUnavailable when neither store took the batch: its rows are back
+        at the front of the queue, in order, for the next try.
+        """
         with self._flush_lock:
             batch = []
+            oldest_at = self._oldest_at
             while self._rows and len(batch) < 50_000:
                 batch.append(self._rows.popleft())
-            if batch:
+            if not batch:
+                return 0
+            self._oldest_at = time.monotonic() if self._rows else None
+            try:
                 write_batch(batch, self)
+            except Exception as exc:
+                built = getattr(exc, "rows", batch)
+                self._rows.extendleft(reversed(built))
+                self._oldest_at = oldest_at
+                self._record_failure(exc)
+                raise StoreUnavailable(str(exc)) from exc
+            self._consecutive_failures = 0
             return len(batch)
+
+    def _record_failure(self, exc: Exception) -> None:
+        self.failures += 1
+        self._consecutive_failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        self._last_error_at = time.monotonic()
+        log.error("request-log rows kept in memory, retrying in %.1fs: %s", self._retry_wait(), self.last_error)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Block until rows queued before this call are written (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while self._rows and time.monotonic() < deadline:
-            self.flush_now()
+            try:
+                self.flush_now()
+            except StoreUnavailable:
+                time.sleep(min(self._retry_wait(), max(deadline - time.monotonic(), 0)))
         # A batch the thread took just before we looked finishes under the lock.
         with self._flush_lock:
             pass
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True
         self._wake.set()
-        while self._rows:
-            self.flush_now()
+        self.flush(timeout)
 
     @property
     def pending(self) -> int:
         return len(self._rows)
+
+    def status(self) -> WriterStatus:
+        now = time.monotonic()
+        oldest = self._oldest_at
+        return WriterStatus(
+            # Not started yet (no traffic) counts as alive: it starts on the first row.
+            alive=self._thread is None or self._thread.is_alive(),
+            pending=len(self._rows),
+            oldest_pending_age_s=round(now - oldest, 1) if oldest is not None and self._rows else None,
+            rows_written=self.rows_written,
+            rows_to_fallback=self.rows_to_fallback,
+            rows_dropped=self.rows_dropped,
+            failures=self.failures,
+            last_error=self.last_error,
+            last_error_age_s=round(now - self._last_error_at, 1) if self._last_error_at else None,
+        )
 
 
 def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> None:
@@ -122,9 +212,14 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
             writer.rows_written += len(batch)
     except Exception as exc:  # ClickHouse down, schema missing, bad row…
         log.warning("ClickHouse refused %d rows, queued to fallback: %s", len(batch), exc)
-        RequestFallback.objects.bulk_create(
-            [RequestFallback(row=row, last_error=str(exc)[:2000]) for row in batch], batch_size=500
-        )
+        try:
+            RequestFallback.objects.bulk_create(
+                [RequestFallback(row=storable(row), last_error=storable(str(exc)[:2000])) for row in batch], batch_size=500
+            )
+        except Exception as fallback_exc:
+            # Both stores refused: hand the built rows back so the writer retries them.
+            fallback_exc.rows = batch
+            raise
         if writer:
             writer.rows_to_fallback += len(batch)
         return
@@ -133,6 +228,17 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
             hook(batch)
         except Exception:  # e.g. trace linking; the rows themselves are safe
             log.exception("after-write hook %r failed", hook)
+
+
+def storable(value):
+    """The row with NUL characters replaced: PostgreSQL's jsonb refuses \\u0000."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\u2400") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
 
 
 _after_write: list = []
