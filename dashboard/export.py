@@ -1,9 +1,8 @@
-"""Streaming encoders for request exports: CSV and JSON Lines."""
+"""Encoders for request exports (CSV and JSON Lines) and the file they are spooled to."""
 from __future__ import annotations
 
 import csv
 import io
-from itertools import islice
 from typing import Iterable, Iterator
 
 import orjson
@@ -33,16 +32,13 @@ def jsonl_lines(rows: Iterable[dict]) -> Iterator[bytes]:
         yield orjson.dumps(row) + b"\n"
 
 
-async def in_chunks(lines: Iterator, size: int = 500):
-    """Serve a blocking line iterator to ASGI without holding the whole export:
-    each chunk of lines is produced in a worker thread."""
-    from asgiref.sync import sync_to_async
+def spool(lines: Iterable, memory_limit: int = 8 * 1024 * 1024):
+    """Every line into a temporary file (in memory up to memory_limit), rewound."""
+    import tempfile
 
-    def take():
-        return list(islice(lines, size))
+    out = tempfile.SpooledTemporaryFile(max_size=memory_limit)
+    for line in lines:
+        out.write(line.encode() if isinstance(line, str) else line)
+    out.seek(0)
+    return out
 
-    while True:
-        chunk = await sync_to_async(take, thread_sensitive=False)()
-        if not chunk:
-            return
-        yield chunk[0][:0].join(chunk)

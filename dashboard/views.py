@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -253,10 +253,11 @@ def export_requests(request: HttpRequest, access: Access, fmt: str) -> HttpRespo
             yield rows_mod.to_json(row)
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if fmt == "csv":
-        response = StreamingHttpResponse(export.in_chunks(export.csv_lines(rows(), EXPORT_COLUMNS)), content_type="text/csv")
-    else:
-        response = StreamingHttpResponse(export.in_chunks(export.jsonl_lines(rows())), content_type="application/x-ndjson")
+    lines = export.csv_lines(rows(), EXPORT_COLUMNS) if fmt == "csv" else export.jsonl_lines(rows())
+    # Written whole before the first byte goes out: if the request log fails midway the
+    # user gets an error (503), never a file that silently stops. Spills to disk when big.
+    spooled = export.spool(lines)
+    response = FileResponse(spooled, content_type="text/csv" if fmt == "csv" else "application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="spanlens-requests-{stamp}.{fmt}"'
     return response
 

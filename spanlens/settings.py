@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # ClickHouse unreachable: a 503 page or JSON error saying how many rows wait.
+    "dashboard.outage.RequestLogOutageMiddleware",
 ]
 
 ROOT_URLCONF = "spanlens.urls"

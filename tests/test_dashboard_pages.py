@@ -34,14 +34,8 @@ def log(org, project, other_org_and_project):
 
 
 def body_of(response) -> bytes:
-    """Exports stream from an async iterator (ASGI); collect it here."""
-    from asgiref.sync import async_to_sync
-
-    async def collect():
-        return b"".join([chunk if isinstance(chunk, bytes) else chunk.encode()
-                         async for chunk in response.streaming_content])
-
-    return async_to_sync(collect)()
+    """An export is a file response, written whole before it is sent."""
+    return b"".join(response.streaming_content)
 
 
 def newest_first(rows):

@@ -16,6 +16,24 @@ class ClickHouseError(RuntimeError):
     pass
 
 
+class ClickHouseUnavailable(ClickHouseError):
+    """The store cannot answer at all (server unreachable, tables missing): pages and
+    APIs say so with a 503 instead of failing as if the query were wrong."""
+
+
+# Substrings of the errors that mean "the store is not there", from both engines.
+_UNAVAILABLE_MARKERS = (
+    "UNKNOWN_TABLE", "UNKNOWN_DATABASE", "Connection refused", "EmbeddedServer",
+    "timed out", "Max retries", "Name or service not known", "Connection reset", "NetworkError",
+)
+
+
+def _wrapped(exc: Exception) -> ClickHouseError:
+    text = str(exc)
+    unavailable = type(exc).__name__ == "OperationalError" or any(m in text for m in _UNAVAILABLE_MARKERS)
+    return (ClickHouseUnavailable if unavailable else ClickHouseError)(text)
+
+
 # ClickHouse 26.x's top-K dynamic filter mis-types its threshold when the ORDER BY
 # column is not the first selected column ("Type mismatch ... Expected DateTime64,
 # got UUID") on the dashboard's paged, sorted reads; the plain top-K sort is as fast here.
@@ -43,7 +61,7 @@ class ChdbEngine:
             with self._lock:
                 return self._session.query(sql, fmt, params=params or None)
         except Exception as exc:  # chDB raises RuntimeError with the server's message
-            raise ClickHouseError(str(exc)) from exc
+            raise _wrapped(exc) from exc
 
     def command(self, sql: str, params: dict | None = None) -> None:
         self._run(sql, "CSV", params)
@@ -127,20 +145,20 @@ class ServerEngine:
         try:
             self._client.command(sql, parameters=params or None)
         except Exception as exc:
-            raise ClickHouseError(str(exc)) from exc
+            raise _wrapped(exc) from exc
 
     def select(self, sql: str, params: dict | None = None) -> list[dict[str, Any]]:
         try:
             data = self._client.raw_query(sql, parameters=params or None, fmt="JSONEachRow")
         except Exception as exc:
-            raise ClickHouseError(str(exc)) from exc
+            raise _wrapped(exc) from exc
         return [orjson.loads(line) for line in data.splitlines() if line]
 
     def insert_json_rows(self, table: str, payload: bytes) -> None:
         try:
             self._client.raw_insert(table, insert_block=payload, fmt="JSONEachRow")
         except Exception as exc:
-            raise ClickHouseError(str(exc)) from exc
+            raise _wrapped(exc) from exc
 
     def insert_rows(self, table: str, rows: list[dict]) -> None:
         self.insert_json_rows(table, encode_rows(rows))
@@ -177,7 +195,7 @@ def ping_server(url: str, user: str, password: str, timeout: float = 3.0) -> str
         finally:
             client.close()
     except Exception as exc:
-        raise ClickHouseError(str(exc)) from exc
+        raise _wrapped(exc) from exc
 
 
 _engine = None
@@ -189,15 +207,20 @@ def get_engine():
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                if settings.CLICKHOUSE_URL:
-                    _engine = ServerEngine(
-                        settings.CLICKHOUSE_URL,
-                        settings.CLICKHOUSE_USER,
-                        settings.CLICKHOUSE_PASSWORD,
-                        settings.CLICKHOUSE_DB,
-                    )
-                else:
-                    _engine = ChdbEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB)
+                try:
+                    if settings.CLICKHOUSE_URL:
+                        _engine = ServerEngine(
+                            settings.CLICKHOUSE_URL,
+                            settings.CLICKHOUSE_USER,
+                            settings.CLICKHOUSE_PASSWORD,
+                            settings.CLICKHOUSE_DB,
+                        )
+                    else:
+                        _engine = ChdbEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB)
+                except ClickHouseError:
+                    raise
+                except Exception as exc:  # unreachable at start: try again on the next call
+                    raise ClickHouseUnavailable(str(exc)) from exc
     return _engine
 
 
