@@ -172,6 +172,9 @@ CLICKHOUSE_USER = env_str("CLICKHOUSE_USER", "default")
 CLICKHOUSE_PASSWORD = env_str("CLICKHOUSE_PASSWORD", "")
 CLICKHOUSE_DB = env_str("CLICKHOUSE_DB", "spanlens")
 CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
+# A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
+# creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
+CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")
 # The batch writer flushes when this many rows wait, or after this many ms.
 LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 2000)
 LOG_FLUSH_INTERVAL_MS = env_int("LOG_FLUSH_INTERVAL_MS", 200)

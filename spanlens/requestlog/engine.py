@@ -137,7 +137,12 @@ class ServerEngine:
         )
         # Only servers that have the setting get it; an older one would reject the name.
         known = getattr(self._client, "server_settings", None) or {}
-        for name, value in SESSION_SETTINGS.items():
+        wanted = dict(SESSION_SETTINGS)
+        if settings.CLICKHOUSE_CLUSTER:
+            # Insert through the Distributed table and return only once the shard holds the
+            # rows (older servers call it insert_distributed_sync), so none is acknowledged early.
+            wanted.update({"distributed_foreground_insert": 1, "insert_distributed_sync": 1})
+        for name, value in wanted.items():
             if name in known:
                 self._client.set_client_setting(name, value)
 

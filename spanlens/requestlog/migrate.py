@@ -5,7 +5,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from spanlens.requestlog.engine import get_engine
+from spanlens.requestlog.cluster import clustered
+from spanlens.requestlog.engine import ClickHouseError, get_engine
 
 MIGRATIONS_DIR = Path(settings.BASE_DIR) / "clickhouse"
 
@@ -19,20 +20,33 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def statements_for(statement: str) -> list[str]:
+    """A migration statement as this install runs it: as written on one node, or in its
+    replicated + distributed form when CLICKHOUSE_CLUSTER names a cluster."""
+    cluster = settings.CLICKHOUSE_CLUSTER
+    if not cluster:
+        return [statement]
+    if not settings.CLICKHOUSE_URL:
+        raise ClickHouseError("CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL: embedded chDB is a single node.")
+    return clustered(statement, cluster=cluster, database=settings.CLICKHOUSE_DB)
+
+
 def apply_migrations() -> list[str]:
     """Returns the names applied this time (empty when already up to date)."""
     engine = get_engine()
-    engine.command(
+    for statement in statements_for(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime DEFAULT now()) "
         "ENGINE = MergeTree ORDER BY name"
-    )
+    ):
+        engine.command(statement)
     done = {r["name"] for r in engine.select("SELECT name FROM schema_migrations")}
     applied = []
     for path in migration_files():
         if path.name in done:
             continue
-        for statement in _statements(path.read_text()):
-            engine.command(statement)
+        for written in _statements(path.read_text()):
+            for statement in statements_for(written):
+                engine.command(statement)
         engine.command(
             "INSERT INTO schema_migrations (name) VALUES ({name:String})", {"name": path.name}
         )
