@@ -106,7 +106,7 @@ class PendingLog:
             "response_body": response_text if keep_bodies else "",
             "trace_id": _uuid_or_none(meta.get("trace_id")),
             "span_id": _uuid_or_none(meta.get("span_id")),
-            "prompt_version_id": prompt_version_uuid(meta.get("prompt_version_id"), self.tenant.organization_id),
+            "prompt_version_id": _resolve_prompt_version(meta.get("prompt_version_id"), self.tenant.organization_id),
             "user_id": meta.get("user_id") if keep_ids else None,
             "session_id": meta.get("session_id") if keep_ids else None,
             "log_body": self.log_body,
@@ -137,6 +137,15 @@ def prompt_version_uuid(value: str | None, organization_id: str) -> str | None:
     if "@" not in value:
         return None
     return str(uuid.uuid5(PROMPT_VERSION_NAMESPACE, f"{organization_id}:{value.strip()}"))
+
+
+def _resolve_prompt_version(value: str | None, organization_id: str) -> str | None:
+    # Labels and `latest` need a database lookup; it happens here, in the writer thread.
+    if not value:
+        return None
+    from evals.prompt_resolve import resolve
+
+    return resolve(value, organization_id)
 
 
 def _uuid_or_none(value: str | None) -> str | None:

@@ -113,6 +113,42 @@ def get_api_key_or_404(access: Access, key_id) -> ApiKey:
     return _scoped_or_404(ApiKey, access, key_id)
 
 
+def get_prompt_or_404(access: Access, name: str):
+    """A prompt by its name (names are unique per organization)."""
+    from evals.models import Prompt
+
+    prompt = Prompt.objects.filter(organization=access.organization, name=name).first()
+    if prompt is None:
+        raise Http404("No such prompt")
+    return prompt
+
+
+def get_prompt_version_or_404(access: Access, prompt, number):
+    from evals.models import PromptVersion
+
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise Http404("No such version")
+    version = PromptVersion.objects.filter(organization=access.organization, prompt=prompt, version=number).first()
+    if version is None:
+        raise Http404("No such version")
+    return version
+
+
+def get_prompt_experiment_or_404(access: Access, prompt, experiment_id):
+    from evals.models import PromptExperiment
+
+    experiment = (
+        PromptExperiment.objects.filter(organization=access.organization, prompt=prompt, id=uuid_or_404(experiment_id))
+        .select_related("arm_a", "arm_b", "prompt")
+        .first()
+    )
+    if experiment is None:
+        raise Http404("No such experiment")
+    return experiment
+
+
 def _scoped_or_404(model, access: Access, object_id):
     obj = model.objects.filter(organization=access.organization, id=uuid_or_404(object_id)).first()
     if obj is None:

@@ -349,3 +349,89 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         {"org": str(organization_id), "project": str(project_id), "count": int(count), "start": int(start),
          "span_ms": int(days) * 86_400_000},
     )
+
+
+# --- prompts ------------------------------------------------------------------
+# Calls linked to prompt versions (x-spanlens-prompt-version), for /prompts and the A/B results.
+
+_ERROR = "(status_code >= 400 OR status_code = 0)"
+_COST = "toFloat64(ifNull(cost_usd, toDecimal64(0, 8)))"
+# The experiment's assignment key, as a column (anything else is refused before SQL).
+ARM_UNIT_COLUMNS = {"user_id": "user_id", "session_id": "session_id", "trace_id": "toString(trace_id)"}
+
+
+def list_prompt_version_totals(
+    *, organization_id: str, version_ids: list[str], retention_days: int = 365, days: int = 7
+) -> list[dict]:
+    """Calls, cost and errors per prompt version over the last `days` days."""
+    if not version_ids:
+        return []
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        f"SELECT toString(prompt_version_id) AS version_id, count() AS calls, sum({_COST}) AS cost_usd, "
+        f"countIf({_ERROR}) AS errors FROM requests WHERE {where} "
+        "AND prompt_version_id IN {ids:Array(UUID)} AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
+        "GROUP BY version_id",
+        {**params, "ids": [str(i) for i in version_ids], "days": int(days)},
+    )
+
+
+def list_prompt_daily_calls(
+    *, organization_id: str, version_ids: list[str], retention_days: int = 365, days: int = 7
+) -> list[dict]:
+    """Calls per prompt version per UTC day, for the sparklines (days without calls are absent)."""
+    if not version_ids:
+        return []
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        "SELECT toString(prompt_version_id) AS version_id, toString(toDate(created_at)) AS day, count() AS calls "
+        f"FROM requests WHERE {where} AND prompt_version_id IN {{ids:Array(UUID)}} "
+        "AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({days:UInt32}) "
+        "GROUP BY version_id, day ORDER BY day",
+        {**params, "ids": [str(i) for i in version_ids], "days": int(days) - 1},
+    )
+
+
+def list_prompt_calls(
+    *, organization_id: str, version_ids: list[str], retention_days: int = 365, limit: int = 50
+) -> list[dict]:
+    """The newest calls of some prompt versions (summaries, no bodies)."""
+    if not version_ids:
+        return []
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests WHERE {where} "
+        "AND prompt_version_id IN {ids:Array(UUID)} ORDER BY created_at DESC, id DESC LIMIT {limit:UInt32}",
+        {**params, "ids": [str(i) for i in version_ids], "limit": int(limit)},
+    )
+
+
+def list_prompt_arm_stats(
+    *,
+    organization_id: str,
+    version_ids: list[str],
+    since: datetime,
+    until: datetime | None = None,
+    unit: str = "user_id",
+    retention_days: int = 365,
+) -> list[dict]:
+    """Per version in a time window: what the A/B results need (counts, means, variances, quantiles)."""
+    if not version_ids:
+        return []
+    unit_column = ARM_UNIT_COLUMNS[unit]
+    where, params = _scope(organization_id, retention_days)
+    where += " AND prompt_version_id IN {ids:Array(UUID)} AND created_at >= {since:DateTime64(3, 'UTC')}"
+    params.update({"ids": [str(i) for i in version_ids], "since": format_ts(since)})
+    if until is not None:
+        where += " AND created_at < {until:DateTime64(3, 'UTC')}"
+        params["until"] = format_ts(until)
+    return get_engine().select(
+        "SELECT toString(prompt_version_id) AS version_id, count() AS calls, "
+        f"uniqExactIf({unit_column}, {unit_column} IS NOT NULL AND {unit_column} != '') AS units, "
+        f"countIf({_ERROR}) AS errors, "
+        "avg(latency_ms) AS latency_mean, varSamp(toFloat64(latency_ms)) AS latency_var, "
+        "quantileExact(0.5)(latency_ms) AS latency_p50, quantileExact(0.95)(latency_ms) AS latency_p95, "
+        f"avg({_COST}) AS cost_mean, varSamp({_COST}) AS cost_var, sum({_COST}) AS cost_total "
+        f"FROM requests WHERE {where} GROUP BY version_id",
+        params,
+    )
