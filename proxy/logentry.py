@@ -155,3 +155,28 @@ def _uuid_or_none(value: str | None) -> str | None:
         return str(uuid.UUID(value))
     except ValueError:
         return None
+
+
+# --- the spool's form of a pending row (spanlens/requestlog/spool.py) ---
+
+def to_spool(entry: PendingLog) -> dict:
+    """Plain data for the crash spool: every field but the tenant's decrypted keys.
+    The id is fixed here so a replay after a crash writes the same row, not a twin."""
+    if entry.id is None:
+        entry.id = str(uuid.uuid4())
+    record = {name: getattr(entry, name) for name in PendingLog.__slots__ if name != "tenant"}
+    tenant = entry.tenant
+    record["tenant"] = (tenant.organization_id, tenant.project_id, tenant.api_key_id)
+    return record
+
+
+def from_spool(record: dict) -> PendingLog:
+    from proxy.auth import Tenant
+
+    entry = PendingLog.__new__(PendingLog)
+    for name in PendingLog.__slots__:
+        if name != "tenant":
+            setattr(entry, name, record.get(name))
+    organization_id, project_id, api_key_id = record["tenant"]
+    entry.tenant = Tenant(organization_id, project_id, api_key_id, {})
+    return entry

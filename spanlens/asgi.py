@@ -18,10 +18,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from proxy.app import proxy_app  # noqa: E402
 from spanlens.core import invalidation  # noqa: E402
+from spanlens.requestlog.writer import start_web_writer  # noqa: E402
 from spanlens.routing import websocket_urlpatterns  # noqa: E402
 
 # Every web process listens for key changes made by the others (needs REDIS_URL).
 invalidation.start_listener()
+# And keeps a crash spool of its log rows, replaying what a killed predecessor left.
+start_web_writer()
 
 
 def _http_router(proxy, django):

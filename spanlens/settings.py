@@ -181,6 +181,10 @@ LOG_FLUSH_INTERVAL_MS = env_int("LOG_FLUSH_INTERVAL_MS", 200)
 # Rows held in memory while neither ClickHouse nor the fallback table takes them;
 # past this, new rows are counted as dropped (health, dashboard) instead of growing memory.
 LOG_QUEUE_MAX_ROWS = env_int("LOG_QUEUE_MAX_ROWS", 200_000)
+# Each queued row is also appended to var/spool/ until it is stored, so a killed server
+# replays it on the next start. Past this size rows are kept in memory only (health says so);
+# 0 turns the spool off.
+LOG_SPOOL_MAX_MB = env_int("LOG_SPOOL_MAX_MB", 256)
 
 # --- Proxy ------------------------------------------------------------------
 UPSTREAM_BASE_URLS = {

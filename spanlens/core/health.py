@@ -222,6 +222,10 @@ def log_writer_warnings(status: dict) -> list[str]:
     if status["rows_dropped"]:
         warnings.append(f"{status['rows_dropped']} request-log rows were dropped: the in-memory queue was full "
                         "(LOG_QUEUE_MAX_ROWS) while ClickHouse and the fallback table were both unavailable")
+    spool = status.get("spool")
+    if spool and spool["full"]:
+        warnings.append(f"the crash spool is full ({spool['bytes'] // (1024 * 1024)} MB, LOG_SPOOL_MAX_MB): "
+                        f"{spool['records_not_spooled']} rows are kept in memory only until they are stored")
     age = status["oldest_pending_age_s"]
     if status["last_error"] and status["pending"] and age is not None and age > 5:
         warnings.append(f"{status['pending']} request-log rows wait in memory (oldest {age:.0f}s): "

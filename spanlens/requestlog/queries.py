@@ -435,3 +435,16 @@ def list_prompt_arm_stats(
         f"FROM requests WHERE {where} GROUP BY version_id",
         params,
     )
+
+
+def stored_request_ids(ids: list[str], *, since: datetime) -> set[str]:
+    """Which of these ids are stored already, in any tenant: only the log writer's crash
+    recovery asks, to replay a spool without writing a row twice."""
+    if not ids:
+        return set()
+    rows = get_engine().select(
+        "SELECT toString(id) AS id FROM requests "
+        "WHERE created_at >= {since:DateTime64(3, 'UTC')} AND id IN {ids:Array(UUID)}",
+        {"since": format_ts(since), "ids": list(ids)},
+    )
+    return {r["id"] for r in rows}

@@ -6,6 +6,10 @@ goes to the RequestFallback table so no row is lost; drain_fallback retries it.
 When neither store takes a batch, it goes back to the front of the queue and is
 retried with backoff: the thread never dies, and what it is doing is in status()
 (shown by /health/deep and the dashboard).
+
+In a web process (start_web_writer) each queued row is also appended to a local
+spool (spool.py) and committed there once stored, so a SIGKILL loses nothing: the
+next start replays what was not committed, skipping ids already stored.
 """
 from __future__ import annotations
 
@@ -45,6 +49,8 @@ class WriterStatus:
     failures: int
     last_error: str | None
     last_error_age_s: float | None
+    spool: dict | None = None
+    rows_recovered: int = 0
 
 
 
@@ -52,7 +58,10 @@ class RequestLogWriter:
     def __init__(self, batch_size: int, interval_s: float):
         self.batch_size = batch_size
         self.interval_s = interval_s
-        self._rows: deque[dict] = deque()
+        # (spool position or None, pending row) in arrival order.
+        self._rows: deque[tuple] = deque()
+        self.spool = None
+        self.rows_recovered = 0
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
         self._stopping = False
@@ -75,9 +84,17 @@ class RequestLogWriter:
             # Memory stays bounded; the count says what was lost (health, dashboard).
             self.rows_dropped += 1
             return
+        position = None
+        if self.spool is not None:
+            try:
+                position = self.spool.append(_spool_record(row))
+            except Exception as exc:  # a full disk must not fail the call; the row stays queued
+                self.failures += 1
+                self.last_error = f"spool: {type(exc).__name__}: {exc}"[:500]
+                self._last_error_at = time.monotonic()
         if not self._rows:
             self._oldest_at = time.monotonic()
-        self._rows.append(row)
+        self._rows.append((position, row))
         if self._thread is None:
             self._start()
         if len(self._rows) >= self.batch_size:
@@ -129,15 +146,44 @@ class RequestLogWriter:
                 return 0
             self._oldest_at = time.monotonic() if self._rows else None
             try:
-                write_batch(batch, self)
+                write_batch([row for _, row in batch], self)
             except Exception as exc:
-                built = getattr(exc, "rows", batch)
-                self._rows.extendleft(reversed(built))
+                self._rows.extendleft(reversed(batch))
                 self._oldest_at = oldest_at
                 self._record_failure(exc)
                 raise StoreUnavailable(str(exc)) from exc
             self._consecutive_failures = 0
+            positions = [p for p, _ in batch if p is not None]
+            if positions and self.spool is not None:
+                try:
+                    self.spool.commit(max(positions))
+                except Exception:  # the rows are stored; at worst a replay skips them as duplicates
+                    log.exception("could not commit the spool position")
             return len(batch)
+
+    def recover(self) -> int:
+        """Queue what this process's spool slot (and any slot whose owner died) holds
+        uncommitted, minus rows already stored; returns how many rows were queued."""
+        if self.spool is None:
+            return 0
+        own = self.spool.leftovers()
+        queued = 0
+        for position, row in _not_yet_stored(own):
+            self._rows.append((position, _from_spool_record(row)))
+            queued += 1
+        if own and not queued:  # every leftover was stored before the crash
+            self.spool.commit(own[-1][0])
+        for slot, records in self.spool.adopt_orphans():
+            for row in _not_yet_stored([(None, r) for r in records]):
+                # Re-spooled under our own slot first, so the orphan can go at once.
+                self.enqueue(_from_spool_record(row[1]))
+                queued += 1
+            self.spool.forget_slot(slot)
+        if queued:
+            self._oldest_at = self._oldest_at or time.monotonic()
+            log.warning("replaying %d request-log rows a previous process had not stored", queued)
+        self.rows_recovered += queued
+        return queued
 
     def _record_failure(self, exc: Exception) -> None:
         self.failures += 1
@@ -181,6 +227,8 @@ class RequestLogWriter:
             failures=self.failures,
             last_error=self.last_error,
             last_error_age_s=round(now - self._last_error_at, 1) if self._last_error_at else None,
+            spool=self.spool.status() if self.spool is not None else None,
+            rows_recovered=self.rows_recovered,
         )
 
 
@@ -251,6 +299,70 @@ def register_after_write(hook) -> None:
 
 
 _writer: RequestLogWriter | None = None
+
+
+def _spool_record(row) -> dict:
+    if isinstance(row, dict):
+        return {"row": row}
+    from proxy.logentry import to_spool
+
+    return {"pending": to_spool(row)}
+
+
+def _from_spool_record(record: dict):
+    if "row" in record:
+        return record["row"]
+    from proxy.logentry import from_spool
+
+    return from_spool(record["pending"])
+
+
+def _record_id(record: dict) -> tuple[str | None, float | None]:
+    if "row" in record:
+        return record["row"].get("id"), None
+    return record["pending"].get("id"), record["pending"].get("created_at")
+
+
+def _not_yet_stored(items: list[tuple]) -> list[tuple]:
+    """Drop replayed records whose row ClickHouse or the fallback table already has."""
+    from datetime import datetime, timedelta, timezone
+
+    from spanlens.core.models import RequestFallback
+    from spanlens.requestlog import queries
+
+    ids = {}
+    for position, record in items:
+        row_id, created = _record_id(record)
+        if row_id:
+            ids[row_id] = created
+    if not ids:
+        return items
+    try:
+        times = [t for t in ids.values() if t]
+        since = datetime.fromtimestamp(min(times), timezone.utc) - timedelta(minutes=5) if times else \
+            datetime(1970, 1, 1, tzinfo=timezone.utc)
+        stored = queries.stored_request_ids(list(ids), since=since)
+        stored |= {str(v) for v in RequestFallback.objects.filter(row__id__in=list(ids)).values_list("row__id", flat=True)}
+    except Exception as exc:  # stores down: replay everything rather than lose rows
+        log.warning("could not check replayed rows against the stores (%s); some may be written twice", exc)
+        return items
+    return [(p, r) for p, r in items if _record_id(r)[0] not in stored]
+
+
+def start_web_writer() -> RequestLogWriter:
+    """The web process's writer with its crash spool, after replaying leftovers."""
+    writer = get_writer()
+    if writer.spool is None and settings.LOG_SPOOL_MAX_MB > 0:
+        from spanlens.requestlog.spool import Spool
+
+        writer.spool = Spool(settings.VAR_DIR / "spool", settings.LOG_SPOOL_MAX_MB * 1024 * 1024)
+        try:
+            writer.recover()
+        except Exception:
+            log.exception("spool replay failed; its files stay for the next start")
+        if writer.pending:
+            writer._start()
+    return writer
 
 
 def get_writer() -> RequestLogWriter:

@@ -1,0 +1,187 @@
+"""The crash spool: rows a client already has survive kill -9 of the server, and a
+replay never writes a row twice. The kill tests run a real server process."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from django.db import connection
+
+from spanlens.requestlog.spool import Spool
+from tests import mock_upstream as mock
+from tests.procs import ROOT, base_env, database_url_for, free_port, spawn
+
+MB = 1024 * 1024
+
+
+# --- the spool on its own -------------------------------------------------------
+
+def test_only_uncommitted_records_come_back_after_a_restart(tmp_path):
+    spool = Spool(tmp_path, max_bytes=MB)
+    positions = [spool.append({"n": i, "body": b"x" * 100}) for i in range(10)]
+    spool.commit(positions[5])
+    spool.close()
+
+    again = Spool(tmp_path, max_bytes=MB)
+    assert again.dir == spool.dir  # the slot is free again, so it is the same one
+    assert [r["n"] for _, r in again.leftovers()] == [6, 7, 8, 9]
+
+
+def test_a_torn_last_record_is_ignored(tmp_path):
+    spool = Spool(tmp_path, max_bytes=MB)
+    for i in range(3):
+        spool.append({"n": i})
+    spool.close()
+    [segment] = sorted(spool.dir.glob("*.spool"))
+    with open(segment, "ab") as f:
+        f.write(b"\x40\x00\x00\x00partial")  # a length header promising 64 bytes, then death
+    assert [r["n"] for _, r in Spool(tmp_path, max_bytes=MB).leftovers()] == [0, 1, 2]
+
+
+def test_a_full_spool_says_so_and_frees_up_once_rows_are_stored(tmp_path):
+    spool = Spool(tmp_path, max_bytes=4096, segment_bytes=1024)
+    positions = []
+    while (p := spool.append({"body": b"y" * 200})) is not None:
+        positions.append(p)
+    assert spool.status()["full"] is True
+    assert spool.status()["records_not_spooled"] == 1
+    spool.commit(positions[-1])
+    assert spool.status()["full"] is False
+    assert spool.append({"body": b"y" * 200}) is not None
+    assert spool.status()["bytes"] < 4096
+
+
+def test_two_live_processes_never_share_a_slot_and_a_dead_ones_slot_is_adopted(tmp_path):
+    first = Spool(tmp_path, max_bytes=MB)
+    second = Spool(tmp_path, max_bytes=MB)
+    assert first.dir != second.dir
+    second.append({"n": "orphan"})
+    assert list(first.adopt_orphans()) == []  # second is alive: its slot is locked
+    second.close()  # its process died
+    adopted = list(first.adopt_orphans())
+    assert [(slot, [r["n"] for r in records]) for slot, records in adopted] == [(second.dir, ["orphan"])]
+
+
+# --- kill -9 of a real server ---------------------------------------------------
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def server_env(tmp_path, live_db, project, api_key, mock_upstream):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the real PostgreSQL (make test)")
+    from spanlens.core import services
+
+    services.add_provider_key(project, "openai", mock.OPENAI_KEY, "OpenAI prod")
+    env = base_env(
+        tmp_path,
+        DATABASE_URL=database_url_for(connection.settings_dict["NAME"]),
+        OPENAI_BASE_URL=mock_upstream.url,
+        ENCRYPTION_KEY=os.environ["ENCRYPTION_KEY"],
+    )
+    migrate = subprocess.run([sys.executable, "manage.py", "clickhouse_migrate"], env=env, cwd=str(ROOT),
+                             capture_output=True, text=True, timeout=120)
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    return env, api_key[1]
+
+
+def start(env: dict, **extra: str):
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "spanlens.asgi:application", "--port", str(port),
+            "--log-level", "warning"]
+    return spawn(argv, {**env, **extra}, url=f"http://127.0.0.1:{port}/health"), f"http://127.0.0.1:{port}"
+
+
+def call(base: str, key: str, stream: bool = False) -> None:
+    body = {**CHAT, "stream": True} if stream else CHAT
+    with httpx.stream("POST", f"{base}/proxy/openai/v1/chat/completions", json=body, timeout=20,
+                      headers={"Authorization": f"Bearer {key}"}) as response:
+        assert response.status_code == 200
+        response.read()
+
+
+def logged(base: str, key: str) -> list[str]:
+    ids, page = [], 1
+    while True:
+        body = httpx.get(f"{base}/api/v1/requests", params={"limit": 100, "page": page}, timeout=20,
+                         headers={"Authorization": f"Bearer {key}"}).json()
+        ids += [r["id"] for r in body["data"]]
+        if len(body["data"]) < 100:
+            return ids
+        page += 1
+
+
+def wait_logged(base: str, key: str, expect: int, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    ids = logged(base, key)
+    while len(ids) < expect and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ids = logged(base, key)
+    time.sleep(0.5)  # a surplus (duplicate) row would show up too
+    return logged(base, key)
+
+
+def test_rows_queued_when_the_server_is_killed_are_written_after_the_restart(server_env):
+    env, key = server_env
+    calls = 60
+    # A flush interval no test outlasts: every row is still only queued at the kill.
+    ctx, base = start(env, LOG_FLUSH_INTERVAL_MS="600000", LOG_BATCH_SIZE="100000")
+    with ctx as proc:
+        for i in range(calls):
+            call(base, key, stream=i % 3 == 0)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    ctx, base = start(env)
+    with ctx:
+        ids = wait_logged(base, key, calls)
+    assert len(ids) == calls
+    assert len(set(ids)) == calls
+
+
+def test_kills_at_random_moments_under_load_lose_and_duplicate_nothing(server_env):
+    env, key = server_env
+    sent = 0
+    for kill_after_s in (0.4, 1.1, 0.7):
+        ctx, base = start(env, LOG_FLUSH_INTERVAL_MS="20")
+        with ctx as proc:
+            # Warm up (the engine opens on first use), so the kill lands in steady flushing.
+            call(base, key)
+            sent += 1
+            logged(base, key)
+            done = []
+            stop = threading.Event()
+
+            def load():
+                while not stop.is_set():
+                    try:
+                        call(base, key, stream=len(done) % 2 == 0)
+                    except (httpx.HTTPError, AssertionError):
+                        return  # the server died under this call: the client never got it
+                    done.append(1)
+
+            threads = [threading.Thread(target=load) for _ in range(4)]
+            for t in threads:
+                t.start()
+            time.sleep(kill_after_s)
+            os.kill(proc.pid, signal.SIGKILL)  # mid-flush or mid-insert, whatever it was doing
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+            proc.wait(timeout=10)
+            sent += len(done)
+
+    ctx, base = start(env)
+    with ctx:
+        ids = wait_logged(base, key, sent)
+    # Every call a client completed is there; a call cut by the kill may be there too
+    # (the response was sent, its row spooled, the client just did not finish reading).
+    assert sent <= len(ids) <= sent + 3 * 4
+    assert len(set(ids)) == len(ids), "a replayed row was written twice"
