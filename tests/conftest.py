@@ -95,6 +95,7 @@ def live_db(transactional_db):
 
     if not ModelPrice.objects.exists():
         import_module("spanlens.core.migrations.0002_seed_model_prices").seed(django_apps, None)
+        import_module("spanlens.core.migrations.0004_providers_and_cache_write_1h").refresh_prices(django_apps, None)
     pricing.invalidate()
     yield
 

@@ -13,7 +13,7 @@ from spanlens.requestlog.engine import get_engine
 REQUEST_COLUMNS = (
     "id", "organization_id", "project_id", "api_key_id", "provider_key_id", "provider", "model",
     "endpoint", "method", "stream", "prompt_tokens", "completion_tokens", "total_tokens",
-    "cache_read_tokens", "cache_write_tokens", "cost_usd", "latency_ms", "proxy_overhead_ms",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "cost_source", "latency_ms", "proxy_overhead_ms",
     "status_code", "request_body", "response_body", "trace_id", "span_id", "prompt_version_id",
     "user_id", "session_id", "log_body", "flags", "response_flags", "truncated", "error_message",
     "created_at",
@@ -336,7 +336,7 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-20241022', 'gemini-1.5-flash'][number % 4 + 1], "
         "['v1/chat/completions', 'v1/messages', 'v1/embeddings'][number % 3 + 1], 'POST', number % 2 = 0, "
         "20 + number % 500, 5 + number % 300, 25 + number % 500 + number % 300, 0, 0, "
-        "toDecimal64((20 + number % 500) * 0.00000015 + (5 + number % 300) * 0.0000006, 8), "
+        "toDecimal64((20 + number % 500) * 0.00000015 + (5 + number % 300) * 0.0000006, 8), 'reported', "
         "100 + number % 2000, number % 7, if(number % 50 = 0, 429, if(number % 97 = 0, 500, 200)), "
         "concat('{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"question ', "
         "toString(number), ' ', repeat('lorem ipsum ', 40), '\"}]}'), "
