@@ -294,6 +294,7 @@ def users_page(request: HttpRequest, access: Access) -> HttpResponse:
             "total_tokens": int(row["total_tokens"]),
             "errors": int(row["errors"]),
             "cost_usd": float(row["cost_usd"] or 0),
+            "unpriced": int(row.get("unpriced") or 0),
             "last_seen": rows_mod.parse_ts(row["last_seen"]),
             "link": "/requests/?" + urlencode({"userId": row["user_id"]}),
         })

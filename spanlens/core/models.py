@@ -248,3 +248,26 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class UnpricedModel(models.Model):
+    """A model an organization's traffic used with no price, as the refresh task last saw it.
+
+    Written only by spanlens.core.prices.refresh_unpriced_models; read by /settings/prices/.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="unpriced_models")
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=200)
+    calls = models.PositiveIntegerField(default=0, help_text="Unpriced calls in the last 30 days.")
+    calls_24h = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        unique_together = [("organization", "provider", "model")]
+        ordering = ["-calls", "provider", "model"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} ({self.calls} unpriced calls)"
