@@ -85,12 +85,12 @@ def check_base_url(url: str) -> str:
     port = port or (443 if parts.scheme == "https" else 80)
     if host in _METADATA_NAMES:
         raise ValueError(f"{host} is a cloud metadata service and cannot be an upstream")
+    if (host, port) in _own_endpoints():
+        raise ValueError("the base URL points at Spanlens itself")
     addresses = _addresses(host)
     if any(_blocked(ip) for ip in addresses):
         raise ValueError(f"{host} points at a metadata, link-local or unspecified address, which cannot be an upstream")
-    if (host, port) in _own_endpoints() or (
-        port == int(settings.PORT) and any(ip.is_loopback for ip in addresses)
-    ):
+    if port == int(settings.PORT) and any(ip.is_loopback for ip in addresses):
         raise ValueError("the base URL points at Spanlens itself")
     return url.rstrip("/")
 
