@@ -206,3 +206,32 @@ def test_the_drawer_shows_a_streamed_tool_call_with_pretty_arguments(
     assert "&quot;city&quot;: &quot;Paris&quot;" in html  # indented JSON, not one line
     assert "[tool result] FR" in html
     assert 'data-error-badge' not in html
+
+
+def test_a_langchain_agent_streaming_tool_calls_leaves_clean_exact_rows(
+    live_db, spanlens_server, upstream, provider_keys, sl_key, org, read_rows
+):
+    langchain_openai = pytest.importorskip("langchain_openai")
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str, unit: str, days: list[int]) -> str:
+        """The forecast for a city."""
+        return "sunny"
+
+    llm = langchain_openai.ChatOpenAI(
+        model="gpt-4o-mini+tools+linger", base_url=f"{spanlens_server.url}/proxy/openai/v1", api_key=sl_key,
+        streaming=True, max_retries=0,
+    ).bind_tools([get_weather])
+    message = None
+    for chunk in llm.stream("What is the weather in Paris?"):
+        message = chunk if message is None else message + chunk
+    assert message.tool_calls[0]["name"] == mock.TOOL_NAME
+    assert message.tool_calls[0]["args"] == mock.TOOL_ARGS
+
+    [row] = read_rows(org.id, expect=1)
+    assert row["error_message"] == ""
+    assert row["cost_source"] == "reported"
+    assert cost_of(row) == usd((1200, "0.15"), (300, "0.6"))
+    [call] = json.loads(row["response_body"])["choices"][0]["message"]["tool_calls"]
+    assert (call["function"]["name"], json.loads(call["function"]["arguments"])) == (mock.TOOL_NAME, mock.TOOL_ARGS)
