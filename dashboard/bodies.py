@@ -2,7 +2,8 @@
 
 OpenAI and Anthropic `messages[]`, Anthropic's separate `system`, and Gemini
 `contents[].parts[]` all become the same shape: system texts plus
-(role, text) messages.
+(role, text, tool calls) messages. A tool call is its name and its arguments
+as pretty JSON, whichever provider's shape it came in.
 """
 from __future__ import annotations
 
@@ -38,16 +39,60 @@ def _part_text(part: Any) -> str:
         return part["text"]
     if kind in ("image_url", "image", "input_image") or "inline_data" in part or "inlineData" in part:
         return "[image]"
-    if kind == "tool_use":
-        return f"[tool call {part.get('name', '')}] {orjson.dumps(part.get('input', {})).decode()}"
+    if kind in ("tool_use", "server_tool_use", "function_call") or "functionCall" in part:
+        return ""  # shown as a tool call beside the text
+    if kind in ("thinking", "redacted_thinking", "reasoning"):
+        return ""
     if kind == "tool_result":
         return f"[tool result] {_content_text(part.get('content'))}"
-    if "functionCall" in part:
-        call = part["functionCall"]
-        return f"[tool call {call.get('name', '')}] {orjson.dumps(call.get('args', {})).decode()}"
+    if kind == "function_call_output":
+        return f"[tool result] {_content_text(part.get('output'))}"
     if "functionResponse" in part:
-        return f"[tool result {part['functionResponse'].get('name', '')}]"
+        response = part["functionResponse"]
+        return f"[tool result {response.get('name', '')}] {orjson.dumps(response.get('response', {})).decode()}"
+    if isinstance(part.get("refusal"), str):
+        return f"[refusal] {part['refusal']}"
     return orjson.dumps(part).decode()
+
+
+def _pretty_arguments(value: Any) -> str:
+    """Arguments as indented JSON; OpenAI sends them as a JSON string, which may be cut."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def _call(name: Any, arguments: Any) -> dict:
+    return {"name": str(name or "?"), "arguments": _pretty_arguments(arguments if arguments is not None else {})}
+
+
+def tool_calls(item: Any) -> list[dict]:
+    """The tool calls in a message, a content list or a Responses output item."""
+    calls: list[dict] = []
+    if isinstance(item, list):
+        for part in item:
+            calls += tool_calls(part)
+        return calls
+    if not isinstance(item, dict):
+        return calls
+    for call in item.get("tool_calls") or []:  # OpenAI chat message
+        if isinstance(call, dict):
+            function = call.get("function") or {}
+            calls.append(_call(function.get("name"), function.get("arguments")))
+    kind = item.get("type")
+    if kind in ("tool_use", "server_tool_use"):  # Anthropic content block
+        calls.append(_call(item.get("name"), item.get("input")))
+    elif kind == "function_call":  # Responses output / input item
+        calls.append(_call(item.get("name"), item.get("arguments")))
+    if isinstance(item.get("functionCall"), dict):  # Gemini part
+        calls.append(_call(item["functionCall"].get("name"), item["functionCall"].get("args")))
+    for key in ("content", "parts"):
+        if isinstance(item.get(key), list):
+            calls += tool_calls(item[key])
+    return calls
 
 
 def _content_text(content: Any) -> str:
@@ -80,20 +125,16 @@ def conversation(provider: str, body: Any) -> dict | None:
     if isinstance(body.get("contents"), list):
         for item in body["contents"]:
             if isinstance(item, dict):
-                messages.append({"role": item.get("role") or "user", "text": _content_text(item.get("parts"))})
+                messages.append(_message(item.get("role") or "user", item.get("parts"), item))
     if isinstance(body.get("messages"), list):
         for item in body["messages"]:
             if not isinstance(item, dict):
                 continue
             role = item.get("role") or "user"
-            text = _content_text(item.get("content"))
-            if item.get("tool_calls"):
-                calls = ", ".join((c.get("function") or {}).get("name", "") for c in item["tool_calls"])
-                text = (text + "\n" if text else "") + f"[tool calls: {calls}]"
             if role in ("system", "developer"):
-                system.append(text)
+                system.append(_content_text(item.get("content")))
             else:
-                messages.append({"role": role, "text": text})
+                messages.append(_message(role, item.get("content"), item))
     # OpenAI Responses API: instructions + input (string or items).
     if isinstance(body.get("instructions"), str):
         system.append(body["instructions"])
@@ -103,13 +144,39 @@ def conversation(provider: str, body: Any) -> dict | None:
             messages.append({"role": "user", "text": value})
         elif isinstance(value, list):
             for item in value:
-                if isinstance(item, dict):
-                    messages.append({"role": item.get("role") or "user", "text": _content_text(item.get("content"))})
+                if not isinstance(item, dict):
+                    continue
+                if item.get("type") == "function_call":
+                    messages.append({"role": "assistant", "text": "", "tool_calls": tool_calls(item)})
+                elif item.get("type") == "function_call_output":
+                    messages.append({"role": "tool", "text": _content_text(item.get("output")), "tool_calls": []})
+                else:
+                    messages.append(_message(item.get("role") or "user", item.get("content"), {}))
     if isinstance(body.get("prompt"), str) and not messages:
-        messages.append({"role": "user", "text": body["prompt"]})
+        messages.append({"role": "user", "text": body["prompt"], "tool_calls": []})
     if not system and not messages:
         return None
     return {"system": system, "messages": messages}
+
+
+def _message(role: str, content: Any, item: dict) -> dict:
+    calls = tool_calls(content) + [c for c in tool_calls({"tool_calls": item.get("tool_calls")})]
+    return {"role": role, "text": _content_text(content), "tool_calls": calls}
+
+
+def response_tool_calls(provider: str, data: Any) -> list[dict]:
+    """The tool calls the model made, in any provider's response shape."""
+    if not isinstance(data, dict):
+        return []
+    if isinstance(data.get("choices"), list):
+        return tool_calls([c.get("message") for c in data["choices"] if isinstance(c, dict)])
+    if isinstance(data.get("content"), list):  # Anthropic
+        return tool_calls(data["content"])
+    if isinstance(data.get("candidates"), list):  # Gemini
+        return tool_calls([c.get("content") for c in data["candidates"] if isinstance(c, dict)])
+    if isinstance(data.get("output"), list):  # OpenAI Responses
+        return tool_calls(data["output"])
+    return []
 
 
 def response_text(provider: str, data: Any) -> str:

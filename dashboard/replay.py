@@ -79,11 +79,10 @@ def curl_snippet(row: dict, model: str | None) -> str:
     replay = build(row, model)
     url = f"{settings.WEB_URL}/proxy/{row['provider']}/{replay.endpoint}"
     auth = {
-        "openai": 'Authorization: Bearer $SPANLENS_API_KEY',
         "azure": 'api-key: $SPANLENS_API_KEY',
         "anthropic": 'x-api-key: $SPANLENS_API_KEY',
         "gemini": 'x-goog-api-key: $SPANLENS_API_KEY',
-    }[row["provider"]]
+    }.get(row["provider"], 'Authorization: Bearer $SPANLENS_API_KEY')  # OpenAI and its compatibles
     lines = [f"curl {shlex.quote(url)}", f'-H "{auth}"', "-H 'Content-Type: application/json'"]
     if row["provider"] == "anthropic":
         lines.append(f"-H 'anthropic-version: {ANTHROPIC_VERSION}'")
@@ -122,6 +121,7 @@ def call_upstream(provider: str, replay: ReplayRequest, key: ProviderKey) -> tup
     """One non-streaming call through the provider's adapter. Returns (status, body, latency_ms)."""
     from proxy.auth import ResolvedProviderKey
     from proxy.providers import ADAPTERS
+    from spanlens.core.services import provider_key_headers
 
     adapter = ADAPTERS[provider]
     resolved = ResolvedProviderKey(
@@ -130,9 +130,14 @@ def call_upstream(provider: str, replay: ReplayRequest, key: ProviderKey) -> tup
         azure_endpoint=key.azure_endpoint,
         azure_deployment=key.azure_deployment,
         azure_api_version=key.azure_api_version,
+        base_url=key.base_url,
+        price_free=key.price_free,
     )
     url = adapter.upstream_url(settings.UPSTREAM_BASE_URLS.get(provider), replay.endpoint, b"", resolved)
-    headers = {k.decode(): v.decode() for k, v in adapter.auth_headers(resolved)}
+    if not url:
+        raise ReplayError(f"The {provider} provider key has no base URL.")
+    headers = dict(provider_key_headers(key))
+    headers.update({k.decode(): v.decode() for k, v in adapter.auth_headers(resolved)})
     headers["content-type"] = "application/json"
     if provider == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION

@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from spanlens.core import access as access_mod
-from spanlens.core import audit, services
+from spanlens.core import audit, endpoints, prices, services
 from spanlens.core.access import Access, org_required, require_write
-from spanlens.core.models import ApiKey, Project, ProviderKey
+from spanlens.core.models import ApiKey, ModelPrice, Project, ProviderKey
 
 
 def _render(request, template: str, access: Access, tab: str, context: dict, status: int = 200) -> HttpResponse:
@@ -100,6 +100,9 @@ def provider_keys(request: HttpRequest, access: Access) -> HttpResponse:
                 azure_endpoint=request.POST.get("azure_endpoint", "").strip(),
                 azure_deployment=request.POST.get("azure_deployment", "").strip(),
                 azure_api_version=request.POST.get("azure_api_version", "").strip(),
+                base_url=request.POST.get("base_url", "").strip(),
+                headers=endpoints.parse_header_lines(request.POST.get("headers", "")),
+                price_free=request.POST.get("price_free") == "on",
                 **_who(request),
             )
         except ValueError as exc:
@@ -139,3 +142,36 @@ def provider_key_action(request: HttpRequest, access: Access, key_id: str) -> Ht
     except ValueError as exc:
         messages.error(request, str(exc).capitalize() + ".")
     return redirect("settings_provider_keys")
+
+
+@org_required
+def model_prices(request: HttpRequest, access: Access) -> HttpResponse:
+    """Models traffic used without a price (one form each to add it), and a price lookup."""
+    can_edit = access.role in prices.PRICE_EDITOR_ROLES
+    errors: dict[str, str] = {}
+    failed = None
+    if request.method == "POST":
+        if not can_edit:
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("Only owners and admins change the price table.")
+        provider, model = request.POST.get("provider", ""), request.POST.get("model", "").strip()
+        price, errors = prices.parse_price_form(request.POST)
+        if price is not None:
+            try:
+                prices.set_price(provider, model, price, organization=access.organization, **_who(request))
+            except ValueError as exc:
+                errors["model"] = str(exc)
+            else:
+                messages.success(request, f"Priced {provider}/{model}: calls from now on get a cost.")
+                return redirect("settings_prices")
+        failed = {"provider": provider, "model": model, "values": request.POST}
+    unpriced = prices.refresh_unpriced_models(access.organization)
+    query = request.GET.get("q", "").strip()[:100]
+    found = ModelPrice.objects.filter(model__icontains=query)[:50] if query else []
+    return _render(request, "dashboard/settings/prices.html", access, "prices", {
+        "unpriced": unpriced, "can_edit": can_edit, "errors": errors, "failed": failed,
+        "query": query, "found": found, "price_count": ModelPrice.objects.count(),
+        "providers": ProviderKey.Provider.choices,
+        "error": "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in errors.items()) or None,
+    }, status=400 if errors else 200)

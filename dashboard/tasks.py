@@ -39,6 +39,7 @@ def replay_request(*, organization_id: str, request_id: str, model: str | None =
     entry = PendingLog(created_at=created_at, tenant=tenant, provider=row["provider"],
                        endpoint=built.endpoint, method="POST", meta=meta)
     entry.provider_key_id = str(key.id)
+    entry.price_free = key.price_free
     entry.model = built.model
     entry.request_body = orjson.dumps(built.body)
     entry.response_raw = body

@@ -21,6 +21,7 @@ urlpatterns = [
     path("settings/api-keys/<str:key_id>/revoke/", settings_views.revoke_api_key, name="revoke_api_key"),
     path("settings/provider-keys/", settings_views.provider_keys, name="settings_provider_keys"),
     path("settings/provider-keys/<str:key_id>/", settings_views.provider_key_action, name="provider_key_action"),
+    path("settings/prices/", settings_views.model_prices, name="settings_prices"),
     path("api/v1/requests", api.list_requests, name="api_requests"),
     path("api/v1/requests/<str:request_id>", api.get_request, name="api_request"),
     path("api/v1/requests/<str:request_id>/replay", api.replay_snippet, name="api_replay"),

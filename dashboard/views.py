@@ -169,6 +169,7 @@ def _detail_context(access: Access, request_id: str) -> dict:
         "r": row,
         "conversation": bodies.conversation(row["provider"], request_data),
         "response_conversation": bodies.response_text(row["provider"], response_data),
+        "response_tool_calls": bodies.response_tool_calls(row["provider"], response_data),
         "request_pretty": bodies.pretty(row["request_body"]),
         "response_pretty": bodies.pretty(row["response_body"]),
         "request_raw": row["request_body"],
@@ -294,6 +295,7 @@ def users_page(request: HttpRequest, access: Access) -> HttpResponse:
             "total_tokens": int(row["total_tokens"]),
             "errors": int(row["errors"]),
             "cost_usd": float(row["cost_usd"] or 0),
+            "unpriced": int(row.get("unpriced") or 0),
             "last_seen": rows_mod.parse_ts(row["last_seen"]),
             "link": "/requests/?" + urlencode({"userId": row["user_id"]}),
         })

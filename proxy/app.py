@@ -142,11 +142,16 @@ async def handle(scope, receive, send):
     entry = PendingLog(created_at=created_at, tenant=tenant, provider=provider,
                        endpoint=rest, method=scope["method"], meta=meta)
     entry.provider_key_id = key.id
+    entry.price_free = key.price_free
     entry.model = prepared.model
     entry.request_body = prepared.body
     base = settings.UPSTREAM_BASE_URLS.get(provider)
     url = adapter.upstream_url(base, rest, scope["query_string"], key)
+    if not url:
+        await _error(send, 400, f"The {provider} provider key has no base URL: set one in Settings → Provider keys.")
+        return
     forward.extend((k.decode(), v.decode()) for k, v in adapter.auth_headers(key))
+    forward.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in key.headers)
     forward.append(("accept-encoding", "identity"))
 
     upstream_started = time.perf_counter()
@@ -237,7 +242,9 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         if not gone.is_set():
             raise
         done = time.perf_counter()
-        entry.error_message = "Client disconnected before the stream ended."
+        # Clients (the openai SDK among them) hang up right after the terminal event,
+        # while upstream may still be closing: the writer decides if anything was cut.
+        entry.client_gone = True
     except aiohttp.ClientError as exc:
         done = time.perf_counter()
         entry.error_message = f"Upstream stream broke: {exc.__class__.__name__}"

@@ -20,6 +20,10 @@ class ResolvedProviderKey:
     azure_endpoint: str
     azure_deployment: str
     azure_api_version: str
+    base_url: str = ""
+    # Extra upstream headers, encoded once here so the hot path only appends them.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    price_free: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
     from django.db import connections
     from django.utils import timezone
 
-    from spanlens.core import crypto
+    from spanlens.core import crypto, services
     from spanlens.core.apikeys import KEY_PREFIX, hash_key
     from spanlens.core.models import ApiKey, Project, ProviderKey
 
@@ -94,6 +98,12 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
                 azure_endpoint=pk.azure_endpoint,
                 azure_deployment=pk.azure_deployment,
                 azure_api_version=pk.azure_api_version,
+                base_url=pk.base_url,
+                headers=tuple(
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in services.provider_key_headers(pk).items()
+                ),
+                price_free=pk.price_free,
             )
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
         return Tenant(str(key.organization_id), str(project_id), str(key.id), provider_keys)

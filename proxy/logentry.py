@@ -10,13 +10,15 @@ from django.conf import settings
 
 from proxy import privacy, security
 from proxy.providers import ADAPTERS
+from proxy.cost import row_cost
+from proxy.providers.base import Usage
 
 
 class PendingLog:
     __slots__ = (
         "id", "created_at", "tenant", "provider", "provider_key_id", "endpoint", "method", "model",
         "stream", "request_body", "response_raw", "status_code", "latency_ms", "proxy_overhead_ms",
-        "truncated", "error_message", "meta", "log_body",
+        "truncated", "error_message", "meta", "log_body", "client_gone", "price_free",
     )
 
     def __init__(self, *, created_at: float, tenant, provider: str, endpoint: str, method: str, meta: dict):
@@ -36,35 +38,36 @@ class PendingLog:
         self.proxy_overhead_ms = 0
         self.truncated = False
         self.error_message = ""
+        # The client hung up mid-stream; whether that cut anything is decided in to_row().
+        self.client_gone = False
+        # The provider key says calls through it cost nothing when the table has no price.
+        self.price_free = False
         self.meta = meta  # x-spanlens-* values
         self.log_body = meta.get("log_body") or "full"
 
     def to_row(self) -> dict:
-        from spanlens.core.pricing import compute_cost
         from spanlens.requestlog.queries import format_ts
 
         if self.id is None:
             self.id = str(uuid.uuid4())
         adapter = ADAPTERS[self.provider]
-        body, usage = (None, None)
+        parsed = None
         if self.response_raw:
             if self.stream:
-                body, usage = adapter.reassemble_stream(self.response_raw, self.model)
+                parsed = adapter.reassemble_stream(self.response_raw, self.model)
             else:
-                body, usage = adapter.parse_response(self.response_raw, self.model)
-        model = (usage.model if usage and usage.model else self.model) or ""
-        prompt = usage.prompt_tokens if usage else 0
-        completion = usage.completion_tokens if usage else 0
-        cache_read = usage.cache_read_tokens if usage else 0
-        cache_write = usage.cache_write_tokens if usage else 0
-        cost = None
-        if usage and (prompt or completion):
-            cost = compute_cost(
-                self.provider, model, prompt_tokens=prompt, completion_tokens=completion,
-                cache_read_tokens=cache_read, cache_write_tokens=cache_write,
-            )
-        elif model and self.status_code and self.status_code < 400:
-            cost = compute_cost(self.provider, model, prompt_tokens=0, completion_tokens=0)
+                parsed = adapter.parse_response(self.response_raw, self.model)
+        body = parsed.body if parsed else None
+        usage = parsed.usage if parsed else Usage(model=self.model)
+        model = usage.model or self.model or ""
+        # A stream without its terminal event ended early: its usage is missing or partial.
+        cut_short = self.stream and self.status_code < 400 and not (parsed and parsed.complete)
+        # ... and some servers never send stream usage at all: count those tokens ourselves.
+        estimate = (cut_short or (self.stream and self.status_code < 400 and not usage.total_tokens)) \
+            and bool(model) and not (parsed and parsed.error)
+        cost, cost_source = row_cost(self, usage, model, parsed, estimate=estimate)
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        cache_read, cache_write = usage.cache_read_tokens, usage.cache_write_tokens
 
         cap = settings.BODY_CAP_BYTES
         request_text = privacy.stored_body(self.request_body, cap)
@@ -74,7 +77,9 @@ class PendingLog:
             response_text = privacy.stored_body(orjson.dumps(body), cap)
         else:
             response_text = privacy.stored_body(self.response_raw, cap)
-        error = self.error_message
+        error = self.error_message or (parsed.error if parsed else "")
+        if not error and self.client_gone and cut_short:
+            error = "Client disconnected before the stream ended."
         if not error and self.status_code >= 400:
             error = privacy.stored_body(self.response_raw, 4096)
         flags = security.scan(request_text)
@@ -99,6 +104,7 @@ class PendingLog:
             "cache_read_tokens": cache_read,
             "cache_write_tokens": cache_write,
             "cost_usd": str(cost) if cost is not None else None,
+            "cost_source": cost_source,
             "latency_ms": self.latency_ms,
             "proxy_overhead_ms": self.proxy_overhead_ms,
             "status_code": self.status_code,

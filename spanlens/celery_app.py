@@ -15,6 +15,8 @@ app.conf.beat_schedule = {
     "drain-fallback": {"task": "spanlens.core.tasks.drain_fallback", "schedule": 60.0},
     # /health/deep reads both ends: when beat last sent it, when a worker last ran it.
     "heartbeat": {"task": "spanlens.core.tasks.heartbeat", "schedule": settings.HEARTBEAT_INTERVAL_S},
+    # /settings/prices/ lists models seen without a price; it refreshes its own org on load too.
+    "refresh-unpriced-models": {"task": "spanlens.core.tasks.refresh_unpriced_models", "schedule": 900.0},
 }
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks(["spanlens.core", "dashboard", "evals"])

@@ -194,6 +194,16 @@ UPSTREAM_BASE_URLS = {
     # Azure has no global host: each provider key carries its endpoint; this
     # overrides it (tests point it at the mock upstream).
     "azure": env_str("AZURE_OPENAI_BASE_URL"),
+    # OpenAI-compatible providers: the base URL their docs give the OpenAI SDK.
+    "mistral": env_str("MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
+    "groq": env_str("GROQ_BASE_URL", "https://api.groq.com/openai/v1"),
+    "deepseek": env_str("DEEPSEEK_BASE_URL", "https://api.deepseek.com/v1"),
+    "xai": env_str("XAI_BASE_URL", "https://api.x.ai/v1"),
+    "openrouter": env_str("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"),
+    "together": env_str("TOGETHER_BASE_URL", "https://api.together.xyz/v1"),
+    "fireworks": env_str("FIREWORKS_BASE_URL", "https://api.fireworks.ai/inference/v1"),
+    # Custom endpoints have no default: every custom provider key carries its base URL.
+    "custom": "",
 }
 UPSTREAM_HEADERS_TIMEOUT_S = env_float("UPSTREAM_HEADERS_TIMEOUT_S", 35.0)
 STREAM_DEADLINE_S = env_float("STREAM_DEADLINE_S", 290.0)

@@ -95,6 +95,7 @@ def live_db(transactional_db):
 
     if not ModelPrice.objects.exists():
         import_module("spanlens.core.migrations.0002_seed_model_prices").seed(django_apps, None)
+        import_module("spanlens.core.migrations.0004_providers_and_cache_write_1h").refresh_prices(django_apps, None)
     pricing.invalidate()
     yield
 
@@ -116,10 +117,17 @@ def upstream(mock_upstream, monkeypatch):
     """The mock upstream, with the proxy pointed at it and its request record emptied."""
     from django.conf import settings
 
+    from tests import mock_upstream as mock
+
     monkeypatch.setattr(
         settings,
         "UPSTREAM_BASE_URLS",
-        {**settings.UPSTREAM_BASE_URLS, **{p: mock_upstream.url for p in ("openai", "anthropic", "gemini", "azure")}},
+        {
+            **settings.UPSTREAM_BASE_URLS,
+            **{p: mock_upstream.url for p in ("openai", "anthropic", "gemini", "azure")},
+            # OpenAI-compatible providers: each at its own /<provider>/v1 on the mock.
+            **{p: f"{mock_upstream.url}/{p}/v1" for p in mock.COMPAT_KEYS if p != "custom"},
+        },
     )
     mock_upstream.clear()
     yield mock_upstream

@@ -24,6 +24,19 @@ model for Gemini) after "+", e.g. "gpt-4o-mini+error-429" or
   echo-key       the reply text (with error-NNN, OpenAI's error message) contains
                  LEAKED_KEY, a fake sk-proj- key
   never-respond  never send response headers (until the caller hangs up)
+  linger         after a stream's terminal event, wait LINGER_S before closing it
+                 (what clients that hang up right after [DONE] race against)
+  stream-error   a 200 stream that breaks off with the provider's in-stream error
+                 (OpenAI data: {"error": ...}, Anthropic event: error overloaded_error)
+  tools          answer with a tool call (TOOL_NAME, TOOL_ARGS) instead of text;
+                 streams send the arguments in pieces
+  cached-1h      Anthropic: cache writes split into 5-minute and 1-hour ones
+                 (ANTHROPIC_CACHED_1H_USAGE)
+  no-usage       OpenAI-compatible streams that never report usage (some self-hosted servers)
+
+OpenAI-compatible providers (COMPAT_KEYS: mistral, groq, deepseek, xai, openrouter,
+together, fireworks, custom) answer at /<provider>/v1/chat/completions and /<provider>/v1/models
+with OpenAI's shapes; OpenRouter's usage also carries `cost` (OPENROUTER_COST).
 
 Token counts never depend on the input, so tests can assert exact tokens and cost:
 every completion reports PROMPT_TOKENS in and COMPLETION_TOKENS out; with
@@ -57,6 +70,12 @@ ANTHROPIC_CACHED_USAGE = {
     "cache_creation_input_tokens": 2000,
     "cache_read_input_tokens": 3000,
 }
+ANTHROPIC_CACHED_1H_USAGE = {
+    "input_tokens": 200,
+    "cache_creation_input_tokens": 3000,
+    "cache_read_input_tokens": 1000,
+    "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+}
 GEMINI_CACHED_TOKENS = 1000  # cachedContentTokenCount, part of promptTokenCount
 EMBEDDING_TOKENS = 1000
 EMBEDDING_DIMENSIONS = 8
@@ -82,6 +101,21 @@ AZURE_DEPLOYMENTS = {
     "prod-embed": "text-embedding-3-small",
 }
 CREATED = 1_763_900_000
+LINGER_S = 0.5
+TOOL_NAME = "get_weather"
+TOOL_ARGS = {"city": "Paris", "unit": "celsius", "days": [1, 2]}
+TOOL_CALL_ID = "call_mock0001"
+STREAM_ERROR_OPENAI = {"message": "The server had an error while processing your request. Sorry about that!",
+                       "type": "server_error", "param": None, "code": None}
+STREAM_ERROR_ANTHROPIC = {"type": "overloaded_error", "message": "Overloaded"}
+COMPAT_KEYS = {p: f"mock-{p}-key-0123456789abcdef" for p in (
+    "mistral", "groq", "deepseek", "xai", "openrouter", "together", "fireworks", "custom")}
+OPENROUTER_COST = 0.0123
+
+
+def tool_args_pieces() -> list[str]:
+    text = json.dumps(TOOL_ARGS)
+    return [text[i:i + 7] for i in range(0, len(text), 7)]
 
 
 def split_model(name: str) -> tuple[str, set[str]]:
@@ -144,6 +178,7 @@ class MockUpstream:
             "anthropic": {ANTHROPIC_KEY},
             "gemini": {GEMINI_KEY},
             "azure": {AZURE_KEY},
+            **{p: {k} for p, k in COMPAT_KEYS.items()},
         }
         self.requests: list[Recorded] = []
         self.url = ""
@@ -241,6 +276,9 @@ class MockUpstream:
         gemini = re.fullmatch(r"/(v1beta|v1)/models/([^/:]+):(generateContent|streamGenerateContent)", path)
         if gemini and method == "POST":
             return await self._gemini(request, rec, gemini.group(2), gemini.group(3))
+        compat = re.fullmatch(r"/(%s)/v1/(chat/completions|embeddings|models)" % "|".join(COMPAT_KEYS), path)
+        if compat:
+            return await self._compat(request, rec, compat.group(1), compat.group(2))
         azure = re.fullmatch(r"/openai/deployments/([^/]+)/(chat/completions|embeddings)", path)
         if azure and method == "POST":
             return await self._azure(request, rec, azure.group(1), azure.group(2))
@@ -292,6 +330,26 @@ class MockUpstream:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return await _sse(request, _chat_chunks(model, knobs, include_usage, azure), knobs)
         return _json(200, _chat_completion(model, knobs, azure))
+
+    # --- OpenAI-compatible providers -----------------------------------------
+
+    async def _compat(self, request, rec: Recorded, provider: str, operation: str) -> web.StreamResponse:
+        key = rec.headers.get("authorization", "").removeprefix("Bearer ")
+        # The custom endpoint plays a self-hosted server that checks whatever key it was given.
+        if key not in self.keys[provider] and not (provider == "custom" and not self.keys[provider]):
+            return _json(401, _openai_error("Invalid API key", "invalid_request_error", "invalid_api_key"))
+        if operation == "models":
+            return _json(200, {"object": "list", "data": [{"id": "mock-model", "object": "model"}]})
+        payload = rec.json
+        if not isinstance(payload, dict) or not isinstance(payload.get("model"), str):
+            return _json(400, _openai_error("model is required", "invalid_request_error", None))
+        model, knobs = split_model(payload["model"])
+        kind = "embeddings" if operation == "embeddings" else "chat"
+        if provider == "openrouter":
+            knobs = knobs | {"openrouter"}
+        if provider == "deepseek":
+            knobs = knobs | {"deepseek"}
+        return await self._openai_answer(request, payload, model, knobs, kind, azure=False)
 
     # --- Anthropic -----------------------------------------------------------
 
@@ -398,6 +456,8 @@ async def _stream(request: web.Request, parts: list[str], knobs: set[str], conte
         if slow and i > 0:
             await asyncio.sleep(SLOW_CHUNK_DELAY_S)
         await response.write(part.encode())
+    if "linger" in knobs:
+        await asyncio.sleep(LINGER_S)
     await response.write_eof()
     return response
 
@@ -438,7 +498,7 @@ def _openai_error_for(status: int, model: str, azure: bool) -> dict:
 
 def _openai_usage(knobs: set[str]) -> dict:
     cached = OPENAI_CACHED_TOKENS if "cached" in knobs else 0
-    return {
+    usage = {
         "prompt_tokens": PROMPT_TOKENS,
         "completion_tokens": COMPLETION_TOKENS,
         "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
@@ -448,6 +508,16 @@ def _openai_usage(knobs: set[str]) -> dict:
             "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
         },
     }
+    if "openrouter" in knobs:
+        usage["cost"] = OPENROUTER_COST
+    if "deepseek" in knobs:
+        usage["prompt_cache_hit_tokens"] = cached
+        usage["prompt_cache_miss_tokens"] = PROMPT_TOKENS - cached
+    return usage
+
+
+def _tool_call(index: int = 0) -> dict:
+    return {"id": TOOL_CALL_ID, "type": "function", "function": {"name": TOOL_NAME, "arguments": json.dumps(TOOL_ARGS)}}
 
 
 _AZURE_FILTER = {
@@ -465,6 +535,9 @@ def _chat_completion(model: str, knobs: set[str], azure: bool) -> dict:
         "logprobs": None,
         "finish_reason": "stop",
     }
+    if "tools" in knobs:
+        choice["message"].update(content=None, tool_calls=[_tool_call()])
+        choice["finish_reason"] = "tool_calls"
     body = {
         "id": "chatcmpl-mock0001",
         "object": "chat.completion",
@@ -502,12 +575,28 @@ def _chat_chunks(model: str, knobs: set[str], include_usage: bool, azure: bool) 
         events.append(_data({"choices": [], "created": 0, "id": "", "model": "", "object": "",
                              "prompt_filter_results": [{"prompt_index": 0,
                                                         "content_filter_results": _AZURE_FILTER}]}))
-    events.append(chunk([{"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None},
+    events.append(chunk([{"index": 0, "delta": {"role": "assistant", "content": "" if "tools" not in knobs else None,
+                                                "refusal": None},
                           "logprobs": None, "finish_reason": None}]))
-    for piece in reply_pieces(knobs):
-        events.append(chunk([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}]))
-    events.append(chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]))
-    if include_usage:
+    if "tools" in knobs:
+        # The first delta names the call; the arguments follow in pieces under the same index.
+        events.append(chunk([{"index": 0, "delta": {"tool_calls": [{
+            "index": 0, "id": TOOL_CALL_ID, "type": "function", "function": {"name": TOOL_NAME, "arguments": ""}}]},
+            "logprobs": None, "finish_reason": None}]))
+        for piece in tool_args_pieces():
+            events.append(chunk([{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]},
+                                  "logprobs": None, "finish_reason": None}]))
+        finish = "tool_calls"
+    else:
+        for i, piece in enumerate(reply_pieces(knobs)):
+            if "stream-error" in knobs and i == 2:
+                # OpenAI breaks a started stream off with an error payload and no [DONE].
+                events.append(_data({"error": STREAM_ERROR_OPENAI}))
+                return events
+            events.append(chunk([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}]))
+        finish = "stop"
+    events.append(chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]))
+    if include_usage and "no-usage" not in knobs:
         events.append(chunk([], usage_present=True, usage=_openai_usage(knobs)))
     events.append("data: [DONE]\n\n")
     return events
@@ -526,7 +615,7 @@ def _response_object(model: str, knobs: set[str], *, status: str) -> dict:
         "instructions": None,
         "max_output_tokens": None,
         "model": dated(model),
-        "output": [
+        "output": ([_response_tool_item("completed")] if "tools" in knobs else [
             {
                 "type": "message",
                 "id": "msg_mock0001",
@@ -534,7 +623,7 @@ def _response_object(model: str, knobs: set[str], *, status: str) -> dict:
                 "role": "assistant",
                 "content": [{"type": "output_text", "text": reply_text(knobs), "annotations": []}],
             }
-        ] if done else [],
+        ]) if done else [],
         "parallel_tool_calls": True,
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},
@@ -557,7 +646,38 @@ def _response_object(model: str, knobs: set[str], *, status: str) -> dict:
     }
 
 
+def _response_tool_item(status: str) -> dict:
+    return {"type": "function_call", "id": "fc_mock0001", "call_id": TOOL_CALL_ID, "name": TOOL_NAME,
+            "arguments": json.dumps(TOOL_ARGS) if status == "completed" else "", "status": status}
+
+
+def _responses_tool_events(model: str, knobs: set[str]) -> list[str]:
+    seq = iter(range(10_000))
+    events = [
+        _event("response.created", {"type": "response.created", "sequence_number": next(seq),
+                                    "response": _response_object(model, knobs, status="in_progress")}),
+        _event("response.output_item.added", {"type": "response.output_item.added", "sequence_number": next(seq),
+                                              "output_index": 0, "item": _response_tool_item("in_progress")}),
+    ]
+    for piece in tool_args_pieces():
+        events.append(_event("response.function_call_arguments.delta", {
+            "type": "response.function_call_arguments.delta", "sequence_number": next(seq),
+            "item_id": "fc_mock0001", "output_index": 0, "delta": piece}))
+    events += [
+        _event("response.function_call_arguments.done", {
+            "type": "response.function_call_arguments.done", "sequence_number": next(seq),
+            "item_id": "fc_mock0001", "output_index": 0, "arguments": json.dumps(TOOL_ARGS)}),
+        _event("response.output_item.done", {"type": "response.output_item.done", "sequence_number": next(seq),
+                                             "output_index": 0, "item": _response_tool_item("completed")}),
+        _event("response.completed", {"type": "response.completed", "sequence_number": next(seq),
+                                      "response": _response_object(model, knobs, status="completed")}),
+    ]
+    return events
+
+
 def _responses_events(model: str, knobs: set[str]) -> list[str]:
+    if "tools" in knobs:
+        return _responses_tool_events(model, knobs)
     seq = iter(range(10_000))
     item = {"type": "message", "id": "msg_mock0001", "status": "in_progress", "role": "assistant", "content": []}
     text = reply_text(knobs)
@@ -618,6 +738,8 @@ def _anthropic_error(kind: str, message: str) -> dict:
 
 
 def _anthropic_input_usage(knobs: set[str]) -> dict:
+    if "cached-1h" in knobs:
+        return json.loads(json.dumps(ANTHROPIC_CACHED_1H_USAGE))
     if "cached" in knobs:
         return dict(ANTHROPIC_CACHED_USAGE)
     return {"input_tokens": PROMPT_TOKENS, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
@@ -629,8 +751,9 @@ def _anthropic_message(model: str, knobs: set[str]) -> dict:
         "type": "message",
         "role": "assistant",
         "model": dated(model),
-        "content": [{"type": "text", "text": reply_text(knobs)}],
-        "stop_reason": "end_turn",
+        "content": [{"type": "tool_use", "id": "toolu_mock0001", "name": TOOL_NAME, "input": TOOL_ARGS}]
+        if "tools" in knobs else [{"type": "text", "text": reply_text(knobs)}],
+        "stop_reason": "tool_use" if "tools" in knobs else "end_turn",
         "stop_sequence": None,
         "usage": {**_anthropic_input_usage(knobs), "output_tokens": COMPLETION_TOKENS, "service_tier": "standard"},
     }
@@ -647,14 +770,26 @@ def _anthropic_events(model: str, knobs: set[str]) -> list[str]:
                                        "content_block": {"type": "text", "text": ""}}),
         _event("ping", {"type": "ping"}),
     ]
-    for piece in reply_pieces(knobs):
+    pieces = reply_pieces(knobs) if "tools" not in knobs else re.findall(r"\S+\s*", "Let me check the weather.")
+    for i, piece in enumerate(pieces):
+        if "stream-error" in knobs and i == 2:
+            events.append(_event("error", {"type": "error", "error": STREAM_ERROR_ANTHROPIC}))
+            return events
         events.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0,
                                                      "delta": {"type": "text_delta", "text": piece}}))
+    events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    if "tools" in knobs:
+        events.append(_event("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+            "type": "tool_use", "id": "toolu_mock0001", "name": TOOL_NAME, "input": {}}}))
+        for piece in tool_args_pieces():
+            events.append(_event("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                                         "delta": {"type": "input_json_delta", "partial_json": piece}}))
+        events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 1}))
     events += [
-        _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
         # The final, cumulative output count arrives only here.
         _event("message_delta", {"type": "message_delta",
-                                 "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                 "delta": {"stop_reason": "tool_use" if "tools" in knobs else "end_turn",
+                                           "stop_sequence": None},
                                  "usage": {"output_tokens": COMPLETION_TOKENS}}),
         _event("message_stop", {"type": "message_stop"}),
     ]
@@ -692,7 +827,12 @@ def _gemini_response(model: str, knobs: set[str], text: str, *, final: bool) -> 
 
 def _gemini_chunks(model: str, knobs: set[str]) -> list[dict]:
     pieces = reply_pieces(knobs)
-    return [
+    chunks = [
         _gemini_response(model, knobs, piece, final=i == len(pieces) - 1)
         for i, piece in enumerate(pieces)
     ]
+    if "tools" in knobs:
+        # Gemini sends a function call whole, as its own part, in the last chunk.
+        final = chunks[-1]["candidates"][0]["content"]["parts"]
+        final.append({"functionCall": {"name": TOOL_NAME, "args": TOOL_ARGS}})
+    return chunks

@@ -71,7 +71,7 @@ def test_sorting_by_cost_ascending(owner_client, log):
 @pytest.mark.parametrize("query,param", [
     ("limit=101", "limit"), ("limit=0", "limit"), ("page=-1", "page"), ("page=abc", "page"),
     ("sortBy=model", "sortBy"), ("sortDir=up", "sortDir"), ("status=2xx", "status"),
-    ("provider=mistral", "provider"), ("projectId=nope", "projectId"), ("providerKeyId=1", "providerKeyId"),
+    ("provider=cohere", "provider"), ("projectId=nope", "projectId"), ("providerKeyId=1", "providerKeyId"),
     ("promptVersionId=x", "promptVersionId"), ("from=yesterday", "from"), ("to=2024-13-45", "to"),
     ("from=2024-02-01T00:00:00Z&to=2024-01-01T00:00:00Z", "to"),
 ])

@@ -38,4 +38,4 @@ def test_empty_or_unknown_provider_keys_are_refused(project):
     with pytest.raises(ValueError, match="empty"):
         services.add_provider_key(project, "openai", "   ")
     with pytest.raises(ValueError, match="provider must be one of"):
-        services.add_provider_key(project, "mistral", "abc")
+        services.add_provider_key(project, "cohere", "abc")

@@ -267,11 +267,11 @@ def test_a_streaming_call_the_provider_refuses_passes_the_error_through(
 
 def test_an_unknown_provider_gets_404_json(live_db, spanlens_server, sl_key):
     response = httpx.post(
-        f"{spanlens_server.url}/proxy/mistral/v1/chat/completions",
+        f"{spanlens_server.url}/proxy/cohere/v1/chat/completions",
         headers={"authorization": f"Bearer {sl_key}"},
-        json={"model": "mistral-large", "messages": MESSAGES},
+        json={"model": "command-r", "messages": MESSAGES},
     )
 
     assert response.status_code == 404
     assert response.json()["success"] is False
-    assert "mistral" in response.json()["error"]
+    assert "cohere" in response.json()["error"]

@@ -48,6 +48,25 @@ def usd(value) -> str:
 
 
 @register.filter
+def row_cost(row) -> str:
+    """A row's cost as its source allows: "unpriced" (never $0) or "~$…" when estimated."""
+    source = row.get("cost_source")
+    if source == "unknown" or (row.get("cost_usd") is None and source != "estimated"):
+        return "unpriced" if source == "unknown" else "—"
+    text = usd(row.get("cost_usd"))
+    return f"~{text}" if source == "estimated" else text
+
+
+@register.filter
+def row_status_class(row) -> str:
+    """The status badge of a row: a 200 whose stream carried an error is an error."""
+    code = int(row.get("status_code") or 0)
+    if 200 <= code < 300 and row.get("error_message"):
+        return "badge-err"
+    return status_class(code)
+
+
+@register.filter
 def tokens(value) -> str:
     if value is None:
         return "—"

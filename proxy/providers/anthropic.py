@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from proxy import sse
-from proxy.providers.base import Prepared, Usage, as_int, bearer, json_objects, json_value
+from proxy.providers.base import Parsed, Prepared, Usage, as_int, bearer, json_objects, json_value, stream_error
 
 name = "anthropic"
 AUTH_HEADERS = (b"x-api-key", b"authorization")
@@ -33,26 +33,45 @@ def usage_from(usage: dict, model: str | None) -> Usage:
     # Anthropic's input_tokens excludes cached tokens; our prompt_tokens is gross.
     cache_read = as_int(usage.get("cache_read_input_tokens"))
     cache_write = as_int(usage.get("cache_creation_input_tokens"))
+    # cache_creation splits the writes by lifetime; 1-hour writes bill at 2x input, 5-minute at 1.25x.
+    split = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+    write_1h = as_int(split.get("ephemeral_1h_input_tokens"))
+    if split and not cache_write:
+        cache_write = write_1h + as_int(split.get("ephemeral_5m_input_tokens"))
     return Usage(
         model=model,
         prompt_tokens=as_int(usage.get("input_tokens")) + cache_read + cache_write,
         completion_tokens=as_int(usage.get("output_tokens")),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=min(write_1h, cache_write),
     )
 
 
-def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
+def parse_response(body: bytes, model: str | None) -> Parsed:
     data = json_value(body)
     if not isinstance(data, dict):
-        return None, Usage(model=model)
-    return data, usage_from(data.get("usage") or {}, data.get("model") or model)
+        return Parsed(None, Usage(model=model))
+    return Parsed(data, usage_from(data.get("usage") or {}, data.get("model") or model))
 
 
-def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage]:
+# Which field of a content_block_delta extends which field of its block.
+_DELTA_FIELDS = {
+    "text_delta": "text",
+    "input_json_delta": "partial_json",
+    "thinking_delta": "thinking",
+    "signature_delta": "signature",
+    "citations_delta": "citation",
+}
+
+
+def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
     message: dict | None = None
     blocks: dict[int, dict] = {}
+    json_parts: dict[int, list[str]] = {}
     usage_fields: dict = {}
+    complete = False
+    error = ""
     for event in json_objects(sse.iter_data(raw)):
         kind = event.get("type")
         if kind == "message_start":
@@ -64,19 +83,38 @@ def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage
                 block["text"] = block.get("text", "")
             blocks[event.get("index", len(blocks))] = block
         elif kind == "content_block_delta":
+            index = event.get("index", 0)
             delta = event.get("delta") or {}
-            block = blocks.setdefault(event.get("index", 0), {"type": "text", "text": ""})
-            if delta.get("type") == "text_delta":
-                block["text"] = block.get("text", "") + delta.get("text", "")
+            block = blocks.setdefault(index, {"type": "text", "text": ""})
+            name = _DELTA_FIELDS.get(delta.get("type"))
+            if name == "partial_json":
+                # Tool input arrives as JSON text in pieces; parsed once whole.
+                json_parts.setdefault(index, []).append(delta.get("partial_json") or "")
+            elif name == "citation":
+                block.setdefault("citations", []).append(delta.get("citation"))
+            elif name:
+                block[name] = block.get(name, "") + (delta.get(name) or "")
         elif kind == "message_delta":
             if message is not None:
                 message.update({k: v for k, v in (event.get("delta") or {}).items() if v is not None})
             # Later events carry cumulative counts; take every field they give.
             usage_fields.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        elif kind == "message_stop":
+            complete = True
+        elif kind == "error":
+            error = stream_error(event.get("error"))
+    for index, parts in json_parts.items():
+        text = "".join(parts)
+        value = json_value(text.encode()) if text else {}
+        # A stream cut mid-arguments keeps the text it had.
+        blocks[index]["input"] = value if value is not None else text
     usage = usage_from(usage_fields, (message or {}).get("model") or model)
+    output = "".join(
+        "".join(json_parts.get(i, [])) + b.get("text", "") + b.get("thinking", "") + b.get("name", "")
+        for i, b in blocks.items()
+    )
     if message is None:
-        return None, usage
-    # Only the assistant-visible text is kept (see requests.txt limitations).
-    message["content"] = [b for _, b in sorted(blocks.items()) if b.get("type") == "text"]
+        return Parsed(None, usage, complete, error, output)
+    message["content"] = [b for _, b in sorted(blocks.items())]
     message["usage"] = usage_fields
-    return message, usage
+    return Parsed(message, usage, complete, error, output)

@@ -12,11 +12,29 @@ class Usage:
     prompt_tokens: int = 0  # gross: includes cache reads and writes
     completion_tokens: int = 0
     cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # every cache write, 1-hour ones included
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written for one hour
+    # What the provider itself says the call cost (OpenRouter's usage.cost), in USD.
+    reported_cost: str | None = None
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Parsed:
+    """A response body as the log keeps it, and what was learned reading it."""
+
+    body: dict | None
+    usage: Usage
+    # Streams: the provider's terminal event arrived ([DONE], message_stop, ...), so a
+    # client hanging up afterwards cut nothing.
+    complete: bool = True
+    # An error the provider sent inside a 200 stream, as "type: message".
+    error: str = ""
+    # Text the model produced (text, tool arguments), to estimate tokens when no usage came.
+    output_text: str = ""
 
 
 @dataclass
@@ -30,6 +48,15 @@ class Prepared:
     # usage-only chunk is ours to drop before it reaches a client that did not ask.
     injected_stream_usage: bool = False
     extra: dict = field(default_factory=dict)
+
+
+def join_v1(base: str, rest: str, query_string: bytes) -> str:
+    """An OpenAI-style base URL (ending in /v1) and the path a client sent after
+    /proxy/<provider>/, whose leading v1/ is the base's own."""
+    if rest.startswith("v1/"):
+        rest = rest[3:]
+    url = f"{base.rstrip('/')}/{rest}"
+    return f"{url}?{query_string.decode('latin-1')}" if query_string else url
 
 
 def as_int(value) -> int:
@@ -57,6 +84,15 @@ def json_value(raw: bytes):
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
+
+
+def stream_error(error) -> str:
+    """ "type: message" of an error object a provider put in a stream."""
+    if not isinstance(error, dict):
+        return str(error) if error else "error"
+    kind = error.get("type") or error.get("code") or error.get("status") or "error"
+    message = error.get("message") or ""
+    return f"{kind}: {message}" if message else str(kind)
 
 
 def json_objects(payloads):

@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
+
 from proxy import sse
-from proxy.providers.base import Prepared, Usage, as_int, json_objects, json_value
+from proxy.providers.base import Parsed, Prepared, Usage, as_int, json_objects, json_value, stream_error
 
 name = "gemini"
 AUTH_HEADERS = (b"x-goog-api-key", b"authorization")
@@ -48,45 +50,77 @@ def usage_from(data: dict, model: str | None) -> Usage:
     )
 
 
-def parse_response(body: bytes, model: str | None) -> tuple[dict | None, Usage]:
+def parse_response(body: bytes, model: str | None) -> Parsed:
     data = json_value(body)
     if isinstance(data, list):  # streamGenerateContent without alt=sse returns a JSON array
         return _merge(data, model)
     if not isinstance(data, dict):
-        return None, Usage(model=model)
-    return data, usage_from(data, model)
+        return Parsed(None, Usage(model=model))
+    return Parsed(data, usage_from(data, model))
 
 
-def reassemble_stream(raw: bytes, model: str | None) -> tuple[dict | None, Usage]:
+def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
     if raw.lstrip()[:1] == b"[":  # streamGenerateContent without alt=sse: one JSON array
-        return parse_response(raw, model)
+        data = json_value(raw)
+        if isinstance(data, list):
+            return _merge(data, model)
+        # An array cut short: take the elements that arrived whole.
+        return _merge(list(json_objects(_array_elements(raw))), model)
     return _merge(list(json_objects(sse.iter_data(raw))), model)
 
 
-def _merge(chunks: list, model: str | None) -> tuple[dict | None, Usage]:
+def _array_elements(raw: bytes):
+    body = raw.strip().lstrip(b"[").rstrip(b"]")
+    for piece in body.split(b"\r\n,"):
+        yield piece.strip().lstrip(b",")
+
+
+def _merge(chunks: list, model: str | None) -> Parsed:
     if not chunks:
-        return None, Usage(model=model)
-    texts: list[str] = []
+        return Parsed(None, Usage(model=model), complete=False)
+    parts: list[dict] = []
     finish = None
+    error = ""
     usage = Usage(model=model)
+    last_usage: dict = {}
     for chunk in chunks:
         if not isinstance(chunk, dict):
             continue
+        if isinstance(chunk.get("error"), dict):
+            error = stream_error(chunk["error"])
         for candidate in (chunk.get("candidates") or [])[:1]:
             for part in (candidate.get("content") or {}).get("parts") or []:
-                if isinstance(part.get("text"), str):
-                    texts.append(part["text"])
+                if isinstance(part, dict):
+                    _add_part(parts, part)
             finish = candidate.get("finishReason") or finish
         if chunk.get("usageMetadata"):
             usage = usage_from(chunk, usage.model)
+            last_usage = chunk["usageMetadata"]
         elif chunk.get("modelVersion"):
             usage.model = chunk["modelVersion"]
-    last = chunks[-1] if isinstance(chunks[-1], dict) else {}
     body = {
         "candidates": [
-            {"content": {"role": "model", "parts": [{"text": "".join(texts)}]}, "finishReason": finish, "index": 0}
+            {"content": {"role": "model", "parts": parts or [{"text": ""}]}, "finishReason": finish, "index": 0}
         ],
-        "usageMetadata": last.get("usageMetadata") or {},
+        "usageMetadata": last_usage,
         "modelVersion": usage.model,
     }
-    return body, usage
+    output = "".join(
+        p.get("text") or (p["functionCall"].get("name", "") + orjson.dumps(p["functionCall"].get("args")).decode()
+                          if isinstance(p.get("functionCall"), dict) else "")
+        for p in parts
+    )
+    # The chunk that carries finishReason is Gemini's last.
+    return Parsed(body, usage, finish is not None, error, output)
+
+
+def _add_part(parts: list[dict], part: dict) -> None:
+    """Text pieces join the text part before them (thought summaries apart); every
+    other part (functionCall, inlineData, ...) arrives whole and is kept as is."""
+    if isinstance(part.get("text"), str) and set(part) <= {"text", "thought"}:
+        last = parts[-1] if parts else None
+        if last is not None and "text" in last and bool(last.get("thought")) == bool(part.get("thought")) \
+                and set(last) <= {"text", "thought"}:
+            last["text"] += part["text"]
+            return
+    parts.append(dict(part))

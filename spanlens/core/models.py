@@ -95,6 +95,14 @@ class ProviderKey(models.Model):
         ANTHROPIC = "anthropic", "Anthropic"
         GEMINI = "gemini", "Gemini"
         AZURE = "azure", "Azure OpenAI"
+        MISTRAL = "mistral", "Mistral"
+        GROQ = "groq", "Groq"
+        DEEPSEEK = "deepseek", "DeepSeek"
+        XAI = "xai", "xAI"
+        OPENROUTER = "openrouter", "OpenRouter"
+        TOGETHER = "together", "Together AI"
+        FIREWORKS = "fireworks", "Fireworks AI"
+        CUSTOM = "custom", "Custom (OpenAI-compatible)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="provider_keys")
@@ -107,6 +115,14 @@ class ProviderKey(models.Model):
     azure_endpoint = models.CharField(max_length=500, blank=True)
     azure_deployment = models.CharField(max_length=200, blank=True)
     azure_api_version = models.CharField(max_length=40, blank=True)
+    # OpenAI-compatible providers: a base URL replacing the provider's own (required
+    # for "custom": vLLM, Ollama, LM Studio, TGI), checked by spanlens.core.endpoints.
+    base_url = models.CharField(max_length=500, blank=True)
+    # Extra headers sent upstream with every call, as encrypted JSON (they may hold tokens).
+    encrypted_headers = models.TextField(blank=True)
+    price_free = models.BooleanField(
+        default=False, help_text="Calls through this key cost nothing when the price table has no price."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -124,7 +140,10 @@ class ModelPrice(models.Model):
     input_per_1m = models.DecimalField(max_digits=14, decimal_places=6)
     output_per_1m = models.DecimalField(max_digits=14, decimal_places=6)
     cache_read_per_1m = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    # The 5-minute cache write (Anthropic bills it at 1.25x input).
     cache_write_per_1m = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    # The 1-hour cache write (2x input at Anthropic); null = same as the 5-minute rate.
+    cache_write_1h_per_1m = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -229,3 +248,26 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class UnpricedModel(models.Model):
+    """A model an organization's traffic used with no price, as the refresh task last saw it.
+
+    Written only by spanlens.core.prices.refresh_unpriced_models; read by /settings/prices/.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="unpriced_models")
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=200)
+    calls = models.PositiveIntegerField(default=0, help_text="Unpriced calls in the last 30 days.")
+    calls_24h = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        unique_together = [("organization", "provider", "model")]
+        ordering = ["-calls", "provider", "model"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} ({self.calls} unpriced calls)"

@@ -23,6 +23,7 @@ class Price:
     output_per_1m: Decimal
     cache_read_per_1m: Decimal | None
     cache_write_per_1m: Decimal | None
+    cache_write_1h_per_1m: Decimal | None = None
 
 
 _table: dict[tuple[str, str], Price] = {}
@@ -38,7 +39,7 @@ def _load() -> None:
 
     table = {
         (p.provider, p.model.lower()): Price(
-            p.input_per_1m, p.output_per_1m, p.cache_read_per_1m, p.cache_write_per_1m
+            p.input_per_1m, p.output_per_1m, p.cache_read_per_1m, p.cache_write_per_1m, p.cache_write_1h_per_1m
         )
         for p in ModelPrice.objects.all()
     }
@@ -60,11 +61,18 @@ def _table_now() -> dict[tuple[str, str], Price]:
 
 
 def _candidates(model: str):
-    """gpt-4o-mini-2024-07-18 -> itself, then gpt-4o-mini; models/gemini-x -> gemini-x."""
+    """gpt-4o-mini-2024-07-18 -> itself, then gpt-4o-mini; models/gemini-x -> gemini-x;
+    ft:gpt-4o-mini-2024-07-18:acme::abc123 -> ft:gpt-4o-mini-2024-07-18, then the base model."""
     name = model.lower().strip()
     if name.startswith("models/"):
         name = name[len("models/"):]
     yield name
+    if name.startswith("ft:"):
+        # OpenAI fine-tunes: ft:<base>:<org>:<suffix>:<id>. The fine-tune rate first, then the base's.
+        base = name[3:].split(":", 1)[0]
+        yield f"ft:{base}"
+        name = base
+        yield name
     stripped = name
     while True:
         shorter = _DATE_SUFFIX.sub("", stripped)
@@ -95,6 +103,11 @@ def _resolve(table: dict[tuple[str, str], Price], provider: str, model: str) -> 
             price = table.get((prov, candidate))
             if price is not None:
                 return price
+    if provider == "openrouter" and "/" in model:
+        # OpenRouter names models vendor/model and charges the vendor's list price.
+        vendor, _, name = model.lower().partition("/")
+        if vendor in {p for p, _ in table} and vendor != provider:
+            return _resolve(table, vendor, name)
     return None
 
 
@@ -106,8 +119,10 @@ def compute_cost(
     completion_tokens: int,
     cache_read_tokens: int = 0,
     cache_write_tokens: int = 0,
+    cache_write_1h_tokens: int = 0,
 ) -> Decimal | None:
-    """USD cost; prompt_tokens is gross (includes the cached read and written portions).
+    """USD cost; prompt_tokens is gross (includes the cached read and written portions);
+    cache_write_1h_tokens is the part of cache_write_tokens written for one hour.
 
     None when the model has no price, so unknown models stay visible as unpriced.
     """
@@ -116,11 +131,14 @@ def compute_cost(
         return None
     read_rate = price.cache_read_per_1m if price.cache_read_per_1m is not None else price.input_per_1m
     write_rate = price.cache_write_per_1m if price.cache_write_per_1m is not None else price.input_per_1m
+    write_1h_rate = price.cache_write_1h_per_1m if price.cache_write_1h_per_1m is not None else write_rate
+    write_1h = min(max(cache_write_1h_tokens, 0), cache_write_tokens)
     uncached = max(prompt_tokens - cache_read_tokens - cache_write_tokens, 0)
     total = (
         Decimal(uncached) * price.input_per_1m
         + Decimal(cache_read_tokens) * read_rate
-        + Decimal(cache_write_tokens) * write_rate
+        + Decimal(cache_write_tokens - write_1h) * write_rate
+        + Decimal(write_1h) * write_1h_rate
         + Decimal(completion_tokens) * price.output_per_1m
     ) / MILLION
     return total.quantize(Decimal("0.00000001"))

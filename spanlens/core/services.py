@@ -1,6 +1,7 @@
 """State changes with side effects: create_*, revoke_*, rotate_*. Views call these."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -50,14 +51,28 @@ def add_provider_key(
     azure_endpoint: str = "",
     azure_deployment: str = "",
     azure_api_version: str = "",
+    base_url: str = "",
+    headers: dict[str, str] | None = None,
+    price_free: bool = False,
     actor=None,
     ip: str | None = None,
 ) -> ProviderKey:
+    from spanlens.core import endpoints
+
     if provider not in ProviderKey.Provider.values:
         raise ValueError(f"provider must be one of {', '.join(ProviderKey.Provider.values)}")
     secret = secret.strip()
-    if not secret:
+    # A self-hosted endpoint (Ollama, vLLM without --api-key) may need no key at all.
+    if not secret and provider != ProviderKey.Provider.CUSTOM:
         raise ValueError("the provider key is empty")
+    base_url = base_url.strip()
+    if provider == ProviderKey.Provider.CUSTOM and not base_url:
+        raise ValueError("a custom endpoint needs its base URL (e.g. http://10.0.0.5:8000/v1)")
+    if base_url:
+        if provider not in endpoints.BASE_URL_PROVIDERS:
+            raise ValueError(f"a base URL can only be set for {', '.join(sorted(endpoints.BASE_URL_PROVIDERS))}")
+        base_url = endpoints.check_base_url(base_url)
+    headers = endpoints.check_headers(headers or {})
     key = ProviderKey.objects.create(
         organization_id=project.organization_id,
         project=project,
@@ -68,11 +83,25 @@ def add_provider_key(
         azure_endpoint=azure_endpoint.rstrip("/"),
         azure_deployment=azure_deployment,
         azure_api_version=azure_api_version,
+        base_url=base_url,
+        encrypted_headers=crypto.encrypt(json.dumps(headers)) if headers else "",
+        price_free=price_free,
     )
-    audit.record(project.organization_id, "provider_key.create", actor=actor, ip=ip, target=key,
-                 details={"provider": provider})
+    details = {"provider": provider}
+    if base_url:
+        details["base_url"] = base_url
+    if headers:
+        details["headers"] = sorted(headers)  # names only: values may be tokens
+    audit.record(project.organization_id, "provider_key.create", actor=actor, ip=ip, target=key, details=details)
     _forget_cached_keys()
     return key
+
+
+def provider_key_headers(key: ProviderKey) -> dict[str, str]:
+    """The extra upstream headers of a key, decrypted."""
+    if not key.encrypted_headers:
+        return {}
+    return json.loads(crypto.decrypt(key.encrypted_headers))
 
 
 def rotate_provider_key(key: ProviderKey, new_secret: str, *, actor=None, ip: str | None = None) -> ProviderKey:

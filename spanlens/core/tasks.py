@@ -57,3 +57,24 @@ def heartbeat() -> None:
     from spanlens.core.health import record_heartbeat
 
     record_heartbeat("worker")
+
+
+@shared_task
+def refresh_unpriced_models() -> int:
+    """Beat: per organization, record the models its traffic used without a price."""
+    from spanlens.core.models import Organization
+
+    for organization_id in Organization.objects.values_list("id", flat=True):
+        refresh_unpriced_models_for.delay(organization_id=str(organization_id))
+    return Organization.objects.count()
+
+
+@shared_task
+def refresh_unpriced_models_for(*, organization_id: str) -> int:
+    from spanlens.core import prices
+    from spanlens.core.models import Organization
+
+    organization = Organization.objects.filter(id=organization_id).first()
+    if organization is None:
+        return 0
+    return len(prices.refresh_unpriced_models(organization))

@@ -13,7 +13,7 @@ from spanlens.requestlog.engine import get_engine
 REQUEST_COLUMNS = (
     "id", "organization_id", "project_id", "api_key_id", "provider_key_id", "provider", "model",
     "endpoint", "method", "stream", "prompt_tokens", "completion_tokens", "total_tokens",
-    "cache_read_tokens", "cache_write_tokens", "cost_usd", "latency_ms", "proxy_overhead_ms",
+    "cache_read_tokens", "cache_write_tokens", "cost_usd", "cost_source", "latency_ms", "proxy_overhead_ms",
     "status_code", "request_body", "response_body", "trace_id", "span_id", "prompt_version_id",
     "user_id", "session_id", "log_body", "flags", "response_flags", "truncated", "error_message",
     "created_at",
@@ -247,7 +247,8 @@ def get_request_stats(
     totals = get_engine().select(
         "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
-        "countIf(status_code >= 400 OR status_code = 0) AS errors "
+        "countIf(status_code >= 400 OR status_code = 0) AS errors, "
+        "countIf(cost_source = 'unknown') AS unpriced "
         f"FROM requests WHERE {where}",
         params,
     )[0]
@@ -263,6 +264,8 @@ def get_request_stats(
         "requests": requests,
         "avg_latency_ms": float(totals["avg_latency_ms"] or 0) if requests else 0.0,
         "spend_usd": float(totals["spend_usd"] or 0),
+        # Calls whose model has no price: spend leaves them out, so the strip says how many.
+        "unpriced": int(totals["unpriced"] or 0),
         "errors": int(totals["errors"]),
         "error_rate": (int(totals["errors"]) / requests) if requests else 0.0,
         "hourly": hours,
@@ -301,7 +304,7 @@ def list_users(
         "SELECT assumeNotNull(user_id) AS user_id, count() AS requests, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS cost_usd, "
         "sum(total_tokens) AS total_tokens, countIf(status_code >= 400 OR status_code = 0) AS errors, "
-        "max(created_at) AS last_seen "
+        "countIf(cost_source = 'unknown') AS unpriced, max(created_at) AS last_seen "
         f"FROM requests WHERE {where} GROUP BY user_id "
         f"ORDER BY {USER_SORT_COLUMNS[sort_by]} {direction}, user_id ASC "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
@@ -321,6 +324,35 @@ def list_models_seen(*, organization_id: str, retention_days: int = 365) -> list
     )
 
 
+def list_unpriced_models(*, organization_id: str, retention_days: int = 365, hours: int = 24 * 30) -> list[dict]:
+    """Provider/model pairs logged without a price in the last `hours`, with call counts."""
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        "SELECT provider, model, count() AS calls, "
+        "countIf(created_at >= now64(3) - toIntervalHour(24)) AS calls_24h, "
+        "min(created_at) AS first_seen, max(created_at) AS last_seen "
+        f"FROM requests WHERE {where} AND cost_source = 'unknown' AND model != '' "
+        "AND created_at >= now64(3) - toIntervalHour({hours:UInt32}) "
+        "GROUP BY provider, model ORDER BY calls DESC LIMIT 500",
+        {**params, "hours": int(hours)},
+    )
+
+
+def list_models_in_use(*, organization_id: str | None, days: int = 90) -> list[dict]:
+    """Provider/model pairs called in the last `days` days; every tenant's when
+    organization_id is None, on purpose: the price table is shared, and a price some
+    organization's traffic still uses must not be deleted (sync_prices)."""
+    params: dict[str, Any] = {"days": int(days)}
+    where = "created_at >= now64(3) - toIntervalDay({days:UInt32}) AND model != ''"
+    if organization_id is not None:
+        where += " AND organization_id = {org:UUID}"
+        params["org"] = str(organization_id)
+    return get_engine().select(
+        f"SELECT provider, model, count() AS calls FROM requests WHERE {where} GROUP BY provider, model",
+        params,
+    )
+
+
 # --- benchmark ----------------------------------------------------------------
 # Used by `make bench` only, on a throwaway chDB folder, to time dashboard reads
 # at volume. The rows are made inside ClickHouse from numbers(), so generating
@@ -336,7 +368,7 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-20241022', 'gemini-1.5-flash'][number % 4 + 1], "
         "['v1/chat/completions', 'v1/messages', 'v1/embeddings'][number % 3 + 1], 'POST', number % 2 = 0, "
         "20 + number % 500, 5 + number % 300, 25 + number % 500 + number % 300, 0, 0, "
-        "toDecimal64((20 + number % 500) * 0.00000015 + (5 + number % 300) * 0.0000006, 8), "
+        "toDecimal64((20 + number % 500) * 0.00000015 + (5 + number % 300) * 0.0000006, 8), 'reported', "
         "100 + number % 2000, number % 7, if(number % 50 = 0, 429, if(number % 97 = 0, 500, 200)), "
         "concat('{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"question ', "
         "toString(number), ' ', repeat('lorem ipsum ', 40), '\"}]}'), "

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from spanlens.core import services
+from spanlens.core import endpoints, services
 from spanlens.core.models import Project, ProviderKey
 
 
@@ -9,12 +9,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("provider", choices=ProviderKey.Provider.values)
-        parser.add_argument("secret")
+        parser.add_argument("secret", nargs="?", default="", help="the provider's key (optional for custom)")
         parser.add_argument("--name", default="")
         parser.add_argument("--project", help="project id or name (default: the only/first project)")
         parser.add_argument("--azure-endpoint", default="")
         parser.add_argument("--azure-deployment", default="")
         parser.add_argument("--azure-api-version", default="")
+        parser.add_argument("--base-url", default="",
+                            help="OpenAI-compatible providers: the base URL (required for custom), e.g. http://10.0.0.5:8000/v1")
+        parser.add_argument("--header", action="append", default=[], metavar="'Name: value'",
+                            help="an extra header sent upstream with every call (repeatable)")
+        parser.add_argument("--free", action="store_true", help="calls cost nothing when the price table has no price")
 
     def handle(self, *args, provider, secret, name, project, **opts):
         qs = Project.objects.order_by("created_at")
@@ -35,6 +40,9 @@ class Command(BaseCommand):
                 azure_endpoint=opts["azure_endpoint"],
                 azure_deployment=opts["azure_deployment"],
                 azure_api_version=opts["azure_api_version"],
+                base_url=opts["base_url"],
+                headers=endpoints.parse_header_lines("\n".join(opts["header"])),
+                price_free=opts["free"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
