@@ -4,7 +4,7 @@ from __future__ import annotations
 from spanlens.core import access as access_mod
 from spanlens.core.models import Project
 
-SECTIONS = ("requests", "traces", "users", "prompts", "evals", "settings")
+SECTIONS = ("requests", "traces", "users", "prompts", "evals", "datasets", "settings")
 
 
 def nav(request) -> dict:

@@ -15,6 +15,8 @@ app.conf.beat_schedule = {
     "drain-fallback": {"task": "spanlens.core.tasks.drain_fallback", "schedule": 60.0},
     # /health/deep reads both ends: when beat last sent it, when a worker last ran it.
     "heartbeat": {"task": "spanlens.core.tasks.heartbeat", "schedule": settings.HEARTBEAT_INTERVAL_S},
+    # Eval runs whose worker died (no heartbeat for EVAL_STALE_AFTER_S) are resumed.
+    "resume-stale-eval-runs": {"task": "evals.tasks.resume_stale_runs", "schedule": 60.0},
 }
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks(["spanlens.core", "dashboard", "evals"])
