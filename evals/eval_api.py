@@ -186,7 +186,7 @@ def eval_run_retry(request: HttpRequest, access: Access, run_id: str) -> JsonRes
 @endpoint("GET", "POST")
 def datasets(request: HttpRequest, access: Access) -> JsonResponse:
     if request.method == "GET":
-        rows = Dataset.objects.filter(organization=access.organization).annotate(n=Count("items"))
+        rows = Dataset.objects.filter(organization=access.organization).annotate(n=Count("items")).order_by("name")
         current, meta = _page(request, rows)
         return ok([dataset_json(d, d.n) for d in current], meta)
     data = _body(request)
@@ -224,11 +224,14 @@ def dataset_items(request: HttpRequest, access: Access, dataset_id: str) -> Json
             raise DatasetError("request_ids", "must be a non-empty list of request ids")
         from spanlens.requestlog import queries
 
+        import uuid
+
         try:
-            rows = queries.list_requests_by_ids(organization_id=access.organization.id, request_ids=ids[:1001],
-                                                retention_days=access.retention_days)
-        except Exception:
+            ids = [str(uuid.UUID(str(i))) for i in ids[:1001]]
+        except ValueError:
             raise DatasetError("request_ids", "must be request ids (UUIDs)") from None
+        rows = queries.list_requests_by_ids(organization_id=access.organization.id, request_ids=ids,
+                                            retention_days=access.retention_days)
         added = dataset_services.add_requests(dataset, rows)
         return ok({"added": added}, {"not_found": len(set(map(str, ids))) - len(rows)}, status=201)
     items = data.get("items") if "items" in data else [data]
