@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from dashboard import charts
@@ -424,7 +425,10 @@ def add_requests(request: HttpRequest, access: Access) -> HttpResponse:
                     break
         added = dataset_services.add_requests(dataset, rows)
     except DatasetError as exc:
-        messages.error(request, exc.message if exc.field != "name" else f"New dataset name {exc.message}")
+        text = exc.message if exc.field != "name" else f"New dataset name {exc.message}"
+        if request.htmx:  # htmx swaps 2xx only: the error shows beside the button
+            return HttpResponse(f'<span class="badge badge-err" data-add-error>{escape(text)}</span>')
+        messages.error(request, text)
         return redirect(back)
     if request.htmx:
         return render(request, "evals/datasets/_added.html", {"dataset": dataset, "added": added})

@@ -36,3 +36,15 @@ def run_badge(status: str) -> str:
 @register.filter
 def get(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.simple_tag(takes_context=True)
+def org_datasets(context):
+    """The current organization's datasets, for "Add to dataset" on pages of other apps."""
+    from evals.models import Dataset
+    from spanlens.core.access import current_access
+
+    access = current_access(context["request"])
+    if access is None:
+        return []
+    return list(Dataset.objects.filter(organization=access.organization).order_by("name").values("id", "name"))
