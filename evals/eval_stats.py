@@ -139,7 +139,10 @@ class Summary:
 
 
 def summarize(scores: list[float], threshold: float | None = None) -> Summary:
+    """Scores live in 0..1, so the mean's interval is clipped to it (small samples overshoot)."""
     ci = mean_ci(scores)
+    if ci is not None:
+        ci = (max(ci[0], 0.0), min(ci[1], 1.0))
     passed = sum(1 for s in scores if s >= threshold) if threshold is not None else None
     pass_ci = wilson_interval(passed, len(scores)) if passed is not None else None
     return Summary(

@@ -200,8 +200,8 @@ def _run_context(run: EvalRun, page: int = 1) -> dict:
     return {
         "run": run, "s": summary, "active": run.is_active,
         "histogram": histogram_svg(summary["histogram"]) if summary["n"] else None,
-        "lowest": eval_services.lowest(run),
-        "results": results[offset:offset + RESULTS_PER_PAGE],
+        "lowest": eval_services.lowest(run),  # 5 rows: their dataset items load one by one
+        "results": results.select_related("dataset_item")[offset:offset + RESULTS_PER_PAGE],
         "page": page, "has_next": summary["total"] > offset + RESULTS_PER_PAGE,
         "failed": summary["failed"],
     }

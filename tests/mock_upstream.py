@@ -164,6 +164,7 @@ class MockUpstream:
         }
         self.requests: list[Recorded] = []
         self._judge_seen: set[str] = set()
+        self.judge_delay_s = 0.0  # added to every judge answer (progress bars, kill tests)
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="mock-upstream")
@@ -198,6 +199,7 @@ class MockUpstream:
     def clear(self) -> None:
         self.requests.clear()
         self._judge_seen.clear()
+        self.judge_delay_s = 0.0
 
     def count(self, predicate=None) -> int:
         """How many requests arrived (that match predicate(Recorded))."""
@@ -392,6 +394,8 @@ class MockUpstream:
     async def _judge(self, provider: str, payload: dict, model: str, knobs: set[str]) -> web.Response:
         if "judge-slow" in knobs:
             await asyncio.sleep(JUDGE_DELAY_S)
+        if self.judge_delay_s:
+            await asyncio.sleep(self.judge_delay_s)
         if "judge-429-once" in knobs:
             fingerprint = json.dumps(payload, sort_keys=True)
             if fingerprint not in self._judge_seen:

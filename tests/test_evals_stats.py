@@ -24,8 +24,11 @@ def test_mean_sd_and_ci_match_scipy(values):
     assert summary.mean == pytest.approx(np.mean(values), abs=1e-12)
     assert summary.sd == pytest.approx(np.std(values, ddof=1), abs=1e-12)
     low, high = sp.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=sp.sem(values))
-    assert summary.ci_low == pytest.approx(low, abs=1e-9)
-    assert summary.ci_high == pytest.approx(high, abs=1e-9)
+    low_raw, high_raw = eval_stats.mean_ci(values)
+    assert (low_raw, high_raw) == pytest.approx((low, high), abs=1e-9)
+    # Shown clipped to the score range.
+    assert summary.ci_low == pytest.approx(max(low, 0.0), abs=1e-9)
+    assert summary.ci_high == pytest.approx(min(high, 1.0), abs=1e-9)
 
 
 @pytest.mark.parametrize("df", [1, 2, 3, 7, 30, 120, 999])
