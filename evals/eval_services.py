@@ -297,9 +297,11 @@ def start_eval_run(organization, evaluator: Evaluator, req: RunRequest, *, user=
 
 
 def enqueue(run_id) -> None:
-    from evals.tasks import run_eval
+    # Through the configured app: a web process that never imported it would otherwise
+    # publish with Celery's defaults (a broker on localhost that is not ours).
+    from spanlens.celery_app import app
 
-    run_eval.delay(str(run_id))
+    app.send_task("evals.tasks.run_eval", args=[str(run_id)])
 
 
 def retry_failed(run: EvalRun) -> int:

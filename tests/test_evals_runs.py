@@ -189,15 +189,13 @@ def test_stale_runs_are_marked_interrupted_and_resumed(org, judge_key, upstream,
                                              lease_token="dead-worker")
     fresh = start(org, judge_evaluator(org, name="other"), source="dataset", dataset="qa")
     EvalRun.objects.filter(id=fresh.id).update(status="running", heartbeat_at=timezone.now(), lease_token="alive")
-    from evals import tasks
-
     sent = []
-    original = tasks.run_eval.delay
-    tasks.run_eval.delay = lambda run_id: sent.append(run_id)
+    original = eval_services.enqueue
+    eval_services.enqueue = lambda run_id: sent.append(str(run_id))
     try:
         assert eval_services.resume_stale_runs() == [str(run.id)]
     finally:
-        tasks.run_eval.delay = original
+        eval_services.enqueue = original
     assert sent == [str(run.id)]
     run.refresh_from_db()
     assert run.status == "interrupted" and run.resumes == 1
