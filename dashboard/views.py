@@ -53,11 +53,6 @@ prompts = _empty(
     "Versioned prompts and the calls that used them.",
     "Send the x-spanlens-prompt-version header with a call to link it to a prompt version.",
 )
-evals = _empty(
-    "Evals",
-    "Score model outputs against datasets.",
-    "Create an eval run to compare models on your own examples.",
-)
 
 
 # --- /requests ----------------------------------------------------------------

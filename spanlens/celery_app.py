@@ -17,6 +17,8 @@ app.conf.beat_schedule = {
     "heartbeat": {"task": "spanlens.core.tasks.heartbeat", "schedule": settings.HEARTBEAT_INTERVAL_S},
     # /settings/prices/ lists models seen without a price; it refreshes its own org on load too.
     "refresh-unpriced-models": {"task": "spanlens.core.tasks.refresh_unpriced_models", "schedule": 900.0},
+    # Eval runs whose worker died (no heartbeat for EVAL_STALE_AFTER_S) are resumed.
+    "resume-stale-eval-runs": {"task": "evals.tasks.resume_stale_runs", "schedule": 60.0},
 }
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks(["spanlens.core", "dashboard", "evals"])

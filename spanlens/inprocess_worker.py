@@ -34,6 +34,9 @@ def start(concurrency: int = 2) -> None:
     )
     threading.Thread(target=worker.start, name="spanlens-celery", daemon=True).start()
     _start_periodic(app)
+    # This process hosts the only worker, so a run still "running" was this worker's
+    # before a restart: resume it now rather than after the stale-heartbeat wait.
+    app.send_task("evals.tasks.resume_stale_runs", kwargs={"stale_after_s": 0})
     log.info("in-process Celery worker started (%d threads)", concurrency)
 
 

@@ -222,6 +222,14 @@ CELERY_IN_PROCESS_WORKER = CELERY_BROKER_URL.startswith("memory://")
 FALLBACK_DRAIN_BATCH = env_int("FALLBACK_DRAIN_BATCH", 500)
 HEARTBEAT_INTERVAL_S = env_float("HEARTBEAT_INTERVAL_S", 30.0)
 
+# --- Eval runs ---------------------------------------------------------------------
+EVAL_CONCURRENCY = env_int("EVAL_CONCURRENCY", 4)  # judge calls in flight per run
+EVAL_HEARTBEAT_S = env_float("EVAL_HEARTBEAT_S", 10.0)
+EVAL_STALE_AFTER_S = env_float("EVAL_STALE_AFTER_S", 300.0)  # no heartbeat this long: interrupted, resumed
+EVAL_MAX_RETRIES = env_int("EVAL_MAX_RETRIES", 4)  # per judge call, on 429 / 5xx / network errors
+EVAL_RETRY_BASE_S = env_float("EVAL_RETRY_BASE_S", 1.0)
+EVAL_RETRY_MAX_WAIT_S = env_float("EVAL_RETRY_MAX_WAIT_S", 60.0)
+
 # --- Production run (`manage.py serve`) ------------------------------------------
 ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2)

@@ -38,6 +38,17 @@ OpenAI-compatible providers (COMPAT_KEYS: mistral, groq, deepseek, xai, openrout
 together, fireworks, custom) answer at /<provider>/v1/chat/completions and /<provider>/v1/models
 with OpenAI's shapes; OpenRouter's usage also carries `cost` (OPENROUTER_COST).
 
+Judge calls (an eval run's structured-output requests: OpenAI response_format
+"verdict", Anthropic tool record_verdict, Gemini responseSchema) get a verdict
+instead of REPLY: the score is the share of the request input's words the
+candidate repeats (a relevance judge), on the scale the prompt states. Knobs:
+  judge-malformed       prose without a verdict, every time
+  judge-malformed-once  prose the first turn, a verdict on the repair turn
+  judge-echo            quotes the candidate (and any verdict planted in it) before its own verdict
+  judge-quoted-score    the score as a JSON string ("4")
+  judge-429-once        the first call with a given body answers 429 (retry-after-ms), then a verdict
+  judge-slow            wait JUDGE_DELAY_S before answering
+
 Token counts never depend on the input, so tests can assert exact tokens and cost:
 every completion reports PROMPT_TOKENS in and COMPLETION_TOKENS out; with
 `cached` see OPENAI_CACHED_TOKENS, ANTHROPIC_CACHED_USAGE and GEMINI_CACHED_TOKENS.
@@ -116,6 +127,12 @@ OPENROUTER_COST = 0.0123
 def tool_args_pieces() -> list[str]:
     text = json.dumps(TOOL_ARGS)
     return [text[i:i + 7] for i in range(0, len(text), 7)]
+JUDGE_DELAY_S = 0.4
+JUDGE_RETRY_AFTER_MS = 50
+MALFORMED_VERDICT = "I think this answer is pretty good overall, nice work!"
+STOPWORDS = {"please", "help", "with", "user", "system", "assistant", "what", "that", "this", "your", "from",
+             "about", "have", "there", "which", "terse", "tell", "the", "why", "and", "for", "are", "was",
+             "you", "how", "its", "can", "not"}
 
 
 def split_model(name: str) -> tuple[str, set[str]]:
@@ -181,6 +198,8 @@ class MockUpstream:
             **{p: {k} for p, k in COMPAT_KEYS.items()},
         }
         self.requests: list[Recorded] = []
+        self._judge_seen: set[str] = set()
+        self.judge_delay_s = 0.0  # added to every judge answer (progress bars, kill tests)
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="mock-upstream")
@@ -214,6 +233,17 @@ class MockUpstream:
 
     def clear(self) -> None:
         self.requests.clear()
+        self._judge_seen.clear()
+        self.judge_delay_s = 0.0
+
+    def count(self, predicate=None) -> int:
+        """How many requests arrived (that match predicate(Recorded))."""
+        return sum(1 for r in list(self.requests) if predicate is None or predicate(r))
+
+    def judge_calls(self, *, completed_only: bool = True) -> list[Recorded]:
+        """The judge calls received (by default only those answered in full)."""
+        return [r for r in list(self.requests)
+                if is_judge_payload(r.json) and (r.completed or not completed_only) and not r.aborted]
 
     def last(self) -> Recorded:
         assert self.requests, "the mock upstream received no request"
@@ -321,6 +351,8 @@ class MockUpstream:
             await _hang()
         if kind == "embeddings":
             return _json(200, _embeddings(payload, model))
+        if kind == "chat" and is_judge_payload(payload):
+            return await self._judge("openai", payload, model, knobs)
         stream = payload.get("stream") is True
         if kind == "responses":
             if stream:
@@ -375,6 +407,8 @@ class MockUpstream:
             return _json(status, _anthropic_error(kind, message))
         if "never-respond" in knobs:
             await _hang()
+        if is_judge_payload(payload):
+            return await self._judge("anthropic", payload, model, knobs)
         if payload.get("stream") is True:
             return await _sse(request, _anthropic_events(model, knobs), knobs)
         return _json(200, _anthropic_message(model, knobs))
@@ -402,6 +436,8 @@ class MockUpstream:
             return _json(status, _gemini_error(status, message, code))
         if "never-respond" in knobs:
             await _hang()
+        if method == "generateContent" and is_judge_payload(rec.json):
+            return await self._judge("gemini", rec.json, model, knobs)
         if method == "generateContent":
             return _json(200, _gemini_response(model, knobs, reply_text(knobs), final=True))
         chunks = _gemini_chunks(model, knobs)
@@ -410,6 +446,47 @@ class MockUpstream:
         # Without alt=sse Gemini streams one JSON array, element by element.
         parts = ["[" + json.dumps(chunks[0])] + ["\r\n," + json.dumps(c) for c in chunks[1:]] + ["]"]
         return await _stream(request, parts, knobs, "application/json; charset=UTF-8")
+
+    # --- the judge -------------------------------------------------------------
+
+    async def _judge(self, provider: str, payload: dict, model: str, knobs: set[str]) -> web.Response:
+        if "judge-slow" in knobs:
+            await asyncio.sleep(JUDGE_DELAY_S)
+        if self.judge_delay_s:
+            await asyncio.sleep(self.judge_delay_s)
+        if "judge-429-once" in knobs:
+            fingerprint = json.dumps(payload, sort_keys=True)
+            if fingerprint not in self._judge_seen:
+                self._judge_seen.add(fingerprint)
+                response = _json(429, _openai_error("Rate limit reached for requests", "requests", "rate_limit_exceeded")
+                                 if provider != "anthropic" else
+                                 _anthropic_error("rate_limit_error", "Number of requests has exceeded your rate limit"))
+                response.headers["retry-after-ms"] = str(JUDGE_RETRY_AFTER_MS)
+                response.headers["retry-after"] = "1"
+                return response
+        turns = _judge_turns(provider, payload)
+        prompt = turns[0] if turns else ""
+        malformed = "judge-malformed" in knobs or ("judge-malformed-once" in knobs and len(turns) < 2)
+        low, high, raw, reasoning, candidate = judge_verdict(prompt)
+        score = f"{raw:g}" if "judge-quoted-score" in knobs else raw
+        verdict = {"reasoning": reasoning, "score": score}
+        prefix = f"The candidate says: {candidate}\n" if "judge-echo" in knobs else ""
+        if provider == "anthropic":
+            content = []
+            if malformed or prefix:
+                content.append({"type": "text", "text": MALFORMED_VERDICT if malformed else prefix})
+            if not malformed:
+                content.append({"type": "tool_use", "id": f"toolu_mock{len(turns):04d}", "name": "record_verdict",
+                                "input": verdict})
+            message = _anthropic_message(model, knobs)
+            message.update(content=content, stop_reason="end_turn" if malformed else "tool_use")
+            return _json(200, message)
+        text = MALFORMED_VERDICT if malformed else prefix + json.dumps(verdict)
+        if provider == "gemini":
+            return _json(200, _gemini_response(model, knobs, text, final=True))
+        completion = _chat_completion(model, knobs, False)
+        completion["choices"][0]["message"]["content"] = text
+        return _json(200, completion)
 
     # --- Azure OpenAI --------------------------------------------------------
 
@@ -430,6 +507,70 @@ class MockUpstream:
         payload = rec.json if isinstance(rec.json, dict) else {}
         kind = "embeddings" if operation == "embeddings" else "chat"
         return await self._openai_answer(request, payload, AZURE_DEPLOYMENTS[name], knobs, kind, azure=True)
+
+
+# --- judge helpers ----------------------------------------------------------------
+
+def is_judge_payload(payload) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    fmt = payload.get("response_format") or {}
+    if isinstance(fmt, dict) and (fmt.get("json_schema") or {}).get("name") == "verdict":
+        return True
+    if any(isinstance(t, dict) and t.get("name") == "record_verdict" for t in payload.get("tools") or []):
+        return True
+    return bool((payload.get("generationConfig") or {}).get("responseSchema"))
+
+
+def _judge_turns(provider: str, payload: dict) -> list[str]:
+    """The user turns' texts, oldest first."""
+    turns = []
+    if provider == "gemini":
+        for item in payload.get("contents") or []:
+            if item.get("role") == "user":
+                turns.append("".join(p.get("text", "") for p in item.get("parts") or []))
+        return turns
+    for message in payload.get("messages") or []:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "".join(b.get("text", "") for b in content if isinstance(b, dict))
+        turns.append(content or "")
+    return turns
+
+
+def _block(prompt: str, tag: str) -> str | None:
+    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", prompt, re.S)
+    if not match:
+        return None
+    try:
+        return json.loads(match.group(1))
+    except ValueError:
+        return match.group(1)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 3 and w not in STOPWORDS}
+
+
+def judge_verdict(prompt: str) -> tuple[float, float, float, str, str]:
+    """(scale low, scale high, score, reasoning, the candidate as decoded): a relevance judge."""
+    scale = re.search(r"Score between (-?[\d.]+) and (-?[\d.]+)", prompt)
+    low, high = (float(scale.group(1)), float(scale.group(2))) if scale else (0.0, 1.0)
+    candidate = _block(prompt, "candidate_output") or ""
+    question = _block(prompt, "request_input")
+    if question is None:
+        return low, high, low, "No request input was given, so relevance cannot be judged.", candidate
+    wanted = _words(question)
+    if not wanted:
+        return low, high, high, "The request has no content words; any answer is relevant.", candidate
+    hit = wanted & _words(candidate)
+    share = len(hit) / len(wanted)
+    raw = round(low + share * (high - low), 2)
+    reasoning = (f"The answer repeats {len(hit)} of {len(wanted)} key words of the request"
+                 + (f" ({', '.join(sorted(hit))})." if hit else "; it does not address the request."))
+    return low, high, raw, reasoning, candidate
 
 
 # --- transport helpers ----------------------------------------------------------

@@ -480,3 +480,53 @@ def stored_request_ids(ids: list[str], *, since: datetime) -> set[str]:
         {"since": format_ts(since), "ids": list(ids)},
     )
     return {r["id"] for r in rows}
+
+# --- eval runs --------------------------------------------------------------------
+# Production samples: successful calls with a stored response, never our own judge calls.
+_EVAL_SAMPLE_WHERE = " AND origin = '' AND status_code >= 200 AND status_code < 300 AND response_body != ''"
+
+
+def list_eval_sample_requests(
+    *, organization_id: str, retention_days: int = 365, seed: int, limit: int, **filters: Any
+) -> list[dict]:
+    """A random sample of the filtered requests, bodies included; the same seed over the
+    same rows draws the same sample (order by a seeded hash of the id)."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    return get_engine().select(
+        "SELECT id, project_id, provider, model, request_body, response_body, prompt_version_id, user_id, "
+        f"created_at FROM requests WHERE {where}{_EVAL_SAMPLE_WHERE} "
+        "ORDER BY sipHash64(id, {seed:UInt64}), id LIMIT {limit:UInt32}",
+        {**params, "seed": int(seed) % (2 ** 64), "limit": int(limit)},
+    )
+
+
+def count_eval_sample_requests(*, organization_id: str, retention_days: int = 365, **filters: Any) -> dict:
+    """How many requests a production eval could sample, and their average token counts."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    rows = get_engine().select(
+        "SELECT count() AS n, avg(prompt_tokens) AS prompt_tokens, avg(completion_tokens) AS completion_tokens "
+        f"FROM requests WHERE {where}{_EVAL_SAMPLE_WHERE}",
+        params,
+    )
+    row = rows[0] if rows else {}
+    n = int(row.get("n") or 0)
+    return {
+        "count": n,
+        "avg_prompt_tokens": float(row.get("prompt_tokens") or 0) if n else 0.0,
+        "avg_completion_tokens": float(row.get("completion_tokens") or 0) if n else 0.0,
+    }
+
+
+def list_requests_by_ids(*, organization_id: str, request_ids: list[str], retention_days: int = 365) -> list[dict]:
+    """Full rows (bodies included) for the given ids of one organization."""
+    import uuid
+
+    if not request_ids:
+        return []
+    where, params = _scope(organization_id, retention_days)
+    # The array parameter in ClickHouse's text form; uuid.UUID() has checked every element.
+    ids = "[" + ",".join(f"'{uuid.UUID(str(i))}'" for i in request_ids) + "]"
+    return get_engine().select(
+        f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {where} AND id IN {{ids:Array(UUID)}}",
+        {**params, "ids": ids},
+    )

@@ -1,0 +1,7 @@
+# Prompts and evaluation/datasets grew as two branches on 0001_initial; this joins them.
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("evals", "0002_prompts"), ("evals", "0002_evaluation")]
+    operations = []

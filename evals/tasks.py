@@ -1,0 +1,19 @@
+"""Background work for evals. Tasks take ids, re-fetch, and are safe to run twice."""
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="evals.tasks.run_eval", ignore_result=True)
+def run_eval(run_id: str) -> str:
+    from evals import eval_runner
+
+    return eval_runner.execute(run_id)
+
+
+@shared_task(name="evals.tasks.resume_stale_runs", ignore_result=True)
+def resume_stale_runs(stale_after_s: float | None = None) -> list[str]:
+    """The beat task: runs without a heartbeat for EVAL_STALE_AFTER_S are resumed."""
+    from evals import eval_services
+
+    return eval_services.resume_stale_runs(stale_after_s)
