@@ -192,7 +192,7 @@ class Judge:
         outcome.request_ids.append(entry.id)
         if response.status_code < 300:
             try:
-                _, usage = self.adapter.parse_response(response.content, entry.model)
+                usage = self.adapter.parse_response(response.content, entry.model).usage
             except Exception:  # an odd body still gets logged; it just has no usage
                 usage = None
             if usage:
@@ -200,6 +200,7 @@ class Judge:
                 cost = compute_cost(self.provider, usage.model or entry.model, prompt_tokens=usage.prompt_tokens,
                                     completion_tokens=usage.completion_tokens,
                                     cache_read_tokens=usage.cache_read_tokens,
-                                    cache_write_tokens=usage.cache_write_tokens)
+                                    cache_write_tokens=usage.cache_write_tokens,
+                                    cache_write_1h_tokens=usage.cache_write_1h_tokens)
                 outcome.cost_usd += cost or Decimal(0)
         get_writer().enqueue(entry)

@@ -170,19 +170,30 @@ def to_spool(entry: PendingLog) -> dict:
     The id is fixed here so a replay after a crash writes the same row, not a twin."""
     if entry.id is None:
         entry.id = str(uuid.uuid4())
-    record = {name: getattr(entry, name) for name in PendingLog.__slots__ if name != "tenant"}
+    cls = type(entry)
+    record = {name: getattr(entry, name) for name in _all_slots(cls) if name != "tenant"}
     tenant = entry.tenant
     record["tenant"] = (tenant.organization_id, tenant.project_id, tenant.api_key_id)
+    # Subclasses (a judge call's row, …) come back as themselves.
+    record["class"] = f"{cls.__module__}:{cls.__qualname__}"
     return record
 
 
 def from_spool(record: dict) -> PendingLog:
+    import importlib
+
     from proxy.auth import Tenant
 
-    entry = PendingLog.__new__(PendingLog)
-    for name in PendingLog.__slots__:
-        if name != "tenant":
-            setattr(entry, name, record.get(name))
+    module, _, name = record.get("class", "proxy.logentry:PendingLog").partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    entry = cls.__new__(cls)
+    for slot in _all_slots(cls):
+        if slot != "tenant":
+            setattr(entry, slot, record.get(slot))
     organization_id, project_id, api_key_id = record["tenant"]
     entry.tenant = Tenant(organization_id, project_id, api_key_id, {})
     return entry
+
+
+def _all_slots(cls) -> list[str]:
+    return [name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ())]

@@ -185,3 +185,18 @@ def test_kills_at_random_moments_under_load_lose_and_duplicate_nothing(server_en
     # (the response was sent, its row spooled, the client just did not finish reading).
     assert sent <= len(ids) <= sent + 3 * 4
     assert len(set(ids)) == len(ids), "a replayed row was written twice"
+
+
+def test_a_judge_calls_row_comes_back_from_the_spool_as_itself():
+    from types import SimpleNamespace
+
+    from evals.judge_client import JudgeLog
+    from proxy.logentry import from_spool, to_spool
+
+    entry = JudgeLog(created_at=1.5, tenant=SimpleNamespace(organization_id="o", project_id="p", api_key_id=None),
+                     provider="openai", endpoint="/v1/chat/completions", method="POST", meta={})
+    entry.origin = "judge"
+    entry.request_body = b"{}"
+    back = from_spool(to_spool(entry))
+    assert type(back) is JudgeLog
+    assert (back.origin, back.id, back.request_body, back.tenant.organization_id) == ("judge", entry.id, b"{}", "o")
