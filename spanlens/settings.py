@@ -12,6 +12,7 @@ import secrets
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -41,10 +42,18 @@ SECRET_KEY = env_str("SECRET_KEY") or _secret_from_file(
     "secret_key", lambda: secrets.token_urlsafe(50)
 )
 
-ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "*") or "*").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env_str("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
 PORT = env_int("PORT", 8000)
 WEB_URL = (env_str("WEB_URL") or f"http://localhost:{PORT}").rstrip("/")
+# The embedded default listens on 127.0.0.1 only (run_embedded), so it answers to
+# the loopback names and WEB_URL's host; a server install sits behind its own
+# reverse proxy and keeps answering any name unless ALLOWED_HOSTS narrows it.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+_WEB_HOST = urlsplit(WEB_URL).hostname or ""
+_WEB_HOST = f"[{_WEB_HOST}]" if ":" in _WEB_HOST else _WEB_HOST
+ALLOWED_HOSTS = [h.strip() for h in (env_str("ALLOWED_HOSTS") or "").split(",") if h.strip()] or (
+    sorted({*LOOPBACK_HOSTS, _WEB_HOST} - {""}) if EMBEDDED else ["*"]
+)
 # Behind a reverse proxy that terminates HTTPS the browser's Origin is WEB_URL's,
 # not what the app sees: trust it, or every form POST fails the CSRF check.
 _WEB_ORIGIN = "/".join(WEB_URL.split("/", 3)[:3])
