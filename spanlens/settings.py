@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from spanlens.env import ConfigError, env_bool, env_float, env_int, env_str
 
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files from the app itself: one image, no separate file server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +114,42 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Browser defences -----------------------------------------------------------
+# Scripts only from our own origin, or inline with this response's nonce
+# (nonce="{{ request.csp_nonce }}"); no eval, no plugins, no framing, forms post
+# only here. Inline style attributes stay allowed: templates use them for layout,
+# and CSS cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Served over HTTPS (WEB_URL says so): cookies only travel encrypted, and browsers
+# are told to come back over HTTPS only (HSTS; SECURE_HSTS_SECONDS=0 turns it off).
+HTTPS = WEB_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A reverse proxy that terminates TLS talks plain HTTP to us; name the header it sets
+# (e.g. X-Forwarded-Proto) so Django knows the original request was HTTPS. Only set
+# it when the proxy always sets or strips that header: clients could forge it otherwise.
+_PROTO_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+if _PROTO_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROTO_HEADER.strip().upper().replace("-", "_"), "https")
 
 # --- Relational database ----------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
@@ -268,5 +306,6 @@ LOGGING = {
         "celery": {"level": "WARNING"},
         "kombu": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

@@ -325,3 +325,10 @@ def test_signing_up_through_the_link_keeps_the_invited_email(owner, org):
     dana = get_user_model().objects.get(username="dana")
     assert dana.email == "dana@example.com"
     assert Membership.objects.get(user=dana, organization=org).role == "viewer"
+
+
+def test_another_signed_in_account_cannot_decline_it_either(owner, org, outsider):
+    token = token_of(members.invite(org, "carol@example.com", "admin", invited_by=owner).accept_url)
+    response = signed_in(outsider).post(f"/invite/{token}/", {"action": "decline"})
+    assert response.status_code == 403
+    assert Invitation.objects.get().status == "pending"

@@ -25,6 +25,9 @@ def invite_page(request: HttpRequest, token: str) -> HttpResponse:
     action = request.POST.get("action", "")
     ip = audit.client_ip(request)
     if action == "decline":
+        if request.user.is_authenticated and not members.is_invited_account(invitation, request.user):
+            return _render(request, invitation, status=403,
+                           refused=f"This invitation is for {invitation.email}: only that account can decline it.")
         members.decline_invitation(invitation, user=request.user if request.user.is_authenticated else None, ip=ip)
         return render(request, "core/invite.html", {"invitation": invitation, "declined": True})
     if action == "signup":
