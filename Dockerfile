@@ -33,4 +33,4 @@ USER spanlens
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"8000\")}/health', timeout=4)" || exit 1
-CMD ["python", "manage.py", "serve", "web", "--migrate"]
+CMD ["python", "manage.py", "serve", "web", "--migrate", "--host", "0.0.0.0"]

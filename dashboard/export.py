@@ -21,10 +21,16 @@ def csv_lines(rows: Iterable[dict], columns: tuple[str, ...]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...) from a caller-chosen user id); a leading apostrophe makes it text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
-    if isinstance(value, (list, dict)):
-        return orjson.dumps(value).decode()
-    return str(value)
+    if isinstance(value, (int, float)):
+        return str(value)  # numbers, negative ones too, stay numbers
+    text = orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def jsonl_lines(rows: Iterable[dict]) -> Iterator[bytes]:

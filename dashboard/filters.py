@@ -144,12 +144,20 @@ def _choice(options):
     return parse_choice
 
 
+# The range of the request log's DateTime64 column: outside it ClickHouse refuses the value.
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
 def _timestamp(name: str, raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+") if "T" in raw else raw)
     except ValueError:
         raise FilterError(name, "must be an ISO 8601 timestamp such as 2024-01-31T23:59:59Z")
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= value <= LATEST:
+        raise FilterError(name, "must be between 1900-01-01 and 2299-12-31")
+    return value
 
 
 def _positive_int(maximum: int | None = None):

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 from django.conf import settings
 
-from proxy import auth, upstream
+from proxy import auth, paths, upstream
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
@@ -48,6 +48,8 @@ async def proxy_app(scope, receive, send):
     if kind == "http":
         if scope["path"] == "/health":
             await _json(send, 200, {"status": "ok", "version": VERSION})
+        elif not paths.is_safe(scope):
+            await _error(send, 400, "The path must not contain . or .. segments or encoded dots, slashes or backslashes.")
         else:
             await handle(scope, receive, send)
     elif kind == "lifespan":

@@ -11,9 +11,12 @@ import os
 import secrets
 import sys
 import warnings
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from spanlens.env import ConfigError, env_bool, env_float, env_int, env_str
 
@@ -41,10 +44,18 @@ SECRET_KEY = env_str("SECRET_KEY") or _secret_from_file(
     "secret_key", lambda: secrets.token_urlsafe(50)
 )
 
-ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "*") or "*").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in (env_str("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o]
 PORT = env_int("PORT", 8000)
 WEB_URL = (env_str("WEB_URL") or f"http://localhost:{PORT}").rstrip("/")
+# The embedded default listens on 127.0.0.1 only (run_embedded), so it answers to
+# the loopback names and WEB_URL's host; a server install sits behind its own
+# reverse proxy and keeps answering any name unless ALLOWED_HOSTS narrows it.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+_WEB_HOST = urlsplit(WEB_URL).hostname or ""
+_WEB_HOST = f"[{_WEB_HOST}]" if ":" in _WEB_HOST else _WEB_HOST
+ALLOWED_HOSTS = [h.strip() for h in (env_str("ALLOWED_HOSTS") or "").split(",") if h.strip()] or (
+    sorted({*LOOPBACK_HOSTS, _WEB_HOST} - {""}) if EMBEDDED else ["*"]
+)
 # Behind a reverse proxy that terminates HTTPS the browser's Origin is WEB_URL's,
 # not what the app sees: trust it, or every form POST fails the CSRF check.
 _WEB_ORIGIN = "/".join(WEB_URL.split("/", 3)[:3])
@@ -60,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "channels",
     "spanlens.core",
     "spanlens.traces",
@@ -69,10 +81,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files from the app itself: one image, no separate file server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "spanlens.core.middleware.RejectNulCharacters",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -80,6 +94,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # ClickHouse unreachable: a 503 page or JSON error saying how many rows wait.
     "dashboard.outage.RequestLogOutageMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the sign-in page with the reason.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spanlens.urls"
@@ -100,6 +116,42 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Browser defences -----------------------------------------------------------
+# Scripts only from our own origin, or inline with this response's nonce
+# (nonce="{{ request.csp_nonce }}"); no eval, no plugins, no framing, forms post
+# only here. Inline style attributes stay allowed: templates use them for layout,
+# and CSS cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Served over HTTPS (WEB_URL says so): cookies only travel encrypted, and browsers
+# are told to come back over HTTPS only (HSTS; SECURE_HSTS_SECONDS=0 turns it off).
+HTTPS = WEB_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A reverse proxy that terminates TLS talks plain HTTP to us; name the header it sets
+# (e.g. X-Forwarded-Proto) so Django knows the original request was HTTPS. Only set
+# it when the proxy always sets or strips that header: clients could forge it otherwise.
+_PROTO_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+if _PROTO_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROTO_HEADER.strip().upper().replace("-", "_"), "https")
 
 # --- Relational database ----------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'spanlens.sqlite3'}"
@@ -126,6 +178,23 @@ DATABASES["default"]["TEST"] = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Sign-in throttling (django-axes; see spanlens/core/throttle.py) ------------
+# Axes' backend comes first: it refuses a locked-out username or address before
+# the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Either one locks: many passwords against one account, or many accounts from one address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "spanlens.core.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "spanlens.core.throttle.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no table of their own
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -267,5 +336,6 @@ LOGGING = {
         "celery": {"level": "WARNING"},
         "kombu": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

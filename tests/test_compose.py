@@ -26,7 +26,7 @@ def test_the_stack_has_every_service_with_a_healthcheck():
 def test_web_serves_dashboard_and_proxy_on_one_port_after_migrating():
     web = SERVICES["web"]
     assert web["ports"] == ["${PORT:-8000}:8000"]
-    assert web["command"] == ["python", "manage.py", "serve", "web", "--migrate"]
+    assert web["command"] == ["python", "manage.py", "serve", "web", "--migrate", "--host", "0.0.0.0"]
     assert "/health/ready" in " ".join(web["healthcheck"]["test"])
 
 

@@ -279,3 +279,56 @@ def test_revoking_an_invitation_kills_the_link(owner, org, viewer):
     assert Invitation.objects.get().status == "revoked"
     assert Client().get(f"/invite/{token_of(sent.accept_url)}/").status_code == 410
     assert AuditEvent.objects.filter(action="member.invite_revoke", actor=owner).exists()
+
+
+def test_another_signed_in_account_cannot_accept_someone_elses_invitation(owner, org, outsider, other_org_and_project):
+    token = token_of(members.invite(org, "carol@example.com", "admin", invited_by=owner).accept_url)
+    client = signed_in(outsider)
+    page = client.get(f"/invite/{token}/")
+    assert b"data-wrong-account" in page.content and b"Join Acme</button>" not in page.content
+    response = client.post(f"/invite/{token}/", {"action": "accept"})
+    assert response.status_code == 403
+    assert b"This invitation is for someone else" in response.content
+    assert b"carol@example.com" in response.content
+    assert not Membership.objects.filter(user=outsider, organization=org).exists()
+    assert Invitation.objects.get().status == "pending"
+    refusal = AuditEvent.objects.get(organization=org, action="member.join_refused")
+    assert refusal.actor == outsider and refusal.details["email"] == "carol@example.com"
+    assert refusal.ip == "127.0.0.1"
+
+
+def test_signing_in_through_the_link_as_another_account_is_refused(owner, org, outsider):
+    token = token_of(members.invite(org, "carol@example.com", "admin", invited_by=owner).accept_url)
+    client = Client()
+    response = client.post(f"/invite/{token}/", {
+        "action": "signin", "username": "outsider", "password": "pw-outsider-123"})
+    assert response.status_code == 403
+    assert not Membership.objects.filter(user=outsider, organization=org).exists()
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(organization=org, action="member.join_refused").count() == 1
+
+
+def test_the_invited_email_matches_whatever_its_case(owner, org):
+    carol = get_user_model().objects.create_user("carol", "CAROL@Example.COM", "pw-carol-12345")
+    token = token_of(members.invite(org, "Carol@example.com", "member", invited_by=owner).accept_url)
+    response = signed_in(carol).post(f"/invite/{token}/", {"action": "accept"})
+    assert response.status_code == 302
+    assert Membership.objects.get(user=carol, organization=org).role == "member"
+
+
+def test_signing_up_through_the_link_keeps_the_invited_email(owner, org):
+    token = token_of(members.invite(org, "dana@example.com", "viewer", invited_by=owner).accept_url)
+    response = Client().post(f"/invite/{token}/", {
+        "action": "signup", "username": "dana", "email": "mallory@evil.test",
+        "password": "a-long-password-1", "password2": "a-long-password-1"})
+    assert response.status_code == 302
+    dana = get_user_model().objects.get(username="dana")
+    assert dana.email == "dana@example.com"
+    assert Membership.objects.get(user=dana, organization=org).role == "viewer"
+
+
+def test_another_signed_in_account_cannot_decline_it_either(owner, org, outsider):
+    token = token_of(members.invite(org, "carol@example.com", "admin", invited_by=owner).accept_url)
+    response = signed_in(outsider).post(f"/invite/{token}/", {"action": "decline"})
+    assert response.status_code == 403
+    assert Invitation.objects.get().status == "pending"

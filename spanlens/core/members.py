@@ -100,8 +100,29 @@ def _pending(invitation: Invitation) -> None:
         raise MemberError(f"This invitation was {invitation.status}.")
 
 
-@transaction.atomic
+class WrongAccount(MemberError):
+    """The accepting account is not the invited address: the link is not a bearer token."""
+
+
+def is_invited_account(invitation: Invitation, user) -> bool:
+    return (user.email or "").strip().lower() == invitation.email.strip().lower()
+
+
 def accept_invitation(invitation: Invitation, user, *, ip: str | None = None) -> Membership:
+    # Checked before the transaction so the refusal's audit entry is not rolled back with it.
+    if not is_invited_account(invitation, user):
+        audit.record(invitation.organization_id, "member.join_refused", actor=user, ip=ip, target=invitation,
+                     details={"email": invitation.email, "account_email": user.email or ""})
+        raise WrongAccount(
+            f"This invitation is for {invitation.email}, and you are signed in as "
+            f"{user.get_username()} ({user.email or 'no email'}). Sign in with the invited account, "
+            "or ask an admin to invite this one."
+        )
+    return _join(invitation, user, ip=ip)
+
+
+@transaction.atomic
+def _join(invitation: Invitation, user, *, ip: str | None) -> Membership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     _pending(invitation)
     membership, created = Membership.objects.get_or_create(

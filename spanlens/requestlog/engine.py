@@ -57,6 +57,8 @@ class ChdbEngine:
         self._run(_SESSION_SETTINGS_SQL)
 
     def _run(self, sql: str, fmt: str = "CSV", params: dict | None = None):
+        if params:
+            params = {k: _escape_param(v) if isinstance(v, str) else v for k, v in params.items()}
         try:
             with self._lock:
                 return self._session.query(sql, fmt, params=params or None)
@@ -104,6 +106,17 @@ class ChdbEngine:
             self._session.close()
         except Exception:
             pass
+
+
+# chDB reads query parameter values in ClickHouse's escaped text form (as the server's
+# HTTP interface does, where clickhouse-connect escapes them): a raw backslash starts
+# an escape sequence and a raw tab or newline ends the value: unescaped, a search for a
+# backslash failed the whole query (CANNOT_PARSE_ESCAPE_SEQUENCE).
+_PARAM_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _escape_param(value: str) -> str:
+    return value.translate(_PARAM_ESCAPES)
 
 
 class ServerEngine:

@@ -55,6 +55,8 @@ def _json_body(request):
         raise BodyTooLarge("body: too large; send smaller batches") from None
     except (ValueError, UnicodeDecodeError):
         raise payloads.PayloadError("body: not valid JSON") from None
+    except RecursionError:
+        raise payloads.PayloadError(f"body: nested deeper than {payloads.MAX_DEPTH} levels") from None
 
 
 def _ingest(access: Access, traces_raw, spans_raw) -> JsonResponse:

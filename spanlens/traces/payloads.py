@@ -4,9 +4,16 @@ A whole batch is checked before anything is written, so a bad item rejects the
 batch with a 400 instead of leaving half of it stored. Keys may be snake_case
 or camelCase (traceId, parentSpanId…). A null or missing value means
 "unknown": it never erases what an earlier write stored.
+
+What the database cannot hold is refused or made storable here, the same on
+SQLite and PostgreSQL: numbers beyond their column's range and JSON nested
+deeper than MAX_DEPTH are a 400; NUL characters (which PostgreSQL text and
+jsonb refuse) are dropped from every string, and lone UTF-16 surrogates
+become U+FFFD, so captured tool output with either still arrives.
 """
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -16,6 +23,12 @@ TRACE_STATUSES = ("running", "completed", "error")
 SPAN_TYPES = ("llm", "tool", "retrieval", "embedding", "custom")
 MAX_NAME = 200
 MAX_BATCH = 1000
+MAX_DEPTH = 64
+MAX_TOKENS = 2_147_483_647  # the token columns are 32-bit on PostgreSQL
+MAX_DURATION_MS = 9_223_372_036_854_775_807
+MAX_COST_USD = Decimal(1_000_000)  # per span; traces sum them in an 18-digit column
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 _ALIASES = {
     "traceId": "trace_id",
@@ -65,7 +78,21 @@ def _timestamp(value: Any, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise PayloadError(f"{field}: must be an ISO 8601 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= parsed <= LATEST:
+        raise PayloadError(f"{field}: must be between 1900-01-01 and 2299-12-31")
+    return parsed
+
+
+def storable(value: str) -> str:
+    """value without NUL characters and with lone surrogates replaced."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
 
 
 def _text(value: Any, field: str, limit: int = MAX_NAME) -> str | None:
@@ -73,7 +100,22 @@ def _text(value: Any, field: str, limit: int = MAX_NAME) -> str | None:
         return None
     if not isinstance(value, str):
         raise PayloadError(f"{field}: must be a string")
-    return value[:limit]
+    return storable(value)[:limit]
+
+
+def _json(value: Any, field: str, depth: int = 0) -> Any:
+    """A JSON value made storable, or PayloadError when it nests deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise PayloadError(f"{field}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): _json(v, field, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v, field, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PayloadError(f"{field}: numbers must be finite")
+    return value
 
 
 def _choice(value: Any, field: str, choices: tuple[str, ...]) -> str | None:
@@ -84,11 +126,13 @@ def _choice(value: Any, field: str, choices: tuple[str, ...]) -> str | None:
     return value
 
 
-def _count(value: Any, field: str) -> int | None:
+def _count(value: Any, field: str, maximum: int = MAX_TOKENS) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise PayloadError(f"{field}: must be a non-negative integer")
+    if value > maximum:
+        raise PayloadError(f"{field}: must be at most {maximum}")
     return value
 
 
@@ -103,6 +147,8 @@ def _money(value: Any, field: str) -> Decimal | None:
         raise PayloadError(f"{field}: must be a number") from None
     if not amount.is_finite() or amount < 0:
         raise PayloadError(f"{field}: must be a non-negative number")
+    if amount > MAX_COST_USD:
+        raise PayloadError(f"{field}: must be at most {MAX_COST_USD}")
     return amount.quantize(Decimal("0.00000001"))
 
 
@@ -111,7 +157,7 @@ def _object(value: Any, field: str) -> dict | None:
         return None
     if not isinstance(value, dict):
         raise PayloadError(f"{field}: must be an object")
-    return value
+    return _json(value, field)
 
 
 def _drop_unknown(values: dict) -> dict:
@@ -145,12 +191,12 @@ def parse_span(raw: Any, where: str = "span") -> dict:
             "span_type": _choice(data.get("span_type"), f"{where}.span_type", SPAN_TYPES),
             "status": _choice(data.get("status"), f"{where}.status", TRACE_STATUSES),
             # Any JSON value is a valid input or output.
-            "input": data.get("input"),
-            "output": data.get("output"),
+            "input": _json(data.get("input"), f"{where}.input"),
+            "output": _json(data.get("output"), f"{where}.output"),
             "metadata": _object(data.get("metadata"), f"{where}.metadata"),
             "started_at": _timestamp(data.get("started_at"), f"{where}.started_at"),
             "ended_at": _timestamp(data.get("ended_at"), f"{where}.ended_at"),
-            "duration_ms": _count(data.get("duration_ms"), f"{where}.duration_ms"),
+            "duration_ms": _count(data.get("duration_ms"), f"{where}.duration_ms", MAX_DURATION_MS),
             "error": _text(data.get("error"), f"{where}.error", limit=10_000),
             "request_id": _uuid(data.get("request_id"), f"{where}.request_id"),
             "model": _text(data.get("model"), f"{where}.model"),

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from spanlens.traces.models import Span, Trace
+from spanlens.traces.payloads import MAX_NAME, MAX_TOKENS, storable
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,13 @@ def link_request_to_span(
         request_uuid = uuid.UUID(str(request_id)) if request_id else None
     except ValueError:
         return None
+    # The model and counts come from a client's body or a provider's reply: keep them storable.
     values = {
         "request_id": request_uuid,
-        "model": model or None,
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": total_tokens,
+        "model": storable(model)[:MAX_NAME] or None if model else None,
+        "prompt_tokens": _clamp(prompt_tokens),
+        "completion_tokens": _clamp(completion_tokens),
+        "total_tokens": _clamp(total_tokens),
         "cost_usd": Decimal(str(cost_usd)).quantize(Decimal("0.00000001")) if cost_usd is not None else None,
     }
     values = {k: v for k, v in values.items() if v is not None}
@@ -114,6 +116,10 @@ def link_request_to_span(
         log.warning("ignored a proxy link to span %s: its ids belong elsewhere", span_uuid)
         return None
     return span
+
+
+def _clamp(count) -> int | None:
+    return None if count is None else max(0, min(int(count), MAX_TOKENS))
 
 
 def recompute_trace_aggregates(trace_id) -> None:

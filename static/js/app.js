@@ -1,5 +1,6 @@
 // Small page behaviours the server cannot render: copy buttons, drawer tabs,
-// closing the drawer/modal, and marking the row whose drawer is open.
+// closing the drawer/modal, marking the row whose drawer is open, confirmations,
+// selects that submit their form, and table rows that act as links.
 (function () {
   document.addEventListener("click", function (event) {
     var copy = event.target.closest("[data-copy]");
@@ -44,6 +45,12 @@
       exportLink.href = "/requests/export." + exportLink.getAttribute("data-export") + window.location.search;
       return;
     }
+    var linkRow = event.target.closest("tr[data-row-link]");
+    if (linkRow && !event.target.closest("a, button")) {
+      var target = linkRow.querySelector("a");
+      if (target) window.location = target.href;
+      return;
+    }
     var row = event.target.closest("tr[data-request-id]");
     if (row && !event.target.closest("a, button")) {
       var link = row.querySelector("a.row-link");
@@ -56,7 +63,14 @@
     if (curl) { replay(curl, "curl"); }
   });
 
+  // Behaviours that were inline handlers: the Content-Security-Policy allows no inline script.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
   document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) { event.target.form.submit(); return; }
     if (event.target.matches("[data-replay-model]")) {
       var modal = event.target.closest("[data-replay-modal]");
       modal.querySelector("[data-replay-result]").innerHTML = "";

@@ -25,6 +25,9 @@ def invite_page(request: HttpRequest, token: str) -> HttpResponse:
     action = request.POST.get("action", "")
     ip = audit.client_ip(request)
     if action == "decline":
+        if request.user.is_authenticated and not members.is_invited_account(invitation, request.user):
+            return _render(request, invitation, status=403,
+                           refused=f"This invitation is for {invitation.email}: only that account can decline it.")
         members.decline_invitation(invitation, user=request.user if request.user.is_authenticated else None, ip=ip)
         return render(request, "core/invite.html", {"invitation": invitation, "declined": True})
     if action == "signup":
@@ -40,12 +43,14 @@ def invite_page(request: HttpRequest, token: str) -> HttpResponse:
         user = request.user
     else:
         return _render(request, invitation, status=400)
-    if not request.user.is_authenticated or request.user.pk != user.pk:
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     try:
         membership = members.accept_invitation(invitation, user, ip=ip)
+    except members.WrongAccount as exc:
+        return _render(request, invitation, status=403, refused=str(exc))
     except members.MemberError as exc:
         return _render(request, invitation, status=400, signin_error=str(exc))
+    if not request.user.is_authenticated or request.user.pk != user.pk:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     access.switch_organization(request, str(membership.organization_id))
     return redirect(settings.LOGIN_REDIRECT_URL)
 
@@ -70,4 +75,6 @@ def _sign_up(request: HttpRequest, invitation: Invitation):
 
 def _render(request, invitation: Invitation, *, status: int = 200, **extra) -> HttpResponse:
     context = {"invitation": invitation, "post": request.POST, **extra}
+    if request.user.is_authenticated:
+        context["wrong_account"] = not members.is_invited_account(invitation, request.user)
     return render(request, "core/invite.html", context, status=status)

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from spanlens.core.services import bootstrap_first_run
+from spanlens.env import env_str
 
 
 class Command(BaseCommand):
@@ -11,10 +12,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--host", default="0.0.0.0")
+        # Loopback by default: a laptop install must not serve its dashboard and
+        # proxy (with the stored provider keys behind it) to the whole network.
+        parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"),
+                            help="address to listen on (default: HOST or 127.0.0.1; 0.0.0.0 opens it to the network)")
 
     def handle(self, *args, host, port, **options):
         import uvicorn
+
+        if host not in ("127.0.0.1", "localhost", "::1") and not env_str("ALLOWED_HOSTS"):
+            # Opened on purpose: answer to whatever name or address the network uses.
+            settings.ALLOWED_HOSTS = ["*"]
+            self.stdout.write(self.style.WARNING(
+                f"Listening on {host}: reachable from the network. Set ALLOWED_HOSTS to the names it serves."
+            ))
 
         call_command("migrate", interactive=False, verbosity=0)
         call_command("clickhouse_migrate", verbosity=0)
@@ -35,7 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 "  Then: OpenAI(base_url=\"" + base + "/proxy/openai/v1\", api_key=\"" + boot.raw_api_key + "\")"
             )
-        self.stdout.write(f"Spanlens on {base}  (proxy at {base}/proxy/<provider>/…)")
+        self.stdout.write(f"Spanlens on {base}  (proxy at {base}/proxy/<provider>/…, listening on {host})")
         if settings.CELERY_IN_PROCESS_WORKER:
             from spanlens import inprocess_worker
 

@@ -1,0 +1,44 @@
+"""One tenant's body cannot stall another tenant's calls.
+
+The log writer scans stored bodies in a thread that shares the GIL with the
+event loop; a body that made a detector backtrack held every other call.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import openai
+
+from spanlens.core import services
+from tests import mock_upstream as mock
+
+
+def _timed_call(client) -> float:
+    started = time.perf_counter()
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    return time.perf_counter() - started
+
+
+def test_a_huge_non_ascii_body_does_not_slow_another_tenants_call(
+    live_db, upstream, provider_keys, openai_client, spanlens_server, org, other_org_and_project, read_rows
+):
+    other_org, other_project = other_org_and_project
+    services.add_provider_key(other_project, "openai", mock.OPENAI_KEY, "OpenAI")
+    other_key = services.create_api_key(other_project).raw_key
+    with openai.OpenAI(base_url=f"{spanlens_server.url}/proxy/openai/v1", api_key=other_key,
+                       max_retries=0) as other:
+        baseline = statistics.median(_timed_call(other) for _ in range(7))
+
+        # 1 MB of one letter after an "é": the old email pattern spent seconds on its 64 KB stored copy.
+        content = "é " + "a" * (1024 * 1024)
+        # The proxy logs after the response has left: the scan starts about now.
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+        during = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            during.append(_timed_call(other))
+
+    assert max(during) - baseline < 0.100, (baseline, during)
+    [row] = read_rows(org.id, expect=1)
+    assert row["truncated"] is False and row["request_body"].endswith("first 65536 kept]")
