@@ -70,7 +70,13 @@ def t_sf(t: float, df: float) -> float:
         return 0.0 if t > 0 else 1.0
     if math.isinf(df):
         return normal_sf(t)
-    tail = 0.5 * regularized_beta(df / (df + t * t), df / 2.0, 0.5)
+    t2 = t * t
+    if abs(t) < 1.0:
+        # Near 0, df / (df + t²) rounds to 1; the central mass I_{t²/(df+t²)}(1/2, df/2) keeps the
+        # digits, and the tail is large enough (> 0.15) that subtracting it from 0.5 costs none.
+        tail = 0.5 - 0.5 * regularized_beta(t2 / (df + t2), 0.5, df / 2.0)
+    else:
+        tail = 0.5 * regularized_beta(df / (df + t2), df / 2.0, 0.5)
     return tail if t >= 0 else 1.0 - tail
 
 
@@ -83,7 +89,7 @@ def t_two_sided_p(t: float, df: float) -> float:
         return 0.0
     if math.isinf(df):
         return 2.0 * normal_sf(abs(t))
-    return min(1.0, regularized_beta(df / (df + t * t), df / 2.0, 0.5))
+    return min(1.0, 2.0 * t_sf(abs(t), df))
 
 
 def t_ppf(q: float, df: float) -> float:
