@@ -48,11 +48,6 @@ def _empty(heading: str, lede: str, empty_text: str):
     return view
 
 
-prompts = _empty(
-    "Prompts",
-    "Versioned prompts and the calls that used them.",
-    "Send the x-spanlens-prompt-version header with a call to link it to a prompt version.",
-)
 evals = _empty(
     "Evals",
     "Score model outputs against datasets.",
@@ -64,7 +59,7 @@ evals = _empty(
 
 def _filters_for(request: HttpRequest, access: Access) -> filters_mod.RequestFilters:
     """The list filters from the URL; bad values are dropped and shown as form errors."""
-    f = filters_mod.parse(request.GET, strict=False)
+    f = filters_mod.parse(request.GET, strict=False, organization_id=access.organization.id)
     if f.projectId and not Project.objects.filter(organization=access.organization, id=f.projectId).exists():
         f.errors["projectId"] = "is not a project of this organization"
         f.projectId = ""

@@ -197,7 +197,7 @@ def test_the_org_switcher(owner, org, other_org_and_project):
 
 def test_empty_sections_render(owner, org):
     client = signed_in(owner)
-    for url in ("/prompts/", "/evals/"):
+    for url in ("/evals/",):
         assert "Nothing here yet" in client.get(url).content.decode()
 
 
