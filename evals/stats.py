@@ -166,14 +166,19 @@ def welch_t_test(a: Summary, b: Summary) -> TestResult:
         same = a.mean == b.mean
         return TestResult(0.0 if same else math.copysign(math.inf, b.mean - a.mean), 1.0 if same else 0.0, None)
     t = (b.mean - a.mean) / math.sqrt(se2)
-    df = se2 * se2 / ((va * va) / (a.n - 1) + (vb * vb) / (b.n - 1))
+    df = welch_df(a, b)
     return TestResult(t, t_two_sided_p(t, df), df)
 
 
 def welch_df(a: Summary, b: Summary) -> float:
-    va, vb = a.var / a.n, b.var / b.n
-    denominator = (va * va) / (a.n - 1) + (vb * vb) / (b.n - 1)
-    return (va + vb) ** 2 / denominator if denominator else math.inf
+    """Welch–Satterthwaite degrees of freedom."""
+    va, vb = max(a.var, 0.0) / a.n, max(b.var, 0.0) / b.n
+    total = va + vb
+    if total == 0:
+        return math.inf
+    # In shares of the total, so tiny variances cannot underflow to 0 / 0.
+    ra, rb = va / total, vb / total
+    return 1.0 / (ra * ra / (a.n - 1) + rb * rb / (b.n - 1))
 
 
 def two_proportion_z_test(successes_a: int, n_a: int, successes_b: int, n_b: int) -> TestResult:

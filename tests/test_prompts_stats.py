@@ -120,7 +120,7 @@ def test_sample_size_is_the_normal_approximation():
 
 def arm(name, version, calls, latency=(500.0, 100.0**2), cost=(0.001, 1e-8), errors=0, units=None):
     return Arm(name, version, f"id-{name}", calls=calls, units=units if units is not None else calls,
-               errors=errors, latency_mean=latency[0], latency_var=latency[1], latency_p50=latency[0],
+               errors=errors, ok_calls=calls - errors, latency_mean=latency[0], latency_var=latency[1], latency_p50=latency[0],
                latency_p95=latency[0] * 1.5, cost_mean=cost[0], cost_var=cost[1])
 
 

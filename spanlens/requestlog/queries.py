@@ -431,10 +431,14 @@ def list_prompt_arm_stats(
     return get_engine().select(
         "SELECT toString(prompt_version_id) AS version_id, count() AS calls, "
         f"uniqExactIf({unit_column}, {unit_column} IS NOT NULL AND {unit_column} != '') AS units, "
-        f"countIf({_ERROR}) AS errors, "
-        "avg(latency_ms) AS latency_mean, varSamp(toFloat64(latency_ms)) AS latency_var, "
-        "quantileExact(0.5)(latency_ms) AS latency_p50, quantileExact(0.95)(latency_ms) AS latency_p95, "
-        f"avg({_COST}) AS cost_mean, varSamp({_COST}) AS cost_var, sum({_COST}) AS cost_total "
+        f"countIf({_ERROR}) AS errors, countIf(NOT {_ERROR}) AS ok_calls, "
+        # Latency and cost of the calls that succeeded: a failure is fast and free, and the
+        # error rate already counts it.
+        f"avgIf(latency_ms, NOT {_ERROR}) AS latency_mean, varSampIf(toFloat64(latency_ms), NOT {_ERROR}) AS latency_var, "
+        f"quantileExactIf(0.5)(latency_ms, NOT {_ERROR}) AS latency_p50, "
+        f"quantileExactIf(0.95)(latency_ms, NOT {_ERROR}) AS latency_p95, "
+        f"avgIf({_COST}, NOT {_ERROR}) AS cost_mean, varSampIf({_COST}, NOT {_ERROR}) AS cost_var, "
+        f"sum({_COST}) AS cost_total "
         f"FROM requests WHERE {where} GROUP BY version_id",
         params,
     )
