@@ -99,6 +99,7 @@ def prompt_new(request: HttpRequest, access: Access) -> HttpResponse:
             return redirect(_url(prompt))
     return render(request, "evals/prompts/new.html", {
         "form": form, "error": error, "projects": projects, "roles": ROLES,
+        "config_providers": ProviderKey.Provider.values,
         "current_project": access_mod.current_project(request),
     }, status=400 if error else 200)
 
@@ -128,6 +129,7 @@ def _detail_context(access: Access, prompt: Prompt, tab: str, request: HttpReque
     context = {
         "prompt": prompt, "tab": tab, "tabs": TABS, "versions": versions, "labels": labels, "latest": latest,
         "selected": selected, "can_write": access.can_write, "roles": ROLES, "summary": _summary(access, versions),
+        "config_providers": ProviderKey.Provider.values,
         "base_url": _url(prompt),
     }
     builders = {"versions": _versions_tab, "diff": _diff_tab, "labels": _labels_tab, "playground": _playground_tab,

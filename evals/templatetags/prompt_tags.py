@@ -32,10 +32,5 @@ def pvalue(value) -> str:
 
 
 @register.filter
-def make_list_words(value: str) -> list[str]:
-    return value.split()
-
-
-@register.filter
 def make_pair(first, second) -> list:
     return [first, second]
