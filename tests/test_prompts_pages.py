@@ -186,3 +186,25 @@ def test_the_playground_names_missing_variables(live_db, upstream, provider_keys
 def test_an_organization_without_prompts_is_told_how_to_start(signed_in, org):
     page = signed_in.get("/prompts/").content.decode()
     assert "No prompts yet" in page and 'spanlens.prompts.get("name", label="production")' in page
+
+
+def _prompt_urls():
+    from evals import prompts_urls
+
+    for pattern in prompts_urls.urlpatterns:
+        route = str(pattern.pattern)
+        for part in ("<str:name>", "<str:experiment_id>", "<str:label>", "<int:number>"):
+            route = route.replace(part, {"<int:number>": "1", "<str:experiment_id>": "0" * 8}.get(part, "faq"))
+        yield pattern.name, "/" + route
+
+
+@pytest.mark.parametrize("name, url", list(_prompt_urls()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_prompt_url_needs_a_sign_in_or_a_key(db, client, name, url):
+    for method in ("get", "post"):
+        response = getattr(client, method)(url)
+        if url.startswith("/api/"):
+            assert response.status_code in (401, 405), (method, url)
+        else:
+            assert response.status_code in (302, 405), (method, url)
+            if response.status_code == 302:
+                assert response["Location"].startswith("/login/")
