@@ -16,7 +16,7 @@ from spanlens.requestlog import queries
 @api_auth
 def list_requests(request: HttpRequest, access: Access) -> JsonResponse:
     try:
-        f = filters_mod.parse(request.GET)
+        f = filters_mod.parse(request.GET, organization_id=access.organization.id)
     except filters_mod.FilterError as exc:
         return api_error(f"invalid parameter {exc.param}: {exc.message}", 400)
     if f.projectId:

@@ -46,6 +46,8 @@ class RequestFilters:
     page: int = 1
     limit: int = DEFAULT_LIMIT
     errors: dict[str, str] = field(default_factory=dict)
+    # promptVersionId as the version id the request log holds (name@version resolved).
+    prompt_version_uuid: str = ""
 
     def query_kwargs(self) -> dict:
         """Keyword arguments for the queries.list_* functions."""
@@ -54,7 +56,7 @@ class RequestFilters:
             "provider": self.provider or None,
             "model": self.model or None,
             "provider_key_id": self.providerKeyId or None,
-            "prompt_version_id": self.promptVersionId or None,
+            "prompt_version_id": self.prompt_version_uuid or None,
             "user_id": self.userId or None,
             "session_id": self.sessionId or None,
             "status": self.status,
@@ -69,7 +71,7 @@ class RequestFilters:
         """The non-default parameters, as they appear in the URL."""
         out: dict[str, str] = {}
         for f in fields(self):
-            if f.name == "errors":
+            if f.name in ("errors", "prompt_version_uuid"):
                 continue
             value = overrides.get(f.name, getattr(self, f.name))
             default = f.default
@@ -94,9 +96,12 @@ def _format_ts(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse(query, *, strict: bool = True) -> RequestFilters:
+def parse(query, *, organization_id, strict: bool = True) -> RequestFilters:
     """Parse a QueryDict. strict raises on the first bad parameter; otherwise bad
-    parameters are dropped and recorded in .errors (pages show them)."""
+    parameters are dropped and recorded in .errors (pages show them).
+
+    organization_id resolves promptVersionId=name@version to that organization's version id.
+    """
     result = RequestFilters()
     for name, parser in _PARSERS:
         raw = query.get(name)
@@ -113,6 +118,10 @@ def parse(query, *, strict: bool = True) -> RequestFilters:
             raise FilterError("to", "must not be earlier than from")
         result.errors["to"] = "must not be earlier than from"
         result.to = None
+    if result.promptVersionId:
+        from evals.prompt_resolve import resolve
+
+        result.prompt_version_uuid = resolve(result.promptVersionId, organization_id) or ""
     return result
 
 
@@ -121,6 +130,18 @@ def _uuid(name: str, raw: str) -> str:
         return str(uuid.UUID(raw))
     except ValueError:
         raise FilterError(name, "must be a UUID")
+
+
+def _prompt_version(name: str, raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        pass
+    prompt, at, ref = raw.rpartition("@")
+    if not (prompt and at and ref) or len(raw) > 300:
+        raise FilterError(name, "must be a version id (UUID) or name@version, such as support-reply@3 or "
+                                "support-reply@production")
+    return raw
 
 
 def _text(name: str, raw: str) -> str:
@@ -180,7 +201,7 @@ _PARSERS = (
     ("provider", _provider),
     ("model", _text),
     ("providerKeyId", _uuid),
-    ("promptVersionId", _uuid),
+    ("promptVersionId", _prompt_version),
     ("userId", _text),
     ("sessionId", _text),
     ("status", _choice(("all", *STATUS_FILTERS))),

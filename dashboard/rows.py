@@ -57,12 +57,18 @@ def provider_key_names(organization_id, rows: list[dict]) -> dict[str, str]:
 
 
 def with_key_names(organization_id, rows: list[dict]) -> list[dict]:
-    """Clean rows and flatten in provider_key_name, one ORM query per page."""
+    """Clean rows and flatten in provider_key_name and prompt_version (name@version), one ORM query each per page."""
+    from evals.prompt_refs import describe
+
     names = provider_key_names(organization_id, rows)
+    refs = describe(organization_id, {r["prompt_version_id"] for r in rows if r.get("prompt_version_id")})
     cleaned = []
     for row in rows:
         row = clean(row)
         row["provider_key_name"] = names.get(row.get("provider_key_id") or "")
+        ref = refs.get(row.get("prompt_version_id") or "")
+        row["prompt_version"] = ref.text if ref else None
+        row["prompt_url"] = ref.url if ref else None
         cleaned.append(row)
     return cleaned
 

@@ -36,30 +36,11 @@ def switch_org(request: HttpRequest) -> HttpResponse:
     return redirect(target.split("?", 1)[0])
 
 
-def _empty(heading: str, lede: str, empty_text: str):
-    @org_required
-    def view(request: HttpRequest, access: Access) -> HttpResponse:
-        return render(
-            request,
-            "dashboard/empty_page.html",
-            {"heading": heading, "lede": lede, "empty_text": empty_text},
-        )
-
-    return view
-
-
-prompts = _empty(
-    "Prompts",
-    "Versioned prompts and the calls that used them.",
-    "Send the x-spanlens-prompt-version header with a call to link it to a prompt version.",
-)
-
-
 # --- /requests ----------------------------------------------------------------
 
 def _filters_for(request: HttpRequest, access: Access) -> filters_mod.RequestFilters:
     """The list filters from the URL; bad values are dropped and shown as form errors."""
-    f = filters_mod.parse(request.GET, strict=False)
+    f = filters_mod.parse(request.GET, strict=False, organization_id=access.organization.id)
     if f.projectId and not Project.objects.filter(organization=access.organization, id=f.projectId).exists():
         f.errors["projectId"] = "is not a project of this organization"
         f.projectId = ""

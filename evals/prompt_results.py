@@ -2,6 +2,7 @@
 from evals.stats, and a verdict a person can act on."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from evals import stats
@@ -10,8 +11,8 @@ from spanlens.requestlog import queries
 
 # Metrics compared, all "lower is better": (key, label, words for lower / higher).
 METRICS = (
-    ("latency", "Latency", "faster", "slower"),
-    ("cost", "Cost per call", "cheaper", "more expensive"),
+    ("latency", "Latency (successful calls)", "faster", "slower"),
+    ("cost", "Cost per successful call", "cheaper", "more expensive"),
     ("error_rate", "Error rate", "fewer errors", "more errors"),
 )
 
@@ -24,6 +25,7 @@ class Arm:
     calls: int = 0
     units: int = 0
     errors: int = 0
+    ok_calls: int = 0  # latency and cost are over these
     latency_mean: float = 0.0
     latency_var: float = 0.0
     latency_p50: float = 0.0
@@ -94,12 +96,15 @@ def _arm(name: str, version, by_id: dict) -> Arm:
     arm = Arm(name, version.version, str(version.id))
     row = by_id.get(str(version.id))
     if row:
-        for attr in ("calls", "units", "errors"):
+        for attr in ("calls", "units", "errors", "ok_calls"):
             setattr(arm, attr, int(row[attr] or 0))
         for attr in ("latency_mean", "latency_var", "latency_p50", "latency_p95", "cost_mean", "cost_var",
                      "cost_total"):
-            value = row[attr]
-            setattr(arm, attr, float(value) if value not in (None, "nan", "inf") else 0.0)
+            try:
+                value = float(row[attr])
+            except (TypeError, ValueError):
+                value = 0.0
+            setattr(arm, attr, value if math.isfinite(value) else 0.0)
     return arm
 
 
@@ -130,8 +135,8 @@ def _compare_metric(key: str, label: str, a: Arm, b: Arm) -> Comparison:
             sa, sb = stats.proportion_summary(a.errors, a.calls), stats.proportion_summary(b.errors, b.calls)
             _fill(comparison, test, stats.relative_lift_ci(sa, sb))
         return comparison
-    sa = stats.Summary(a.calls, getattr(a, f"{key}_mean"), getattr(a, f"{key}_var"))
-    sb = stats.Summary(b.calls, getattr(b, f"{key}_mean"), getattr(b, f"{key}_var"))
+    sa = stats.Summary(a.ok_calls, getattr(a, f"{key}_mean"), getattr(a, f"{key}_var"))
+    sb = stats.Summary(b.ok_calls, getattr(b, f"{key}_mean"), getattr(b, f"{key}_var"))
     comparison = Comparison(key, label, sa.mean, sb.mean)
     comparison.enough_data = min(sa.n, sb.n) >= stats.MIN_CALLS_PER_ARM
     if sa.n >= 2:
@@ -173,13 +178,13 @@ def _verdict(r: Results) -> tuple[str, str]:
     better, worse = [], []
     words = {key: (low, high) for key, _, low, high in METRICS}
     for c in r.comparisons:
-        if not (c.enough_data and c.significant) or c.lift is None:
+        if not (c.enough_data and c.significant) or (c.lift is None and c.metric != "error_rate"):
             continue
         low, high = words[c.metric]
-        ci = f"95% CI {c.lift_low * 100:+.1f}% to {c.lift_high * 100:+.1f}%"
         if c.metric == "error_rate":
             text = f"{low if c.b < c.a else high} ({a.error_rate * 100:.1f}% → {b.error_rate * 100:.1f}%, {_p(c.p_value)})"
         else:
+            ci = f"95% CI {c.lift_low * 100:+.1f}% to {c.lift_high * 100:+.1f}%"
             text = f"{_pct(c.lift)} {low if c.b < c.a else high} ({ci}, {_p(c.p_value)})"
         (better if c.b < c.a else worse).append(text)
     if better and not worse:

@@ -49,6 +49,8 @@ def clean_name(name) -> str:
         raise PromptInputError("name", "is required")
     if not NAME.match(name):
         raise PromptInputError("name", "use letters, digits, '_', '-' and '.', starting with a letter or digit")
+    if name == "new":  # /prompts/new/ is the page that creates one
+        raise PromptInputError("name", "'new' is reserved; pick another name")
     return name
 
 

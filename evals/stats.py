@@ -70,7 +70,13 @@ def t_sf(t: float, df: float) -> float:
         return 0.0 if t > 0 else 1.0
     if math.isinf(df):
         return normal_sf(t)
-    tail = 0.5 * regularized_beta(df / (df + t * t), df / 2.0, 0.5)
+    t2 = t * t
+    if abs(t) < 1.0:
+        # Near 0, df / (df + t²) rounds to 1; the central mass I_{t²/(df+t²)}(1/2, df/2) keeps the
+        # digits, and the tail is large enough (> 0.15) that subtracting it from 0.5 costs none.
+        tail = 0.5 - 0.5 * regularized_beta(t2 / (df + t2), 0.5, df / 2.0)
+    else:
+        tail = 0.5 * regularized_beta(df / (df + t2), df / 2.0, 0.5)
     return tail if t >= 0 else 1.0 - tail
 
 
@@ -83,7 +89,7 @@ def t_two_sided_p(t: float, df: float) -> float:
         return 0.0
     if math.isinf(df):
         return 2.0 * normal_sf(abs(t))
-    return min(1.0, regularized_beta(df / (df + t * t), df / 2.0, 0.5))
+    return min(1.0, 2.0 * t_sf(abs(t), df))
 
 
 def t_ppf(q: float, df: float) -> float:
@@ -160,14 +166,19 @@ def welch_t_test(a: Summary, b: Summary) -> TestResult:
         same = a.mean == b.mean
         return TestResult(0.0 if same else math.copysign(math.inf, b.mean - a.mean), 1.0 if same else 0.0, None)
     t = (b.mean - a.mean) / math.sqrt(se2)
-    df = se2 * se2 / ((va * va) / (a.n - 1) + (vb * vb) / (b.n - 1))
+    df = welch_df(a, b)
     return TestResult(t, t_two_sided_p(t, df), df)
 
 
 def welch_df(a: Summary, b: Summary) -> float:
-    va, vb = a.var / a.n, b.var / b.n
-    denominator = (va * va) / (a.n - 1) + (vb * vb) / (b.n - 1)
-    return (va + vb) ** 2 / denominator if denominator else math.inf
+    """Welch–Satterthwaite degrees of freedom."""
+    va, vb = max(a.var, 0.0) / a.n, max(b.var, 0.0) / b.n
+    total = va + vb
+    if total == 0:
+        return math.inf
+    # In shares of the total, so tiny variances cannot underflow to 0 / 0.
+    ra, rb = va / total, vb / total
+    return 1.0 / (ra * ra / (a.n - 1) + rb * rb / (b.n - 1))
 
 
 def two_proportion_z_test(successes_a: int, n_a: int, successes_b: int, n_b: int) -> TestResult:

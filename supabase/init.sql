@@ -667,6 +667,33 @@ END IF;
 END
 $spanlens$;
 
+-- evals.0003_prompts_version_guard
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'evals' AND "name" = '0003_prompts_version_guard') THEN
+  CREATE OR REPLACE FUNCTION evals_promptversion_immutable() RETURNS trigger AS $$
+  BEGIN
+      IF (NEW.id, NEW.organization_id, NEW.prompt_id, NEW.version, NEW.kind, NEW.template, NEW.messages::text,
+          NEW.variables::text, NEW.model_config::text, NEW.commit_note, NEW.created_at)
+         IS DISTINCT FROM
+         (OLD.id, OLD.organization_id, OLD.prompt_id, OLD.version, OLD.kind, OLD.template, OLD.messages::text,
+          OLD.variables::text, OLD.model_config::text, OLD.commit_note, OLD.created_at)
+         OR (NEW.author_id IS DISTINCT FROM OLD.author_id AND NEW.author_id IS NOT NULL) THEN
+          RAISE EXCEPTION 'prompt versions are immutable; create a new version instead'
+              USING ERRCODE = 'integrity_constraint_violation';
+      END IF;
+      RETURN NEW;
+  END;
+  $$ LANGUAGE plpgsql;
+  
+  DROP TRIGGER IF EXISTS evals_promptversion_immutable ON evals_promptversion;
+  CREATE TRIGGER evals_promptversion_immutable BEFORE UPDATE ON evals_promptversion
+      FOR EACH ROW EXECUTE FUNCTION evals_promptversion_immutable();
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('evals', '0003_prompts_version_guard', now());
+END IF;
+END
+$spanlens$;
+
 -- evals.0002_evaluation
 DO $spanlens$
 BEGIN
@@ -793,11 +820,11 @@ END IF;
 END
 $spanlens$;
 
--- evals.0003_merge_prompts_evaluation
+-- evals.0004_merge_prompts_evaluation
 DO $spanlens$
 BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'evals' AND "name" = '0003_merge_prompts_evaluation') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('evals', '0003_merge_prompts_evaluation', now());
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'evals' AND "name" = '0004_merge_prompts_evaluation') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('evals', '0004_merge_prompts_evaluation', now());
 END IF;
 END
 $spanlens$;

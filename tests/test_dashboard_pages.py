@@ -191,8 +191,7 @@ def test_the_org_switcher(owner, org, other_org_and_project):
 
 def test_empty_sections_render(owner, org):
     client = signed_in(owner)
-    for url in ("/prompts/",):
-        assert "Nothing here yet" in client.get(url).content.decode()
+    assert "No prompts yet" in client.get("/prompts/").content.decode()
     assert "No evaluators yet" in client.get("/evals/").content.decode()
 
 

@@ -114,6 +114,9 @@ def test_a_running_experiment_serves_both_arms_or_the_assigned_one(client, raw_k
     # A second experiment on the same label is refused while one runs.
     again = post(client, "/api/v1/prompts/summarize/experiments", {"arm_b": 2}, raw_key)
     assert again.status_code == 400 and again.json()["error"].startswith("label:")
+    detail = client.get(f"/api/v1/prompts/summarize/experiments/{experiment['id']}", **auth(raw_key)).json()["data"]
+    assert detail["results"]["verdict_kind"] == "wait" and detail["results"]["arm_b"]["version"] == 2
+    assert [c["metric"] for c in detail["results"]["comparisons"]] == ["latency", "cost", "error_rate"]
     stopped = post(client, f"/api/v1/prompts/summarize/experiments/{experiment['id']}/stop", {}, raw_key)
     assert stopped.json()["data"]["running"] is False
     assert "experiment" not in client.get("/api/v1/prompts/summarize?label=production", **auth(raw_key)).json()["data"]

@@ -88,6 +88,10 @@ def test_the_cache_revalidates_in_the_background_and_serves_stale_with_the_serve
             assert served.render(x="1") == f"{served.arm} 1"
             assert served.headers["x-spanlens-user"] == user
 
+        with pytest.raises(prompts.PromptNotFound):
+            client.get("reply", label="staging")
+        with pytest.raises(prompts.PromptNotFound):
+            client.get("no-such-prompt")
         services.move_label(prompt, "production", prompt.versions.get(version=2), actor=owner)
         assert client.get("reply", label="production").version == 1  # fresh for 0.5 s
         time.sleep(0.6)

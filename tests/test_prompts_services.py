@@ -46,6 +46,29 @@ def test_no_update_path_changes_a_version(prompt):
     assert PromptVersion.objects.get(id=v1.id).template == "Hello {{name}}, about {{topic}}"
 
 
+def test_not_even_raw_sql_changes_a_version(prompt):
+    from django.db import IntegrityError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger is PostgreSQL's")
+    v1 = prompt.versions.get()
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        PromptVersion._base_manager.filter(id=v1.id).update(template="changed")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE evals_promptversion SET template = 'x' WHERE id = %s", [str(v1.id)])
+    assert PromptVersion.objects.get(id=v1.id).template == "Hello {{name}}, about {{topic}}"
+
+
+def test_deleting_the_author_keeps_the_version(prompt, owner):
+    from django.contrib.auth import get_user_model
+
+    author = get_user_model().objects.create_user("writer", "w@example.com", "pw-writer-123")
+    version = services.create_version(prompt, template="by writer {{name}}", actor=author)
+    author.delete()
+    version = PromptVersion.objects.get(id=version.id)
+    assert version.author is None and version.template == "by writer {{name}}"
+
+
 def test_archiving_is_the_one_change_and_hides_the_version_from_latest(prompt, owner):
     v2 = services.create_version(prompt, template="v2 {{name}}", actor=owner)
     services.archive_version(v2, actor=owner)

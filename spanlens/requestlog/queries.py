@@ -389,6 +389,9 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
 _ERROR = "(status_code >= 400 OR status_code = 0)"
 _COST = "toFloat64(ifNull(cost_usd, toDecimal64(0, 8)))"
 # The experiment's assignment key, as a column (anything else is refused before SQL).
+# The version ids travel as one comma-separated String parameter: both engines bind it
+# the same way, which an Array(UUID) parameter does not guarantee.
+_IN_IDS = "has(splitByChar(',', {ids:String}), toString(prompt_version_id))"
 ARM_UNIT_COLUMNS = {"user_id": "user_id", "session_id": "session_id", "trace_id": "toString(trace_id)"}
 
 
@@ -402,9 +405,9 @@ def list_prompt_version_totals(
     return get_engine().select(
         f"SELECT toString(prompt_version_id) AS version_id, count() AS calls, sum({_COST}) AS cost_usd, "
         f"countIf({_ERROR}) AS errors FROM requests WHERE {where} "
-        "AND prompt_version_id IN {ids:Array(UUID)} AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
+        "AND " + _IN_IDS + " AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
         "GROUP BY version_id",
-        {**params, "ids": [str(i) for i in version_ids], "days": int(days)},
+        {**params, "ids": _id_list(version_ids), "days": int(days)},
     )
 
 
@@ -417,10 +420,10 @@ def list_prompt_daily_calls(
     where, params = _scope(organization_id, retention_days)
     return get_engine().select(
         "SELECT toString(prompt_version_id) AS version_id, toString(toDate(created_at)) AS day, count() AS calls "
-        f"FROM requests WHERE {where} AND prompt_version_id IN {{ids:Array(UUID)}} "
+        f"FROM requests WHERE {where} AND {_IN_IDS} "
         "AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({days:UInt32}) "
         "GROUP BY version_id, day ORDER BY day",
-        {**params, "ids": [str(i) for i in version_ids], "days": int(days) - 1},
+        {**params, "ids": _id_list(version_ids), "days": int(days) - 1},
     )
 
 
@@ -433,8 +436,8 @@ def list_prompt_calls(
     where, params = _scope(organization_id, retention_days)
     return get_engine().select(
         f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM requests WHERE {where} "
-        "AND prompt_version_id IN {ids:Array(UUID)} ORDER BY created_at DESC, id DESC LIMIT {limit:UInt32}",
-        {**params, "ids": [str(i) for i in version_ids], "limit": int(limit)},
+        "AND " + _IN_IDS + " ORDER BY created_at DESC, id DESC LIMIT {limit:UInt32}",
+        {**params, "ids": _id_list(version_ids), "limit": int(limit)},
     )
 
 
@@ -452,18 +455,22 @@ def list_prompt_arm_stats(
         return []
     unit_column = ARM_UNIT_COLUMNS[unit]
     where, params = _scope(organization_id, retention_days)
-    where += " AND prompt_version_id IN {ids:Array(UUID)} AND created_at >= {since:DateTime64(3, 'UTC')}"
-    params.update({"ids": [str(i) for i in version_ids], "since": format_ts(since)})
+    where += f" AND {_IN_IDS}" + " AND created_at >= {since:DateTime64(3, 'UTC')}"
+    params.update({"ids": _id_list(version_ids), "since": format_ts(since)})
     if until is not None:
         where += " AND created_at < {until:DateTime64(3, 'UTC')}"
         params["until"] = format_ts(until)
     return get_engine().select(
         "SELECT toString(prompt_version_id) AS version_id, count() AS calls, "
         f"uniqExactIf({unit_column}, {unit_column} IS NOT NULL AND {unit_column} != '') AS units, "
-        f"countIf({_ERROR}) AS errors, "
-        "avg(latency_ms) AS latency_mean, varSamp(toFloat64(latency_ms)) AS latency_var, "
-        "quantileExact(0.5)(latency_ms) AS latency_p50, quantileExact(0.95)(latency_ms) AS latency_p95, "
-        f"avg({_COST}) AS cost_mean, varSamp({_COST}) AS cost_var, sum({_COST}) AS cost_total "
+        f"countIf({_ERROR}) AS errors, countIf(NOT {_ERROR}) AS ok_calls, "
+        # Latency and cost of the calls that succeeded: a failure is fast and free, and the
+        # error rate already counts it.
+        f"avgIf(latency_ms, NOT {_ERROR}) AS latency_mean, varSampIf(toFloat64(latency_ms), NOT {_ERROR}) AS latency_var, "
+        f"quantileExactIf(0.5)(latency_ms, NOT {_ERROR}) AS latency_p50, "
+        f"quantileExactIf(0.95)(latency_ms, NOT {_ERROR}) AS latency_p95, "
+        f"avgIf({_COST}, NOT {_ERROR}) AS cost_mean, varSampIf({_COST}, NOT {_ERROR}) AS cost_var, "
+        f"sum({_COST}) AS cost_total "
         f"FROM requests WHERE {where} GROUP BY version_id",
         params,
     )
@@ -530,3 +537,9 @@ def list_requests_by_ids(*, organization_id: str, request_ids: list[str], retent
         f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {where} AND id IN {{ids:Array(UUID)}}",
         {**params, "ids": ids},
     )
+
+
+def _id_list(ids) -> str:
+    import uuid
+
+    return ",".join(str(uuid.UUID(str(i))) for i in ids)

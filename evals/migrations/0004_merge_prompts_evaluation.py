@@ -3,5 +3,5 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("evals", "0002_prompts"), ("evals", "0002_evaluation")]
+    dependencies = [("evals", "0003_prompts_version_guard"), ("evals", "0002_evaluation")]
     operations = []

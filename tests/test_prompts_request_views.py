@@ -1,0 +1,78 @@
+"""The request list, drawer and page show name@version linked to the prompt, and
+/requests?promptVersionId= takes name@version as well as an id."""
+from __future__ import annotations
+
+import pytest
+
+from evals import prompt_services as services
+from proxy.logentry import prompt_version_uuid
+from spanlens.requestlog import queries
+from tests.seed import make_row
+
+
+@pytest.fixture
+def logged(org, project, owner):
+    prompt = services.create_prompt(org, project, "triage", template="Sort {{ticket}}", actor=owner)
+    v2 = services.create_version(prompt, template="Sort fast {{ticket}}", actor=owner)
+    services.move_label(prompt, "production", v2, actor=owner)
+    rows = [
+        make_row(org, project, prompt_version_id=str(prompt.versions.get(version=1).id)),
+        make_row(org, project, prompt_version_id=str(v2.id)),
+        make_row(org, project, prompt_version_id=prompt_version_uuid("triage@staging", str(org.id))),
+        make_row(org, project, prompt_version_id=prompt_version_uuid("ghost@1", str(org.id))),
+        make_row(org, project),
+    ]
+    queries.insert_requests(rows)
+    return prompt, rows
+
+
+@pytest.fixture
+def signed_in(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def test_the_list_shows_name_at_version_linking_to_the_prompt(signed_in, logged):
+    page = signed_in.get("/requests/").content.decode()
+    assert '<a href="/prompts/triage/?version=1" data-prompt-link>triage@1</a>' in page
+    assert '<a href="/prompts/triage/?version=2" data-prompt-link>triage@2</a>' in page
+    # Logged by label before the label existed: still named, linking to the prompt.
+    assert '<a href="/prompts/triage/" data-prompt-link>triage@staging</a>' in page
+    assert "unknown version" in page  # ghost@1: no prompt of that name (yet)
+
+
+def test_the_drawer_and_the_request_page_name_the_version(signed_in, logged):
+    _, rows = logged
+    for url in (f"/requests/{rows[1]['id']}/drawer/", f"/requests/{rows[1]['id']}/"):
+        page = signed_in.get(url).content.decode()
+        assert '<a class="mono" href="/prompts/triage/?version=2" data-prompt-link>triage@2</a>' in page
+        assert "/requests/?promptVersionId=triage%402" in page
+
+
+@pytest.mark.parametrize("value, expected", [("triage@1", 0), ("triage@2", 1), ("triage@production", 1),
+                                             ("triage@latest", 1), ("triage@staging", 2)])
+def test_the_filter_takes_name_at_version(signed_in, logged, value, expected):
+    _, rows = logged
+    data = signed_in.get(f"/api/v1/requests?promptVersionId={value}").json()
+    assert [r["id"] for r in data["data"]] == [rows[expected]["id"]]
+    assert data["data"][0]["prompt_version"] in (value, f"triage@{expected + 1}")
+    page = signed_in.get(f"/requests/?promptVersionId={value}").content.decode()
+    assert rows[expected]["id"] in page and rows[4]["id"] not in page
+
+
+def test_the_filter_still_takes_a_version_id_and_refuses_junk(signed_in, logged):
+    prompt, rows = logged
+    version_id = str(prompt.versions.get(version=1).id)
+    data = signed_in.get(f"/api/v1/requests?promptVersionId={version_id}").json()
+    assert [r["id"] for r in data["data"]] == [rows[0]["id"]]
+    bad = signed_in.get("/api/v1/requests?promptVersionId=nonsense")
+    assert bad.status_code == 400 and "promptVersionId" in bad.json()["error"]
+
+
+def test_another_organizations_versions_are_not_named(client, logged, outsider, other_org_and_project):
+    other_org, other_project = other_org_and_project
+    prompt, rows = logged
+    queries.insert_requests([make_row(other_org, other_project, prompt_version_id=str(prompt.versions.get(version=1).id))])
+    client.force_login(outsider)
+    page = client.get("/requests/").content.decode()
+    assert "triage@1" not in page and "unknown version" in page
