@@ -200,3 +200,17 @@ def test_a_judge_calls_row_comes_back_from_the_spool_as_itself():
     back = from_spool(to_spool(entry))
     assert type(back) is JudgeLog
     assert (back.origin, back.id, back.request_body, back.tenant.organization_id) == ("judge", entry.id, b"{}", "o")
+
+
+def test_the_replay_check_finds_stored_ids(db, org, project):
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from spanlens.requestlog import queries
+    from tests.seed import make_row
+
+    row = make_row(org, project)
+    queries.insert_requests([row])
+    missing = str(uuid.uuid4())
+    since = datetime.now(timezone.utc) - timedelta(days=400)
+    assert queries.stored_request_ids([row["id"], missing], since=since) == {row["id"]}

@@ -482,9 +482,10 @@ def stored_request_ids(ids: list[str], *, since: datetime) -> set[str]:
     if not ids:
         return set()
     rows = get_engine().select(
-        "SELECT toString(id) AS id FROM requests "
+        # Not `toString(id) AS id`: ClickHouse would read the alias in WHERE too.
+        "SELECT id FROM requests "
         "WHERE created_at >= {since:DateTime64(3, 'UTC')} AND id IN {ids:Array(UUID)}",
-        {"since": format_ts(since), "ids": list(ids)},
+        {"since": format_ts(since), "ids": uuid_array(ids)},
     )
     return {r["id"] for r in rows}
 
@@ -526,17 +527,21 @@ def count_eval_sample_requests(*, organization_id: str, retention_days: int = 36
 
 def list_requests_by_ids(*, organization_id: str, request_ids: list[str], retention_days: int = 365) -> list[dict]:
     """Full rows (bodies included) for the given ids of one organization."""
-    import uuid
-
     if not request_ids:
         return []
     where, params = _scope(organization_id, retention_days)
-    # The array parameter in ClickHouse's text form; uuid.UUID() has checked every element.
-    ids = "[" + ",".join(f"'{uuid.UUID(str(i))}'" for i in request_ids) + "]"
     return get_engine().select(
         f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {where} AND id IN {{ids:Array(UUID)}}",
-        {**params, "ids": ids},
+        {**params, "ids": uuid_array(request_ids)},
     )
+
+
+def uuid_array(ids) -> str:
+    """An Array(UUID) parameter in ClickHouse's text form, which both engines bind alike
+    (chDB refuses a Python list); uuid.UUID() has checked every element."""
+    import uuid
+
+    return "[" + ",".join(f"'{uuid.UUID(str(i))}'" for i in ids) + "]"
 
 
 def _id_list(ids) -> str:
