@@ -6,9 +6,15 @@ from celery import shared_task
 
 @shared_task(name="evals.tasks.run_eval", ignore_result=True)
 def run_eval(run_id: str) -> str:
+    from django.db import connections
+
     from evals import eval_runner
 
-    return eval_runner.execute(run_id)
+    try:
+        return eval_runner.execute(run_id)
+    finally:
+        # A run can take hours; its thread's connection should not outlive it.
+        connections.close_all()
 
 
 @shared_task(name="evals.tasks.resume_stale_runs", ignore_result=True)
