@@ -28,6 +28,16 @@ from evals.models import DatasetItem, EvalResult, EvalRun, JudgeVerdict
 log = logging.getLogger("spanlens.evals")
 MAX_SNAPSHOT_CHARS = 32_000
 
+# Set when this process is going away (Ctrl-C of `make run`, a worker's shutdown): runs stop
+# taking new samples, hand themselves back as interrupted, and resume elsewhere or at start.
+stopping = threading.Event()
+try:
+    # Runs before the interpreter joins non-daemon threads (Celery's thread pool among
+    # them), so a long run does not hold the exit until its last sample.
+    threading._register_atexit(stopping.set)
+except (AttributeError, RuntimeError):  # not CPython's threading, or already shutting down
+    pass
+
 
 def _cap(text: str | None) -> str:
     text = text or ""
@@ -51,6 +61,16 @@ def claim(run_id: str) -> tuple[EvalRun, str] | None:
     if run.started_at is None:
         EvalRun.objects.filter(id=run.id).update(started_at=now)
     return run, token
+
+
+class _Stop:
+    """What a judge call checks between retries: the run taken over, or the process stopping."""
+
+    def __init__(self, lost: threading.Event):
+        self.lost = lost
+
+    def is_set(self) -> bool:
+        return self.lost.is_set() or stopping.is_set()
 
 
 class Heartbeat:
@@ -245,8 +265,21 @@ def execute(run_id: str) -> str:
             return "failed"
     if status == "lost":
         return "lost"
+    if status == "stopped":
+        release(run, token)
+        return "stopped"
     finalize(run, token)
     return "completed"
+
+
+def release(run: EvalRun, token: str) -> None:
+    """Hand a run back mid-way: interrupted, and queued again where a broker can keep it."""
+    if EvalRun.objects.filter(id=run.id, lease_token=token).update(status=EvalRun.Status.INTERRUPTED,
+                                                                    lease_token=""):
+        try:
+            eval_services.enqueue(run.id)
+        except Exception:  # no broker now: the stale-run check or the next start resumes it
+            log.warning("eval run %s interrupted; it resumes when a worker is back", run.id)
 
 
 def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
@@ -258,6 +291,8 @@ def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
         for result in pending:
             if beat.lost.is_set():
                 return "lost"
+            if stopping.is_set():
+                return "stopped"
             score_deterministic(snapshot, result)
         return "done"
 
@@ -270,11 +305,12 @@ def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
         for result in pending:
             _finish(result.id, status=EvalResult.Status.ERROR, error=str(exc))
         return "done"
-    judge_client = Judge(config, key, organization_id=run.organization_id, run_id=run.id, stop=beat.lost)
+    stop = _Stop(beat.lost)
+    judge_client = Judge(config, key, organization_id=run.organization_id, run_id=run.id, stop=stop)
 
     def work(result: EvalResult) -> None:
         try:
-            if not beat.lost.is_set():
+            if not stop.is_set():
                 score_with_judge(run, snapshot, judge_client, result)
         except Exception as exc:  # one sample's surprise is that sample's error, not the run's
             log.exception("eval run %s: sample %s failed", run.id, result.sample_key)
@@ -284,7 +320,9 @@ def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
 
     with ThreadPoolExecutor(max_workers=max(1, settings.EVAL_CONCURRENCY), thread_name_prefix="eval-judge") as pool:
         list(pool.map(work, pending))
-    return "lost" if beat.lost.is_set() else "done"
+    if beat.lost.is_set():
+        return "lost"
+    return "stopped" if stopping.is_set() else "done"
 
 
 def finalize(run: EvalRun, token: str) -> None:

@@ -2,6 +2,16 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
+
+
+@worker_shutting_down.connect
+def _stop_runs(**kwargs):
+    """A worker shutting down hands its runs back (interrupted, queued again) instead of
+    holding the shutdown until their last sample."""
+    from evals import eval_runner
+
+    eval_runner.stopping.set()
 
 
 @shared_task(name="evals.tasks.run_eval", ignore_result=True)

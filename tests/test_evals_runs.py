@@ -201,3 +201,37 @@ def test_stale_runs_are_marked_interrupted_and_resumed(org, judge_key, upstream,
     assert run.status == "interrupted" and run.resumes == 1
     assert eval_runner.execute(str(fresh.id)) == "not claimed"  # a live worker keeps its run
     assert eval_runner.execute(str(run.id)) == "completed"
+
+
+def test_a_stopping_process_hands_its_run_back_and_the_next_worker_finishes_it(org, judge_key, upstream,
+                                                                                settings):
+    import threading
+
+    settings.EVAL_CONCURRENCY = 1
+    upstream.judge_delay_s = 0.3
+    dataset = dataset_services.create_dataset(org, name="six")
+    dataset_services.add_items(dataset, [{"input": f"Why is the sky blue, {i}?", "output": f"Sky {i} is blue."}
+                                         for i in range(6)])
+    run = start(org, judge_evaluator(org), source="dataset", dataset="six")
+    requeued = []
+    original = eval_services.enqueue
+    eval_services.enqueue = lambda run_id: requeued.append(str(run_id))
+    outcome = []
+    try:
+        worker = threading.Thread(target=lambda: outcome.append(eval_runner.execute(str(run.id))))
+        worker.start()
+        deadline = __import__("time").monotonic() + 10
+        while run.results.filter(status="scored").count() < 2:
+            assert __import__("time").monotonic() < deadline
+        eval_runner.stopping.set()
+        worker.join(timeout=5)
+        assert not worker.is_alive() and outcome == ["stopped"]
+    finally:
+        eval_runner.stopping.clear()
+        eval_services.enqueue = original
+    run.refresh_from_db()
+    assert run.status == EvalRun.Status.INTERRUPTED and requeued == [str(run.id)]
+    done = run.results.exclude(status="pending").count()
+    assert 2 <= done < 6
+    assert eval_runner.execute(str(run.id)) == "completed"
+    assert run.results.filter(status="scored").count() == 6 and len(upstream.judge_calls()) == 6
