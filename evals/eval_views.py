@@ -354,31 +354,36 @@ def dataset_upload(request: HttpRequest, access: Access, dataset_id: str) -> Htt
     """Step 1 (a file): preview with the column mapping. Step 2 (upload id): import, or the bad rows."""
     require_write(access)
     dataset = lookups.dataset_or_404(access, dataset_id)
-    try:
-        if "file" in request.FILES:
+    if "file" in request.FILES:
+        try:
             upload, parsed = dataset_services.stage_upload(dataset, request.FILES["file"].read(),
                                                            request.FILES["file"].name)
+        except DatasetError as exc:
             return render(request, "evals/datasets/detail.html",
-                          _dataset_context(access, dataset, upload=upload, parsed=parsed))
-        upload = lookups.upload_or_404(access, dataset, request.POST.get("upload", ""))
-        mapping = None
-        if upload.format == "csv":
-            mapping = {k[len("role:"):]: v for k, v in request.POST.items() if k.startswith("role:")}
-        if request.POST.get("action") == "preview":
-            parsed, _ = dataset_services.parse_upload(upload.content, fmt=upload.format, mapping=mapping)
-            return render(request, "evals/datasets/detail.html",
-                          _dataset_context(access, dataset, upload=upload, parsed=parsed))
+                          _dataset_context(access, dataset, upload_error=str(exc)), status=400)
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed))
+    upload = lookups.upload_or_404(access, dataset, request.POST.get("upload", ""))
+    mapping = None
+    if upload.format == "csv":
+        mapping = {k[len("role:"):]: v for k, v in request.POST.items() if k.startswith("role:")}
+    try:
+        parsed, _ = dataset_services.parse_upload(upload.content, fmt=upload.format, mapping=mapping)
+    except DatasetError as exc:  # e.g. a mapping without an input column: show the default one again
+        parsed, _ = dataset_services.parse_upload(upload.content, fmt=upload.format)
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed, upload_error=str(exc)),
+                      status=400)
+    if request.POST.get("action") == "preview":
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed))
+    try:
         result = dataset_services.import_upload(upload, mapping=mapping,
                                                 skip_invalid=request.POST.get("skip_invalid") == "on")
     except DatasetError as exc:
-        context = _dataset_context(access, dataset, upload_error=str(exc))
-        if "upload" in locals() and upload.pk and exc.field != "mapping":
-            try:
-                context["parsed"], _ = dataset_services.parse_upload(upload.content, fmt=upload.format, mapping=mapping)
-                context["upload"] = upload
-            except DatasetError:
-                pass
-        return render(request, "evals/datasets/detail.html", context, status=400)
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed, upload_error=str(exc)),
+                      status=400)
     skipped = f", skipped {len(result.skipped)} bad row(s)" if result.skipped else ""
     messages.success(request, f"Imported {result.imported} item(s){skipped}.")
     return redirect(f"/datasets/{dataset.id}/")

@@ -235,3 +235,20 @@ def test_a_stopping_process_hands_its_run_back_and_the_next_worker_finishes_it(o
     assert 2 <= done < 6
     assert eval_runner.execute(str(run.id)) == "completed"
     assert run.results.filter(status="scored").count() == 6 and len(upstream.judge_calls()) == 6
+
+
+def test_judge_calls_in_flight_never_exceed_the_concurrency_setting(org, judge_key, upstream, settings):
+    settings.EVAL_CONCURRENCY = 2
+    upstream.judge_delay_s = 0.2
+    dataset = dataset_services.create_dataset(org, name="eight")
+    dataset_services.add_items(dataset, [{"input": f"Question {i}?", "output": f"Answer {i}."} for i in range(8)])
+    run = start(org, judge_evaluator(org), source="dataset", dataset="eight")
+    eval_runner.execute(str(run.id))
+    calls = upstream.judge_calls()
+    assert len(calls) == 8
+    edges = sorted([(c.received_at, 1) for c in calls] + [(c.finished_at, -1) for c in calls])
+    in_flight, most = 0, 0
+    for _, step in edges:
+        in_flight += step
+        most = max(most, in_flight)
+    assert most == 2
