@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
@@ -216,8 +217,13 @@ def run_detail(request: HttpRequest, access: Access, run_id: str) -> HttpRespons
         page = 1
     context = {**_run_context(run, page), "can_write": access.can_write}
     if request.htmx:
-        return render(request, "evals/evaluation/run.html#run-body", context)
-    return render(request, "evals/evaluation/run.html", context)
+        response = render(request, "evals/evaluation/run.html#run-body", context)
+        # The poll's partial shares the page's URL: never let Back show it from the cache.
+        response["Cache-Control"] = "no-store"
+    else:
+        response = render(request, "evals/evaluation/run.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @org_required

@@ -101,6 +101,23 @@ def test_a_user_builds_a_dataset_runs_a_judge_and_reads_the_lowest_samples(
     # The lowest sample links back to the request it came from.
     page.locator("#lowest [data-lowest]").first.locator("[data-request-link]").click()
     page.wait_for_url(re.compile(rf"/requests/{rows[1]['id']}/"))
+    page.go_back()
+
+    # The judge calls were logged as requests, with their cost...
+    page.click("[data-judge-calls]")
+    page.wait_for_selector("#request-table tbody tr[data-request-id]")
+    assert page.locator("#request-table tbody tr[data-request-id]").count() == 3
+    page.go_back()
+    # ...and a production run samples the three real calls, never the judge's own.
+    page.click("text=Answer relevance")
+    page.click("#run-form .seg label:has(input[value=production])")
+    page.fill("input[name=sample_size]", "50")
+    page.wait_for_function("() => document.querySelector('[data-estimate]').textContent.includes('of 3 available')")
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
+        page.click("[data-start-run]")
+        page.wait_for_selector("#run-body[data-status=completed]", timeout=60_000)
+    assert page.locator("#result-table tr[data-result-status=scored]").count() == 3
+    assert page.locator("#result-table a[href^='/requests/']").count() == 3
 
 
 @pytest.mark.timeout(60)
