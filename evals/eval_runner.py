@@ -161,23 +161,37 @@ def _dataset_samples(run: EvalRun) -> list[EvalResult]:
     return results
 
 
+SAMPLE_BATCH = 100
+
+
 def _production_samples(run: EvalRun) -> list[EvalResult]:
+    """The drawn requests, bodies fetched a batch at a time (a sample of 1000 large bodies
+    would otherwise sit in memory at once)."""
     from dashboard import bodies
     from spanlens.requestlog import queries
 
-    rows = queries.list_eval_sample_requests(
-        organization_id=run.organization_id, retention_days=run.organization.retention_days, seed=run.seed,
-        limit=run.sample_size, **eval_services.query_filters(run.filters))
+    retention = run.organization.retention_days
+    ids = queries.list_eval_sample_ids(organization_id=run.organization_id, retention_days=retention,
+                                       seed=run.seed, limit=run.sample_size,
+                                       **eval_services.query_filters(run.filters))
     results = []
-    for position, row in enumerate(rows):
-        conversation = bodies.conversation(row["provider"], bodies.load(row["request_body"])) or {}
-        messages = [{"role": "system", "content": s} for s in conversation.get("system", [])]
-        messages += [{"role": m["role"], "content": m["text"]} for m in conversation.get("messages", [])]
-        output = bodies.response_text(row["provider"], bodies.load(row["response_body"]))
-        results.append(EvalResult(
-            organization_id=run.organization_id, run=run, position=position, sample_key=str(row["id"]),
-            request_id=row["id"], input={"messages": messages}, output=_cap(output),
-        ))
+    for start in range(0, len(ids), SAMPLE_BATCH):
+        chunk = ids[start:start + SAMPLE_BATCH]
+        rows = {str(r["id"]): r for r in queries.list_requests_by_ids(
+            organization_id=run.organization_id, request_ids=chunk, retention_days=retention)}
+        for offset, request_id in enumerate(chunk):
+            row = rows.get(str(request_id))
+            if row is None:
+                continue  # aged out between the draw and now
+            conversation = bodies.conversation(row["provider"], bodies.load(row["request_body"])) or {}
+            messages = [{"role": "system", "content": s} for s in conversation.get("system", [])]
+            messages += [{"role": m["role"], "content": m["text"]} for m in conversation.get("messages", [])]
+            output = bodies.response_text(row["provider"], bodies.load(row["response_body"]))
+            results.append(EvalResult(
+                organization_id=run.organization_id, run=run, position=start + offset,
+                sample_key=str(row["id"]), request_id=row["id"], input={"messages": messages},
+                output=_cap(output),
+            ))
     return results
 
 

@@ -252,3 +252,16 @@ def test_judge_calls_in_flight_never_exceed_the_concurrency_setting(org, judge_k
         in_flight += step
         most = max(most, in_flight)
     assert most == 2
+
+
+def test_a_large_production_sample_is_drawn_in_batches_and_scored_for_free(org, project):
+    from spanlens.requestlog import queries
+
+    rows = [make_row(org, project, provider="openai", model="gpt-4o-mini", status_code=200) for _ in range(260)]
+    queries.insert_requests(rows)
+    evaluator = eval_services.create_evaluator(org, name="polite", type="contains", config={"value": "here is"})
+    run = start(org, evaluator, source="production", sample_size=250, seed=7)
+    assert eval_runner.execute(str(run.id)) == "completed"
+    run.refresh_from_db()
+    assert run.total == 250 and run.avg_score == 1.0 and run.judge_cost_usd == 0
+    assert sorted(run.results.values_list("position", flat=True)) == list(range(250))
