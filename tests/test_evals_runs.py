@@ -265,3 +265,21 @@ def test_a_large_production_sample_is_drawn_in_batches_and_scored_for_free(org, 
     run.refresh_from_db()
     assert run.total == 250 and run.avg_score == 1.0 and run.judge_cost_usd == 0
     assert sorted(run.results.values_list("position", flat=True)) == list(range(250))
+
+
+def test_a_run_still_waiting_in_the_queue_is_not_queued_again_every_minute(org, judge_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = start(org, judge_evaluator(org), source="dataset", dataset=qa_dataset(org).name)
+    EvalRun.objects.filter(id=run.id).update(created_at=timezone.now() - timedelta(minutes=6))
+    sent = []
+    original = eval_services.enqueue
+    eval_services.enqueue = lambda run_id: sent.append(str(run_id))
+    try:
+        assert eval_services.resume_stale_runs() == [str(run.id)]
+        assert eval_services.resume_stale_runs() == []
+    finally:
+        eval_services.enqueue = original
+    assert sent == [str(run.id)]
