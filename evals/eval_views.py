@@ -12,7 +12,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
-from dashboard import charts
 from evals import dataset_services, eval_services, importers, judge, lookups
 from evals.dataset_services import DatasetError
 from evals.eval_services import EvalError
@@ -34,8 +33,7 @@ def evaluator_list(request: HttpRequest, access: Access) -> HttpResponse:
                     .values_list("avg_score", flat=True)[:12])
         latest = evaluator.runs.first()
         rows.append({"e": evaluator, "latest": latest, "score": done[0] if done else None,
-                     "trend": charts.spark(list(reversed(done)), label="Average score, recent runs") if len(done) > 1
-                     else None})
+                     "trend": trend_svg(list(reversed(done))) if len(done) > 1 else None})
     return render(request, "evals/evaluation/list.html", {"rows": rows, "can_write": access.can_write})
 
 
@@ -239,6 +237,23 @@ def run_retry(request: HttpRequest, access: Access, run_id: str) -> HttpResponse
         messages.success(request, f"Retrying {count} failed sample{'s' if count != 1 else ''}." if count
                          else "No failed samples to retry.")
     return redirect(f"/evals/runs/{run.id}/")
+
+
+def trend_svg(scores: list[float]):
+    """Mean scores of recent runs, oldest first, on the fixed 0..1 scale (a flat line at
+    0.9 should read as good, not as "the maximum")."""
+    from django.utils.html import format_html
+
+    width, height = 120, 30
+    step = width / (len(scores) - 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - s * (height - 4):.1f}" for i, s in enumerate(scores))
+    return format_html(
+        '<svg class="stat-spark" viewBox="0 0 {} {}" preserveAspectRatio="none" role="img" '
+        'aria-label="Mean score of recent runs"><line x1="0" x2="{}" y1="{}" y2="{}" stroke="currentColor" '
+        'opacity="0.15" vector-effect="non-scaling-stroke"/><polyline points="{}" fill="none" stroke="currentColor" '
+        'stroke-width="1.5" vector-effect="non-scaling-stroke" stroke-linejoin="round"/></svg>',
+        width, height, width, height / 2, height / 2, points,
+    )
 
 
 def histogram_svg(counts: list[int]):

@@ -118,6 +118,9 @@ def test_a_user_builds_a_dataset_runs_a_judge_and_reads_the_lowest_samples(
         page.wait_for_selector("#run-body[data-status=completed]", timeout=60_000)
     assert page.locator("#result-table tr[data-result-status=scored]").count() == 3
     assert page.locator("#result-table a[href^='/requests/']").count() == 3
+    page.goto(f"{spanlens_server.url}/evals/")
+    assert page.locator("#evaluator-table tr[data-evaluator-id] svg.stat-spark").count() == 1  # the trend
+    page.screenshot(path=str(SHOTS / "evals-list.png"), full_page=True)
 
 
 @pytest.mark.timeout(60)
