@@ -260,7 +260,8 @@ def score_with_judge(run: EvalRun, snapshot: dict, judge_client, result: EvalRes
 # --- the whole run ----------------------------------------------------------------------------
 
 def execute(run_id: str) -> str:
-    """Returns what happened (for logs and tests): claimed-by-other, completed, failed, lost."""
+    """Returns what happened (for logs and tests): "not claimed" (a live worker has it),
+    "completed", "failed", "lost" (taken over) or "stopped" (this process is shutting down)."""
     claimed = claim(run_id)
     if claimed is None:
         return "not claimed"
