@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -18,6 +19,7 @@ from evals.eval_services import EvalError
 from evals.models import Dataset, EvalResult, EvalRun, Evaluator
 from evals.serializers import dataset_json, evaluator_json, item_json, result_json, run_json
 from spanlens.core.access import Access, api_auth, require_write
+from spanlens.core.models import Project
 
 
 def error(message: str, status: int = 400, field: str | None = None) -> JsonResponse:
@@ -102,15 +104,12 @@ def _user(request, access: Access):
 
 
 def _project(access: Access, project_id):
+    """The named project of this organization; by default the API key's own."""
     if not project_id:
         return access.api_key.project if access.api_key else None
-    from spanlens.core.models import Project
-    from spanlens.core.access import uuid_or_404
-    from django.http import Http404
-
     try:
-        return Project.objects.get(organization=access.organization, id=uuid_or_404(project_id))
-    except (Project.DoesNotExist, Http404):
+        return Project.objects.get(organization=access.organization, id=uuid.UUID(str(project_id)))
+    except (Project.DoesNotExist, ValueError):
         raise EvalError("project_id", "is not a project of this organization") from None
 
 
@@ -223,8 +222,6 @@ def dataset_items(request: HttpRequest, access: Access, dataset_id: str) -> Json
         if not isinstance(ids, list) or not ids:
             raise DatasetError("request_ids", "must be a non-empty list of request ids")
         from spanlens.requestlog import queries
-
-        import uuid
 
         try:
             ids = [str(uuid.UUID(str(i))) for i in ids[:1001]]

@@ -28,6 +28,16 @@ from evals.models import DatasetItem, EvalResult, EvalRun, JudgeVerdict
 log = logging.getLogger("spanlens.evals")
 MAX_SNAPSHOT_CHARS = 32_000
 
+# Set when this process is going away (Ctrl-C of `make run`, a worker's shutdown): runs stop
+# taking new samples, hand themselves back as interrupted, and resume elsewhere or at start.
+stopping = threading.Event()
+try:
+    # Runs before the interpreter joins non-daemon threads (Celery's thread pool among
+    # them), so a long run does not hold the exit until its last sample.
+    threading._register_atexit(stopping.set)
+except (AttributeError, RuntimeError):  # not CPython's threading, or already shutting down
+    pass
+
 
 def _cap(text: str | None) -> str:
     text = text or ""
@@ -51,6 +61,16 @@ def claim(run_id: str) -> tuple[EvalRun, str] | None:
     if run.started_at is None:
         EvalRun.objects.filter(id=run.id).update(started_at=now)
     return run, token
+
+
+class _Stop:
+    """What a judge call checks between retries: the run taken over, or the process stopping."""
+
+    def __init__(self, lost: threading.Event):
+        self.lost = lost
+
+    def is_set(self) -> bool:
+        return self.lost.is_set() or stopping.is_set()
 
 
 class Heartbeat:
@@ -141,23 +161,37 @@ def _dataset_samples(run: EvalRun) -> list[EvalResult]:
     return results
 
 
+SAMPLE_BATCH = 100
+
+
 def _production_samples(run: EvalRun) -> list[EvalResult]:
+    """The drawn requests, bodies fetched a batch at a time (a sample of 1000 large bodies
+    would otherwise sit in memory at once)."""
     from dashboard import bodies
     from spanlens.requestlog import queries
 
-    rows = queries.list_eval_sample_requests(
-        organization_id=run.organization_id, retention_days=run.organization.retention_days, seed=run.seed,
-        limit=run.sample_size, **eval_services.query_filters(run.filters))
+    retention = run.organization.retention_days
+    ids = queries.list_eval_sample_ids(organization_id=run.organization_id, retention_days=retention,
+                                       seed=run.seed, limit=run.sample_size,
+                                       **eval_services.query_filters(run.filters))
     results = []
-    for position, row in enumerate(rows):
-        conversation = bodies.conversation(row["provider"], bodies.load(row["request_body"])) or {}
-        messages = [{"role": "system", "content": s} for s in conversation.get("system", [])]
-        messages += [{"role": m["role"], "content": m["text"]} for m in conversation.get("messages", [])]
-        output = bodies.response_text(row["provider"], bodies.load(row["response_body"]))
-        results.append(EvalResult(
-            organization_id=run.organization_id, run=run, position=position, sample_key=str(row["id"]),
-            request_id=row["id"], input={"messages": messages}, output=_cap(output),
-        ))
+    for start in range(0, len(ids), SAMPLE_BATCH):
+        chunk = ids[start:start + SAMPLE_BATCH]
+        rows = {str(r["id"]): r for r in queries.list_requests_by_ids(
+            organization_id=run.organization_id, request_ids=chunk, retention_days=retention)}
+        for offset, request_id in enumerate(chunk):
+            row = rows.get(str(request_id))
+            if row is None:
+                continue  # aged out between the draw and now
+            conversation = bodies.conversation(row["provider"], bodies.load(row["request_body"])) or {}
+            messages = [{"role": "system", "content": s} for s in conversation.get("system", [])]
+            messages += [{"role": m["role"], "content": m["text"]} for m in conversation.get("messages", [])]
+            output = bodies.response_text(row["provider"], bodies.load(row["response_body"]))
+            results.append(EvalResult(
+                organization_id=run.organization_id, run=run, position=start + offset,
+                sample_key=str(row["id"]), request_id=row["id"], input={"messages": messages},
+                output=_cap(output),
+            ))
     return results
 
 
@@ -226,7 +260,8 @@ def score_with_judge(run: EvalRun, snapshot: dict, judge_client, result: EvalRes
 # --- the whole run ----------------------------------------------------------------------------
 
 def execute(run_id: str) -> str:
-    """Returns what happened (for logs and tests): claimed-by-other, completed, failed, lost."""
+    """Returns what happened (for logs and tests): "not claimed" (a live worker has it),
+    "completed", "failed", "lost" (taken over) or "stopped" (this process is shutting down)."""
     claimed = claim(run_id)
     if claimed is None:
         return "not claimed"
@@ -245,8 +280,21 @@ def execute(run_id: str) -> str:
             return "failed"
     if status == "lost":
         return "lost"
+    if status == "stopped":
+        release(run, token)
+        return "stopped"
     finalize(run, token)
     return "completed"
+
+
+def release(run: EvalRun, token: str) -> None:
+    """Hand a run back mid-way: interrupted, and queued again where a broker can keep it."""
+    if EvalRun.objects.filter(id=run.id, lease_token=token).update(status=EvalRun.Status.INTERRUPTED,
+                                                                    lease_token=""):
+        try:
+            eval_services.enqueue(run.id)
+        except Exception:  # no broker now: the stale-run check or the next start resumes it
+            log.warning("eval run %s interrupted; it resumes when a worker is back", run.id)
 
 
 def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
@@ -258,6 +306,8 @@ def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
         for result in pending:
             if beat.lost.is_set():
                 return "lost"
+            if stopping.is_set():
+                return "stopped"
             score_deterministic(snapshot, result)
         return "done"
 
@@ -270,11 +320,12 @@ def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
         for result in pending:
             _finish(result.id, status=EvalResult.Status.ERROR, error=str(exc))
         return "done"
-    judge_client = Judge(config, key, organization_id=run.organization_id, run_id=run.id, stop=beat.lost)
+    stop = _Stop(beat.lost)
+    judge_client = Judge(config, key, organization_id=run.organization_id, run_id=run.id, stop=stop)
 
     def work(result: EvalResult) -> None:
         try:
-            if not beat.lost.is_set():
+            if not stop.is_set():
                 score_with_judge(run, snapshot, judge_client, result)
         except Exception as exc:  # one sample's surprise is that sample's error, not the run's
             log.exception("eval run %s: sample %s failed", run.id, result.sample_key)
@@ -284,7 +335,9 @@ def _score_pending(run: EvalRun, beat: Heartbeat) -> str:
 
     with ThreadPoolExecutor(max_workers=max(1, settings.EVAL_CONCURRENCY), thread_name_prefix="eval-judge") as pool:
         list(pool.map(work, pending))
-    return "lost" if beat.lost.is_set() else "done"
+    if beat.lost.is_set():
+        return "lost"
+    return "stopped" if stopping.is_set() else "done"
 
 
 def finalize(run: EvalRun, token: str) -> None:

@@ -324,16 +324,15 @@ def resume_stale_runs(stale_after_s: float | None = None) -> list[str]:
     stale_after_s = settings.EVAL_STALE_AFTER_S if stale_after_s is None else stale_after_s
     cutoff = timezone.now() - timedelta(seconds=stale_after_s)
     stale = EvalRun.objects.filter(
-        Q(status=EvalRun.Status.RUNNING, heartbeat_at__lt=cutoff)
-        | Q(status__in=(EvalRun.Status.PENDING, EvalRun.Status.INTERRUPTED), created_at__lt=cutoff,
-            heartbeat_at__isnull=True)
-        | Q(status=EvalRun.Status.INTERRUPTED, heartbeat_at__lt=cutoff)
-        | Q(status=EvalRun.Status.PENDING, heartbeat_at__lt=cutoff)
+        Q(status__in=EvalRun.ACTIVE, heartbeat_at__lt=cutoff)
+        | Q(status__in=EvalRun.ACTIVE, heartbeat_at__isnull=True, created_at__lt=cutoff)
     )
     ids = []
     for run in stale:
+        # The fresh timestamp spaces out the next check: a run still queued behind others
+        # is not queued again every minute.
         updated = EvalRun.objects.filter(id=run.id, status=run.status, heartbeat_at=run.heartbeat_at).update(
-            status=EvalRun.Status.INTERRUPTED, resumes=run.resumes + 1)
+            status=EvalRun.Status.INTERRUPTED, resumes=run.resumes + 1, heartbeat_at=timezone.now())
         if updated:
             ids.append(str(run.id))
             enqueue(run.id)

@@ -8,10 +8,10 @@ from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
-from dashboard import charts
 from evals import dataset_services, eval_services, importers, judge, lookups
 from evals.dataset_services import DatasetError
 from evals.eval_services import EvalError
@@ -33,8 +33,7 @@ def evaluator_list(request: HttpRequest, access: Access) -> HttpResponse:
                     .values_list("avg_score", flat=True)[:12])
         latest = evaluator.runs.first()
         rows.append({"e": evaluator, "latest": latest, "score": done[0] if done else None,
-                     "trend": charts.spark(list(reversed(done)), label="Average score, recent runs") if len(done) > 1
-                     else None})
+                     "trend": trend_svg(list(reversed(done))) if len(done) > 1 else None})
     return render(request, "evals/evaluation/list.html", {"rows": rows, "can_write": access.can_write})
 
 
@@ -216,8 +215,13 @@ def run_detail(request: HttpRequest, access: Access, run_id: str) -> HttpRespons
         page = 1
     context = {**_run_context(run, page), "can_write": access.can_write}
     if request.htmx:
-        return render(request, "evals/evaluation/run.html#run-body", context)
-    return render(request, "evals/evaluation/run.html", context)
+        response = render(request, "evals/evaluation/run.html#run-body", context)
+        # The poll's partial shares the page's URL: never let Back show it from the cache.
+        response["Cache-Control"] = "no-store"
+    else:
+        response = render(request, "evals/evaluation/run.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @org_required
@@ -233,6 +237,23 @@ def run_retry(request: HttpRequest, access: Access, run_id: str) -> HttpResponse
         messages.success(request, f"Retrying {count} failed sample{'s' if count != 1 else ''}." if count
                          else "No failed samples to retry.")
     return redirect(f"/evals/runs/{run.id}/")
+
+
+def trend_svg(scores: list[float]):
+    """Mean scores of recent runs, oldest first, on the fixed 0..1 scale (a flat line at
+    0.9 should read as good, not as "the maximum")."""
+    from django.utils.html import format_html
+
+    width, height = 120, 30
+    step = width / (len(scores) - 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - s * (height - 4):.1f}" for i, s in enumerate(scores))
+    return format_html(
+        '<svg class="stat-spark" viewBox="0 0 {} {}" preserveAspectRatio="none" role="img" '
+        'aria-label="Mean score of recent runs"><line x1="0" x2="{}" y1="{}" y2="{}" stroke="currentColor" '
+        'opacity="0.15" vector-effect="non-scaling-stroke"/><polyline points="{}" fill="none" stroke="currentColor" '
+        'stroke-width="1.5" vector-effect="non-scaling-stroke" stroke-linejoin="round"/></svg>',
+        width, height, width, height / 2, height / 2, points,
+    )
 
 
 def histogram_svg(counts: list[int]):
@@ -354,31 +375,36 @@ def dataset_upload(request: HttpRequest, access: Access, dataset_id: str) -> Htt
     """Step 1 (a file): preview with the column mapping. Step 2 (upload id): import, or the bad rows."""
     require_write(access)
     dataset = lookups.dataset_or_404(access, dataset_id)
-    try:
-        if "file" in request.FILES:
+    if "file" in request.FILES:
+        try:
             upload, parsed = dataset_services.stage_upload(dataset, request.FILES["file"].read(),
                                                            request.FILES["file"].name)
+        except DatasetError as exc:
             return render(request, "evals/datasets/detail.html",
-                          _dataset_context(access, dataset, upload=upload, parsed=parsed))
-        upload = lookups.upload_or_404(access, dataset, request.POST.get("upload", ""))
-        mapping = None
-        if upload.format == "csv":
-            mapping = {k[len("role:"):]: v for k, v in request.POST.items() if k.startswith("role:")}
-        if request.POST.get("action") == "preview":
-            parsed, _ = dataset_services.parse_upload(upload.content, fmt=upload.format, mapping=mapping)
-            return render(request, "evals/datasets/detail.html",
-                          _dataset_context(access, dataset, upload=upload, parsed=parsed))
+                          _dataset_context(access, dataset, upload_error=str(exc)), status=400)
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed))
+    upload = lookups.upload_or_404(access, dataset, request.POST.get("upload", ""))
+    mapping = None
+    if upload.format == "csv":
+        mapping = {k[len("role:"):]: v for k, v in request.POST.items() if k.startswith("role:")}
+    try:
+        parsed, _ = dataset_services.parse_upload(upload.content, fmt=upload.format, mapping=mapping)
+    except DatasetError as exc:  # e.g. a mapping without an input column: show the default one again
+        parsed, _ = dataset_services.parse_upload(upload.content, fmt=upload.format)
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed, upload_error=str(exc)),
+                      status=400)
+    if request.POST.get("action") == "preview":
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed))
+    try:
         result = dataset_services.import_upload(upload, mapping=mapping,
                                                 skip_invalid=request.POST.get("skip_invalid") == "on")
     except DatasetError as exc:
-        context = _dataset_context(access, dataset, upload_error=str(exc))
-        if "upload" in locals() and upload.pk and exc.field != "mapping":
-            try:
-                context["parsed"], _ = dataset_services.parse_upload(upload.content, fmt=upload.format, mapping=mapping)
-                context["upload"] = upload
-            except DatasetError:
-                pass
-        return render(request, "evals/datasets/detail.html", context, status=400)
+        return render(request, "evals/datasets/detail.html",
+                      _dataset_context(access, dataset, upload=upload, parsed=parsed, upload_error=str(exc)),
+                      status=400)
     skipped = f", skipped {len(result.skipped)} bad row(s)" if result.skipped else ""
     messages.success(request, f"Imported {result.imported} item(s){skipped}.")
     return redirect(f"/datasets/{dataset.id}/")

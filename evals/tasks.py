@@ -2,13 +2,29 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
+
+
+@worker_shutting_down.connect
+def _stop_runs(**kwargs):
+    """A worker shutting down hands its runs back (interrupted, queued again) instead of
+    holding the shutdown until their last sample."""
+    from evals import eval_runner
+
+    eval_runner.stopping.set()
 
 
 @shared_task(name="evals.tasks.run_eval", ignore_result=True)
 def run_eval(run_id: str) -> str:
+    from django.db import connections
+
     from evals import eval_runner
 
-    return eval_runner.execute(run_id)
+    try:
+        return eval_runner.execute(run_id)
+    finally:
+        # A run can take hours; its thread's connection should not outlive it.
+        connections.close_all()
 
 
 @shared_task(name="evals.tasks.resume_stale_runs", ignore_result=True)

@@ -179,6 +179,7 @@ class Recorded:
     aborted: bool = False
     completed: bool = False
     received_at: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
 
     @property
     def json(self):
@@ -272,6 +273,7 @@ class MockUpstream:
         try:
             response = await self._route(request, rec)
             rec.completed = True
+            rec.finished_at = time.monotonic()
             return response
         except (asyncio.CancelledError, ConnectionResetError):
             rec.aborted = True

@@ -101,3 +101,59 @@ def test_a_user_builds_a_dataset_runs_a_judge_and_reads_the_lowest_samples(
     # The lowest sample links back to the request it came from.
     page.locator("#lowest [data-lowest]").first.locator("[data-request-link]").click()
     page.wait_for_url(re.compile(rf"/requests/{rows[1]['id']}/"))
+    page.go_back()
+
+    # The judge calls were logged as requests, with their cost...
+    page.click("[data-judge-calls]")
+    page.wait_for_selector("#request-table tbody tr[data-request-id]")
+    assert page.locator("#request-table tbody tr[data-request-id]").count() == 3
+    page.go_back()
+    # ...and a production run samples the three real calls, never the judge's own.
+    page.click("text=Answer relevance")
+    page.click("#run-form .seg label:has(input[value=production])")
+    page.fill("input[name=sample_size]", "50")
+    page.wait_for_function("() => document.querySelector('[data-estimate]').textContent.includes('of 3 available')")
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
+        page.click("[data-start-run]")
+        page.wait_for_selector("#run-body[data-status=completed]", timeout=60_000)
+    assert page.locator("#result-table tr[data-result-status=scored]").count() == 3
+    assert page.locator("#result-table a[href^='/requests/']").count() == 3
+    page.goto(f"{spanlens_server.url}/evals/")
+    assert page.locator("#evaluator-table tr[data-evaluator-id] svg.stat-spark").count() == 1  # the trend
+    page.screenshot(path=str(SHOTS / "evals-list.png"), full_page=True)
+
+
+@pytest.mark.timeout(60)
+def test_a_csv_with_bad_rows_is_previewed_refused_then_imported_without_them(
+        spanlens_server, live_db, owner, org, browser_page):  # noqa: F811
+    from pathlib import Path
+
+    from evals import dataset_services
+
+    dataset = dataset_services.create_dataset(org, name="Capitals")
+    page = browser_page
+    sign_in(page, spanlens_server)
+    page.goto(f"{spanlens_server.url}/datasets/{dataset.id}/")
+    page.set_input_files("#upload-form input[type=file]",
+                         str(Path(__file__).parent / "fixtures" / "datasets" / "ten_rows_two_bad.csv"))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#import-preview")
+    # Every column starts as a variable: only the short row is bad so far.
+    assert page.locator("[data-bad-line]").evaluate_all("els => els.map(e => e.dataset.badLine)") == ["7"]
+    page.select_option("select[data-column=source]", "metadata")
+    page.click("#import-preview button[value=preview]")
+    page.wait_for_selector("[data-bad-line='5']")
+    assert page.locator("[data-bad-line]").evaluate_all("els => els.map(e => e.dataset.badLine)") == ["5", "7"]
+    page.screenshot(path=str(SHOTS / "evals-import-preview.png"), full_page=True)
+    # All or nothing: without skipping the bad rows on purpose, nothing goes in.
+    page.click("[data-import]")
+    page.wait_for_selector("[data-upload-error]")
+    assert "nothing imported" in page.locator("[data-upload-error]").inner_text()
+    assert dataset.items.count() == 0
+    page.check("[data-skip-invalid]")
+    page.click("[data-import]")
+    page.wait_for_selector(".flash")
+    assert "Imported 8 item(s), skipped 2 bad row(s)" in page.locator(".flash").inner_text()
+    assert page.locator("#item-table tr[data-item-id]").count() == 8
+    assert dataset.items.first().metadata == {"source": "atlas"}
+    page.screenshot(path=str(SHOTS / "evals-imported.png"), full_page=True)

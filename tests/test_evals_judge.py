@@ -103,13 +103,16 @@ def test_unreadable_scores_are_errors_never_zero(bad):
         judge.parse_verdict("openai", {"choices": [{"message": {"content": bad}}]}, config())
 
 
-def test_a_malformed_reply_gets_one_repair_turn(keys, org, upstream):
-    outcome = make_judge(keys, org, model="gpt-4o-mini+judge-malformed-once").judge(input=INPUT, output=GOOD,
+@pytest.mark.parametrize("provider,model", [("openai", "gpt-4o-mini"), ("anthropic", "claude-haiku-4-5"),
+                                            ("gemini", "gemini-2.0-flash")])
+def test_a_malformed_reply_gets_one_repair_turn(keys, org, upstream, provider, model):
+    outcome = make_judge(keys, org, provider, f"{model}+judge-malformed-once").judge(input=INPUT, output=GOOD,
                                                                                     expected=None)
     assert outcome.status == "scored" and outcome.verdict.raw_score == 5
     calls = upstream.judge_calls()
     assert len(calls) == 2
-    assert "could not be read as a verdict" in calls[1].json["messages"][-1]["content"]
+    assert "could not be read as a verdict" in json.dumps(calls[1].json)
+    assert mock.MALFORMED_VERDICT in json.dumps(calls[1].json)  # the judge sees its own unreadable answer
     assert len(outcome.request_ids) == 2
 
 

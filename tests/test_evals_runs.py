@@ -201,3 +201,85 @@ def test_stale_runs_are_marked_interrupted_and_resumed(org, judge_key, upstream,
     assert run.status == "interrupted" and run.resumes == 1
     assert eval_runner.execute(str(fresh.id)) == "not claimed"  # a live worker keeps its run
     assert eval_runner.execute(str(run.id)) == "completed"
+
+
+def test_a_stopping_process_hands_its_run_back_and_the_next_worker_finishes_it(org, judge_key, upstream,
+                                                                                settings):
+    import threading
+
+    settings.EVAL_CONCURRENCY = 1
+    upstream.judge_delay_s = 0.3
+    dataset = dataset_services.create_dataset(org, name="six")
+    dataset_services.add_items(dataset, [{"input": f"Why is the sky blue, {i}?", "output": f"Sky {i} is blue."}
+                                         for i in range(6)])
+    run = start(org, judge_evaluator(org), source="dataset", dataset="six")
+    requeued = []
+    original = eval_services.enqueue
+    eval_services.enqueue = lambda run_id: requeued.append(str(run_id))
+    outcome = []
+    try:
+        worker = threading.Thread(target=lambda: outcome.append(eval_runner.execute(str(run.id))))
+        worker.start()
+        deadline = __import__("time").monotonic() + 10
+        while run.results.filter(status="scored").count() < 2:
+            assert __import__("time").monotonic() < deadline
+        eval_runner.stopping.set()
+        worker.join(timeout=5)
+        assert not worker.is_alive() and outcome == ["stopped"]
+    finally:
+        eval_runner.stopping.clear()
+        eval_services.enqueue = original
+    run.refresh_from_db()
+    assert run.status == EvalRun.Status.INTERRUPTED and requeued == [str(run.id)]
+    done = run.results.exclude(status="pending").count()
+    assert 2 <= done < 6
+    assert eval_runner.execute(str(run.id)) == "completed"
+    assert run.results.filter(status="scored").count() == 6 and len(upstream.judge_calls()) == 6
+
+
+def test_judge_calls_in_flight_never_exceed_the_concurrency_setting(org, judge_key, upstream, settings):
+    settings.EVAL_CONCURRENCY = 2
+    upstream.judge_delay_s = 0.2
+    dataset = dataset_services.create_dataset(org, name="eight")
+    dataset_services.add_items(dataset, [{"input": f"Question {i}?", "output": f"Answer {i}."} for i in range(8)])
+    run = start(org, judge_evaluator(org), source="dataset", dataset="eight")
+    eval_runner.execute(str(run.id))
+    calls = upstream.judge_calls()
+    assert len(calls) == 8
+    edges = sorted([(c.received_at, 1) for c in calls] + [(c.finished_at, -1) for c in calls])
+    in_flight, most = 0, 0
+    for _, step in edges:
+        in_flight += step
+        most = max(most, in_flight)
+    assert most == 2
+
+
+def test_a_large_production_sample_is_drawn_in_batches_and_scored_for_free(org, project):
+    from spanlens.requestlog import queries
+
+    rows = [make_row(org, project, provider="openai", model="gpt-4o-mini", status_code=200) for _ in range(260)]
+    queries.insert_requests(rows)
+    evaluator = eval_services.create_evaluator(org, name="polite", type="contains", config={"value": "here is"})
+    run = start(org, evaluator, source="production", sample_size=250, seed=7)
+    assert eval_runner.execute(str(run.id)) == "completed"
+    run.refresh_from_db()
+    assert run.total == 250 and run.avg_score == 1.0 and run.judge_cost_usd == 0
+    assert sorted(run.results.values_list("position", flat=True)) == list(range(250))
+
+
+def test_a_run_still_waiting_in_the_queue_is_not_queued_again_every_minute(org, judge_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = start(org, judge_evaluator(org), source="dataset", dataset=qa_dataset(org).name)
+    EvalRun.objects.filter(id=run.id).update(created_at=timezone.now() - timedelta(minutes=6))
+    sent = []
+    original = eval_services.enqueue
+    eval_services.enqueue = lambda run_id: sent.append(str(run_id))
+    try:
+        assert eval_services.resume_stale_runs() == [str(run.id)]
+        assert eval_services.resume_stale_runs() == []
+    finally:
+        eval_services.enqueue = original
+    assert sent == [str(run.id)]

@@ -27,6 +27,11 @@ def as_json(value) -> str:
 
 
 @register.filter
+def compact_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False) if value not in (None, "", {}) else ""
+
+
+@register.filter
 def run_badge(status: str) -> str:
     return {"completed": "badge-ok", "running": "badge-accent", "pending": "badge-muted",
             "interrupted": "badge-warn", "failed": "badge-err", "scored": "badge-ok",

@@ -494,18 +494,18 @@ def stored_request_ids(ids: list[str], *, since: datetime) -> set[str]:
 _EVAL_SAMPLE_WHERE = " AND origin = '' AND status_code >= 200 AND status_code < 300 AND response_body != ''"
 
 
-def list_eval_sample_requests(
+def list_eval_sample_ids(
     *, organization_id: str, retention_days: int = 365, seed: int, limit: int, **filters: Any
-) -> list[dict]:
-    """A random sample of the filtered requests, bodies included; the same seed over the
-    same rows draws the same sample (order by a seeded hash of the id)."""
+) -> list[str]:
+    """A random sample of the filtered requests' ids; the same seed over the same rows draws
+    the same sample (ordered by a hash of the id keyed with the seed)."""
     where, params = _request_filters(organization_id, retention_days, **filters)
-    return get_engine().select(
-        "SELECT id, project_id, provider, model, request_body, response_body, prompt_version_id, user_id, "
-        f"created_at FROM requests WHERE {where}{_EVAL_SAMPLE_WHERE} "
+    rows = get_engine().select(
+        f"SELECT id FROM requests WHERE {where}{_EVAL_SAMPLE_WHERE} "
         "ORDER BY sipHash64(id, {seed:UInt64}), id LIMIT {limit:UInt32}",
         {**params, "seed": int(seed) % (2 ** 64), "limit": int(limit)},
     )
+    return [row["id"] for row in rows]
 
 
 def count_eval_sample_requests(*, organization_id: str, retention_days: int = 365, **filters: Any) -> dict:
