@@ -65,7 +65,9 @@
 
   // Behaviours that were inline handlers: the Content-Security-Policy allows no inline script.
   document.addEventListener("submit", function (event) {
-    var message = event.target.getAttribute("data-confirm");
+    // A button may ask on its own (a delete button inside an edit form).
+    var asker = event.submitter && event.submitter.hasAttribute("data-confirm") ? event.submitter : event.target;
+    var message = asker.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
