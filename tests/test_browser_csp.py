@@ -100,6 +100,13 @@ def test_the_main_pages_run_under_the_policy_without_a_violation(
 
     assert {path: found for path, found in seen.items() if found} == {}
 
+    # The watcher does notice a violation: an injected inline script is blocked and reported.
+    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+                  " document.body.appendChild(s); }")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.ran") is None
+    assert any(v.startswith("script-src") for v in page.violations())
+
 
 def test_a_locked_out_sign_in_says_why(spanlens_server, live_db, owner, org, watched):
     page, base = watched, spanlens_server.url
