@@ -115,3 +115,8 @@ def test_the_sign_in_pages_still_work(owner, path):
     client = Client()
     assert attempt(client, "owner", "pw-owner-123", path=path).status_code == 302
     assert signed_in(client)
+
+
+def test_code_that_authenticates_without_a_request_still_can(owner):
+    """Scripts and the test client's login() have no form to throttle; web sign-ins always do."""
+    assert Client().login(username="owner", password="pw-owner-123")
