@@ -46,6 +46,11 @@ def watched(monkeypatch):
 
         page.violations = violations
         yield page
+        # ORM calls made while Playwright's loop runs open their own connection: close
+        # it here, or the test database cannot be dropped at the end of the run.
+        from django.db import connections
+
+        connections.close_all()
         browser.close()
 
 
