@@ -12,8 +12,9 @@ and never more than linear time, whatever the body. Hence:
   letters (what made the old pattern quadratic).
 - Patterns match ASCII only (digits, letters, case), so the cheap necessary
   conditions below hold for any text, non-ASCII included.
-- At most SCAN_WINDOW characters are read: the stored body is capped at
-  BODY_CAP_BYTES already, so this only bounds callers that pass more.
+- At most SCAN_WINDOW characters are read: stored bodies are capped at
+  BODY_CAP_BYTES (64 KB by default) already, so by default this only bounds
+  callers that pass more; with a larger cap, flags cover the first 64 KB.
 """
 from __future__ import annotations
 

@@ -183,14 +183,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Axes' backend comes first: it refuses a locked-out username or address before
 # the password is even checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "spanlens.core.throttle.SignInThrottle",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 # Either one locks: many passwords against one account, or many accounts from one address.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success does not wipe the failures: axes would wipe them per address too, so anyone
+# with an account could sign in between guesses at someone else's and never be locked.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "spanlens.core.throttle.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "spanlens.core.throttle.client_ip"
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins need no table of their own

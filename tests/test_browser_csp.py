@@ -46,6 +46,11 @@ def watched(monkeypatch):
 
         page.violations = violations
         yield page
+        # ORM calls made while Playwright's loop runs open their own connection: close
+        # it here, or the test database cannot be dropped at the end of the run.
+        from django.db import connections
+
+        connections.close_all()
         browser.close()
 
 
@@ -99,6 +104,13 @@ def test_the_main_pages_run_under_the_policy_without_a_violation(
     seen["audit filter"] = page.violations()
 
     assert {path: found for path, found in seen.items() if found} == {}
+
+    # The watcher does notice a violation: an injected inline script is blocked and reported.
+    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+                  " document.body.appendChild(s); }")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.ran") is None
+    assert any(v.startswith("script-src") for v in page.violations())
 
 
 def test_a_locked_out_sign_in_says_why(spanlens_server, live_db, owner, org, watched):

@@ -87,6 +87,16 @@ def test_the_request_page_never_fails_on_its_parameters(api, owner, pairs):
     assert response.status_code in (200, 400), (path, response.status_code, response.content[:300])
 
 
+@settings(FUZZ, max_examples=25)
+@given(pairs=params(TRACE_PARAMS))
+def test_the_trace_page_never_fails_on_its_parameters(api, owner, pairs):
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    path = "/traces?" + _query(pairs)
+    response = client.get(path)
+    assert response.status_code in (200, 400), (path, response.status_code, response.content[:300])
+
+
 @FUZZ
 @given(raw=st.binary(max_size=60))
 def test_raw_query_strings_of_any_bytes(api, raw):

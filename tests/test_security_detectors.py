@@ -73,18 +73,19 @@ BODIES = [
 
 
 def _best_of(runs: int, fn) -> float:
+    """CPU seconds of this thread: the time a scan holds the GIL, whatever else the machine runs."""
     best = float("inf")
     for _ in range(runs):
-        started = time.perf_counter()
+        started = time.thread_time()
         fn()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.thread_time() - started)
     return best
 
 
 @pytest.mark.parametrize("body", BODIES)
 def test_one_megabyte_of_a_worst_case_scans_in_20_ms(body):
     assert len(body) >= MB
-    # Best of three: the machine may be busy with other tests; a slow pattern is slow every time.
+    # Best of three: a slow pattern is slow every time.
     assert _best_of(3, lambda: security.scan(body)) <= 0.020
 
 

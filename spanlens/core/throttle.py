@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
@@ -21,6 +22,20 @@ from spanlens.core import audit
 from spanlens.core.models import AuditEvent, Membership
 
 log = logging.getLogger("spanlens.auth")
+
+
+class SignInThrottle(AxesStandaloneBackend):
+    """Axes' check, first in AUTHENTICATION_BACKENDS.
+
+    Every sign-in form passes its request. A call without one (a script, the test
+    client's login()) has no address or form to throttle, and axes would raise
+    instead of authenticating: let the next backend decide.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
 
 
 def client_ip(request) -> str | None:
