@@ -182,7 +182,8 @@ def _verdict(r: Results) -> tuple[str, str]:
             continue
         low, high = words[c.metric]
         if c.metric == "error_rate":
-            text = f"{low if c.b < c.a else high} ({a.error_rate * 100:.1f}% → {b.error_rate * 100:.1f}%, {_p(c.p_value)})"
+            rates = f"{a.error_rate * 100:.1f}% → {b.error_rate * 100:.1f}%"
+            text = f"{low if c.b < c.a else high} ({rates}, {_p(c.p_value)})"
         else:
             ci = f"95% CI {c.lift_low * 100:+.1f}% to {c.lift_high * 100:+.1f}%"
             text = f"{_pct(c.lift)} {low if c.b < c.a else high} ({ci}, {_p(c.p_value)})"

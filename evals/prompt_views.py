@@ -224,7 +224,8 @@ def _ab_tab(access, prompt, request, context) -> dict:
     experiments = list(prompt.experiments.select_related("arm_a", "arm_b", "created_by"))
     raw = request.GET.get("experiment")
     current = next((e for e in experiments if str(e.id) == raw), None) if raw else None
-    current = current or next((e for e in experiments if e.is_running()), None) or (experiments[0] if experiments else None)
+    current = current or next((e for e in experiments if e.is_running()), None)
+    current = current or (experiments[0] if experiments else None)
     results = prompt_results.experiment_results(current, retention_days=access.retention_days) if current else None
     running_labels = {e.label for e in experiments if e.is_running()}
     return {
