@@ -69,6 +69,15 @@ def test_the_filter_still_takes_a_version_id_and_refuses_junk(signed_in, logged)
     assert bad.status_code == 400 and "promptVersionId" in bad.json()["error"]
 
 
+def test_the_calls_tab_lists_the_versions_calls_and_those_made_by_label_before_it_existed(signed_in, logged):
+    _, rows = logged
+    page = signed_in.get("/prompts/triage/?tab=calls").content.decode()
+    assert all(rows[i]["id"] in page for i in (0, 1, 2)) and rows[3]["id"] not in page
+    one = signed_in.get("/prompts/triage/?tab=calls&version=2").content.decode()
+    assert rows[1]["id"] in one and rows[0]["id"] not in one and rows[2]["id"] not in one
+    assert "/requests/?promptVersionId=triage%402" in one
+
+
 def test_another_organizations_versions_are_not_named(client, logged, outsider, other_org_and_project):
     other_org, other_project = other_org_and_project
     prompt, rows = logged
