@@ -85,3 +85,14 @@ def test_another_organizations_versions_are_not_named(client, logged, outsider, 
     client.force_login(outsider)
     page = client.get("/requests/").content.decode()
     assert "triage@1" not in page and "unknown version" in page
+
+
+def test_the_query_behind_eval_scores_maps_requests_to_their_arm(logged, org, other_org_and_project):
+    prompt, rows = logged
+    v1, v2 = (str(prompt.versions.get(version=n).id) for n in (1, 2))
+    found = queries.list_prompt_versions_of_requests(
+        organization_id=str(org.id), request_ids=[r["id"] for r in rows], version_ids=[v1, v2])
+    assert {r["request_id"]: r["version_id"] for r in found} == {rows[0]["id"]: v1, rows[1]["id"]: v2}
+    other_org, _ = other_org_and_project
+    assert queries.list_prompt_versions_of_requests(
+        organization_id=str(other_org.id), request_ids=[r["id"] for r in rows], version_ids=[v1, v2]) == []
