@@ -69,6 +69,8 @@ def with_key_names(organization_id, rows: list[dict]) -> list[dict]:
         ref = refs.get(row.get("prompt_version_id") or "")
         row["prompt_version"] = ref.text if ref else None
         row["prompt_url"] = ref.url if ref else None
+        # name@3 reads best in a URL; a row logged by a label keeps its own id (the label may have moved).
+        row["prompt_filter"] = ref.text if ref and ref.version is not None else row.get("prompt_version_id")
         cleaned.append(row)
     return cleaned
 
@@ -76,5 +78,6 @@ def with_key_names(organization_id, rows: list[dict]) -> list[dict]:
 def to_json(row: dict) -> dict:
     """The API shape: ISO timestamps, everything else as cleaned."""
     out = dict(row)
+    out.pop("prompt_filter", None)  # a link target for the pages, not data
     out["created_at"] = iso(row.get("created_at"))
     return out

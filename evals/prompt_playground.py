@@ -70,8 +70,9 @@ def build_call(provider: str, model: str, messages: list[dict], *, temperature=N
             body["temperature"] = temperature
         return "v1/messages", body
     if provider == "gemini":
-        body = {"contents": [{"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
-                             for m in turns]}
+        body = {"contents": [
+            {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]} for m in turns
+        ]}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         config = {}

@@ -33,6 +33,14 @@ class PromptRef:
         return f"{base}?version={self.version}" if self.version is not None else base
 
 
+def label_ids(prompt) -> list[str]:
+    """The ids rows carry when they named this prompt by a label it had not got yet."""
+    from evals.models import PromptLabelMove
+
+    labels = set(PromptLabelMove.objects.filter(prompt=prompt).values_list("label", flat=True)) | COMMON_LABELS
+    return [prompt_version_uuid(f"{prompt.name}@{label}", str(prompt.organization_id)) for label in sorted(labels)]
+
+
 def describe(organization_id, ids) -> dict[str, PromptRef]:
     from evals.models import Prompt, PromptLabelMove, PromptVersion
 

@@ -59,7 +59,8 @@ def _lookup(organization_id: str, name: str, ref: str) -> str | None:
             found = (PromptVersion.objects.filter(prompt_id=prompt_id, archived_at__isnull=True)
                      .order_by("-version").values_list("id", flat=True).first())
         else:
-            found = PromptLabel.objects.filter(prompt_id=prompt_id, name=ref).values_list("version_id", flat=True).first()
+            found = (PromptLabel.objects.filter(prompt_id=prompt_id, name=ref)
+                     .values_list("version_id", flat=True).first())
     found = str(found) if found else None
     with _lock:
         _cache[key] = (now + CACHE_TTL_S, found)

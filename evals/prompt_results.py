@@ -33,6 +33,8 @@ class Arm:
     cost_mean: float = 0.0
     cost_var: float = 0.0
     cost_total: float = 0.0
+    eval_score: float | None = None  # mean 0..1 score of this arm's calls that evaluators scored
+    eval_count: int = 0
 
     @property
     def error_rate(self) -> float:
@@ -89,7 +91,41 @@ def experiment_results(experiment: PromptExperiment, *, retention_days: int = 36
     by_id = {r["version_id"]: r for r in rows}
     arm_a = _arm("A", experiment.arm_a, by_id)
     arm_b = _arm("B", experiment.arm_b, by_id)
+    _add_eval_scores(experiment, (arm_a, arm_b), retention_days)
     return compare(arm_a, arm_b, experiment.split_b / 100)
+
+
+MAX_SCORED_SAMPLES = 5000
+
+
+def _add_eval_scores(experiment: PromptExperiment, arms: tuple[Arm, Arm], retention_days: int) -> None:
+    """Mean eval score per arm, from the evaluation results that scored the experiment's calls.
+
+    Evaluation results live in the evaluation half of this app; without them
+    (or any), the arms simply have no score.
+    """
+    from django.apps import apps
+
+    try:
+        results = apps.get_model("evals", "EvalResult")
+    except LookupError:
+        return
+    scored = list(
+        results.objects.filter(organization_id=experiment.organization_id, request_id__isnull=False,
+                               score__isnull=False, completed_at__gte=experiment.started_at)
+        .order_by("-completed_at").values_list("request_id", "score")[:MAX_SCORED_SAMPLES]
+    )
+    if not scored:
+        return
+    owners = queries.list_prompt_versions_of_requests(
+        organization_id=str(experiment.organization_id), request_ids=[str(r) for r, _ in scored],
+        version_ids=[arm.version_id for arm in arms], retention_days=retention_days,
+    )
+    version_of = {row["request_id"]: row["version_id"] for row in owners}
+    for arm in arms:
+        scores = [score for request_id, score in scored if version_of.get(str(request_id)) == arm.version_id]
+        if scores:
+            arm.eval_score, arm.eval_count = sum(scores) / len(scores), len(scores)
 
 
 def _arm(name: str, version, by_id: dict) -> Arm:
@@ -182,7 +218,8 @@ def _verdict(r: Results) -> tuple[str, str]:
             continue
         low, high = words[c.metric]
         if c.metric == "error_rate":
-            text = f"{low if c.b < c.a else high} ({a.error_rate * 100:.1f}% → {b.error_rate * 100:.1f}%, {_p(c.p_value)})"
+            rates = f"{a.error_rate * 100:.1f}% → {b.error_rate * 100:.1f}%"
+            text = f"{low if c.b < c.a else high} ({rates}, {_p(c.p_value)})"
         else:
             ci = f"95% CI {c.lift_low * 100:+.1f}% to {c.lift_high * 100:+.1f}%"
             text = f"{_pct(c.lift)} {low if c.b < c.a else high} ({ci}, {_p(c.p_value)})"

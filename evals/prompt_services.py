@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from evals import prompt_resolve
@@ -204,7 +204,7 @@ def archive_version(version: PromptVersion, *, actor=None) -> PromptVersion:
     labels = list(version.labels.values_list("name", flat=True))
     if labels:
         raise PromptInputError("version", f"labels {', '.join(labels)} point at it; move them first")
-    if _running(version.prompt).filter(arm_a=version).exists() or _running(version.prompt).filter(arm_b=version).exists():
+    if _running(version.prompt).filter(Q(arm_a=version) | Q(arm_b=version)).exists():
         raise PromptInputError("version", "a running experiment serves it; stop the experiment first")
     if version.archived_at is None:
         version.archived_at = timezone.now()

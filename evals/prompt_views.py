@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from dashboard import charts
 from dashboard import rows as rows_mod
-from evals import prompt_diff, prompt_playground, prompt_results
+from evals import prompt_diff, prompt_playground, prompt_refs, prompt_results
 from evals import prompt_services as services
 from evals.models import Prompt, PromptExperiment, PromptLabelMove
 from spanlens.core import access as access_mod
@@ -212,9 +212,11 @@ def _calls_tab(access, prompt, request, context) -> dict:
     versions = context["versions"]
     raw = request.GET.get("version", "")
     chosen = [v for v in versions if str(v.version) == raw] or versions
+    ids = [str(v.id) for v in chosen]
+    if len(chosen) == len(versions):
+        ids += prompt_refs.label_ids(prompt)  # calls made before the label they named existed
     rows = queries.list_prompt_calls(
-        organization_id=access.organization.id, version_ids=[str(v.id) for v in chosen],
-        retention_days=access.retention_days, limit=50,
+        organization_id=access.organization.id, version_ids=ids, retention_days=access.retention_days, limit=50,
     )
     return {"calls": rows_mod.with_key_names(access.organization.id, rows),
             "calls_version": chosen[0] if len(chosen) == 1 else None}
@@ -224,7 +226,8 @@ def _ab_tab(access, prompt, request, context) -> dict:
     experiments = list(prompt.experiments.select_related("arm_a", "arm_b", "created_by"))
     raw = request.GET.get("experiment")
     current = next((e for e in experiments if str(e.id) == raw), None) if raw else None
-    current = current or next((e for e in experiments if e.is_running()), None) or (experiments[0] if experiments else None)
+    current = current or next((e for e in experiments if e.is_running()), None)
+    current = current or (experiments[0] if experiments else None)
     results = prompt_results.experiment_results(current, retention_days=access.retention_days) if current else None
     running_labels = {e.label for e in experiments if e.is_running()}
     return {

@@ -20,6 +20,7 @@ _EXPORTS = {
     "with_log_body": "spanlens.sdk.headers",
     "SpanlensHeaders": "spanlens.sdk.headers",
     "Sampling": "spanlens.sdk.sampling",
+    "get_prompt": "spanlens.prompts",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -38,7 +38,7 @@ log = logging.getLogger("spanlens")
 
 __all__ = [
     "MissingVariablesError", "Prompt", "PromptClient", "PromptNotFound", "PromptUnavailable", "assign_arm",
-    "find_variables", "get", "render_template",
+    "find_variables", "get", "get_prompt", "render_template",
 ]
 
 CACHE_TTL_S = 60.0
@@ -302,3 +302,6 @@ def get(name: str, version: int | None = None, label: str | None = None, **kwarg
     key) and fallback (a template served when Spanlens cannot be reached).
     """
     return default_client().get(name, version, label, **kwargs)
+
+
+get_prompt = get  # `from spanlens import get_prompt`

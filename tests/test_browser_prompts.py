@@ -128,3 +128,28 @@ def test_a_user_versions_labels_plays_and_ab_tests_a_prompt(
     refs = set(page.locator("#request-table a[data-prompt-link]").all_inner_texts())
     assert refs == {"support-reply@1"}
     page.screenshot(path=str(SHOTS / "prompts-requests.png"))
+
+
+def test_a_chat_prompt_is_written_in_the_message_editor(spanlens_server, live_db, owner, org, project, browser_page):
+    from evals.models import PromptVersion
+
+    page = browser_page
+    sign_in(page, spanlens_server)
+    page.goto(f"{spanlens_server.url}/prompts/new/")
+    page.fill("input[name=name]", "concierge")
+    page.click(".kind-seg label:has(input[value=chat])")
+    assert page.locator("[data-kind-panel=text]").is_hidden()
+    page.select_option("select[name=role_0]", "system")
+    page.fill("textarea[name=content_0]", "You are the concierge of {{hotel}}.")
+    page.fill("textarea[name=content_1]", "{{guest}} asks: {{question}}")
+    page.wait_for_selector("[data-var-table] tr[data-var-row=question]")
+    assert "[system]" in page.locator("[data-var-preview]").inner_text()
+    page.uncheck("input[name=varreq_guest]")
+    page.screenshot(path=str(SHOTS / "prompts-chat-editor.png"), full_page=True)
+    page.click("form.prompt-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/prompts/concierge/$"))
+    assert page.locator(".msg-system mark.var").inner_text() == "{{hotel}}"
+    version = PromptVersion.objects.get(prompt__name="concierge")
+    assert version.kind == "chat" and [m["role"] for m in version.messages] == ["system", "user"]
+    assert {v["name"]: v["required"] for v in version.variables} == {"hotel": True, "guest": False, "question": True}
+    page.screenshot(path=str(SHOTS / "prompts-chat-version.png"), full_page=True)

@@ -163,32 +163,38 @@ def experiment(prompt):
     return services.start_experiment(prompt, arm_b=prompt.versions.get(version=2))
 
 
-@pytest.mark.parametrize("method, path, body", ENDPOINTS)
-def test_an_outsiders_key_sees_nothing(client, prompt, experiment, other_org_and_project, method, path, body):
+def call(client, method, path, body, raw=None):
+    if method == "get":
+        return client.get(path, **(auth(raw) if raw else {}))
+    return post(client, path, body, raw)
+
+
+def test_an_outsiders_key_sees_nothing(client, prompt, experiment, other_org_and_project):
     _, other_project = other_org_and_project
     raw = core_services.create_api_key(other_project).raw_key
-    path = path.format(exp=experiment.id)
-    response = client.get(path, **auth(raw)) if method == "get" else post(client, path, body, raw)
-    assert response.status_code == 404, (path, response.content)
+    for method, path, body in ENDPOINTS:
+        response = call(client, method, path.format(exp=experiment.id), body, raw)
+        assert response.status_code == 404, (path, response.content)
     assert client.get("/api/v1/prompts", **auth(raw)).json()["data"] == []
+    assert PromptVersion.objects.filter(prompt=prompt).count() == 2
 
 
-@pytest.mark.parametrize("method, path, body", ENDPOINTS)
-def test_a_signed_in_outsider_sees_nothing(client, prompt, experiment, outsider, other_org_and_project,
-                                           method, path, body):
+def test_a_signed_in_outsider_sees_nothing(client, prompt, experiment, outsider, other_org_and_project):
     client.force_login(outsider)
-    path = path.format(exp=experiment.id)
-    response = client.get(path) if method == "get" else post(client, path, body)
-    assert response.status_code == 404, (path, response.content)
+    for method, path, body in ENDPOINTS:
+        response = call(client, method, path.format(exp=experiment.id), body)
+        assert response.status_code == 404, (path, response.content)
+    assert client.get("/api/v1/prompts").json()["data"] == []
 
 
-@pytest.mark.parametrize("method, path, body", [e for e in ENDPOINTS if e[0] == "post"])
-def test_a_viewer_reads_but_cannot_write(client, prompt, experiment, viewer, method, path, body):
+def test_a_viewer_reads_but_cannot_write(client, prompt, experiment, viewer):
     client.force_login(viewer)
-    assert client.get("/api/v1/prompts/summarize").status_code == 200
-    response = post(client, path.format(exp=experiment.id), body)
-    assert response.status_code == 403, response.content
-    assert post(client, "/api/v1/prompts", {"name": "new", "template": "x"}).status_code == 403
+    for method, path, body in ENDPOINTS:
+        response = call(client, method, path.format(exp=experiment.id), body)
+        assert response.status_code == (200 if method == "get" else 403), (path, response.content)
+    assert post(client, "/api/v1/prompts", {"name": "new-one", "template": "x"}).status_code == 403
+    assert PromptVersion.objects.filter(prompt=prompt).count() == 2
+    assert PromptExperiment.objects.get(id=experiment.id).stopped_at is None
 
 
 def test_a_member_writes_through_the_session(client, prompt, member):

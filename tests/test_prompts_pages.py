@@ -8,7 +8,6 @@ import pytest
 
 from evals import prompt_services as services
 from evals.models import Prompt, PromptExperiment, PromptVersion
-from tests.seed import make_row  # noqa: F401  (shared row builder)
 
 TABS = ("versions", "diff", "labels", "playground", "calls", "ab")
 

@@ -69,6 +69,15 @@ def test_the_filter_still_takes_a_version_id_and_refuses_junk(signed_in, logged)
     assert bad.status_code == 400 and "promptVersionId" in bad.json()["error"]
 
 
+def test_the_calls_tab_lists_the_versions_calls_and_those_made_by_label_before_it_existed(signed_in, logged):
+    _, rows = logged
+    page = signed_in.get("/prompts/triage/?tab=calls").content.decode()
+    assert all(rows[i]["id"] in page for i in (0, 1, 2)) and rows[3]["id"] not in page
+    one = signed_in.get("/prompts/triage/?tab=calls&version=2").content.decode()
+    assert rows[1]["id"] in one and rows[0]["id"] not in one and rows[2]["id"] not in one
+    assert "/requests/?promptVersionId=triage%402" in one
+
+
 def test_another_organizations_versions_are_not_named(client, logged, outsider, other_org_and_project):
     other_org, other_project = other_org_and_project
     prompt, rows = logged
@@ -76,3 +85,52 @@ def test_another_organizations_versions_are_not_named(client, logged, outsider, 
     client.force_login(outsider)
     page = client.get("/requests/").content.decode()
     assert "triage@1" not in page and "unknown version" in page
+
+
+def test_the_query_behind_eval_scores_maps_requests_to_their_arm(logged, org, other_org_and_project):
+    prompt, rows = logged
+    v1, v2 = (str(prompt.versions.get(version=n).id) for n in (1, 2))
+    found = queries.list_prompt_versions_of_requests(
+        organization_id=str(org.id), request_ids=[r["id"] for r in rows], version_ids=[v1, v2])
+    assert {r["request_id"]: r["version_id"] for r in found} == {rows[0]["id"]: v1, rows[1]["id"]: v2}
+    other_org, _ = other_org_and_project
+    assert queries.list_prompt_versions_of_requests(
+        organization_id=str(other_org.id), request_ids=[r["id"] for r in rows], version_ids=[v1, v2]) == []
+
+
+def test_eval_scores_are_averaged_per_arm(logged, monkeypatch):
+    """EvalResult belongs to the evaluation half of the app; a stand-in gives its rows here."""
+    from django.apps import apps
+    from django.utils import timezone
+
+    from evals import prompt_results
+    from evals.models import PromptExperiment
+
+    prompt, rows = logged
+    experiment = PromptExperiment.objects.create(
+        organization_id=prompt.organization_id, prompt=prompt, label="production",
+        arm_a=prompt.versions.get(version=2), arm_b=prompt.versions.get(version=1), started_at=timezone.now())
+    scored = [(rows[0]["id"], 0.25), (rows[0]["id"], 0.75), (rows[1]["id"], 1.0), (rows[4]["id"], 0.0)]
+
+    class Results:
+        class objects:
+            @staticmethod
+            def filter(**lookups):
+                assert lookups["organization_id"] == prompt.organization_id
+                return Results.objects
+
+            @staticmethod
+            def order_by(*fields):
+                return Results.objects
+
+            @staticmethod
+            def values_list(*fields):
+                return scored
+
+    real = apps.get_model
+    monkeypatch.setattr(apps, "get_model", lambda app, name: Results if name == "EvalResult" else real(app, name))
+    arm_a = prompt_results.Arm("A", 2, str(experiment.arm_a_id))
+    arm_b = prompt_results.Arm("B", 1, str(experiment.arm_b_id))
+    prompt_results._add_eval_scores(experiment, (arm_a, arm_b), 365)
+    assert (arm_a.eval_score, arm_a.eval_count) == (1.0, 1)
+    assert (arm_b.eval_score, arm_b.eval_count) == (0.5, 2)

@@ -548,3 +548,17 @@ def _id_list(ids) -> str:
     import uuid
 
     return ",".join(str(uuid.UUID(str(i))) for i in ids)
+
+
+def list_prompt_versions_of_requests(
+    *, organization_id: str, request_ids: list[str], version_ids: list[str], retention_days: int = 365
+) -> list[dict]:
+    """(request id, prompt version id) for those requests that carry one of the versions (eval scores per arm)."""
+    if not request_ids or not version_ids:
+        return []
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        "SELECT toString(id) AS request_id, toString(prompt_version_id) AS version_id FROM requests "
+        f"WHERE {where} AND {_IN_IDS} AND has(splitByChar(',', {{request_ids:String}}), toString(id))",
+        {**params, "ids": _id_list(version_ids), "request_ids": _id_list(request_ids)},
+    )

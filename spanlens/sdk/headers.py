@@ -64,7 +64,8 @@ def with_session(session_id: str) -> SpanlensHeaders:
 
 
 def with_prompt_version(ref: str) -> SpanlensHeaders:
-    """Link the call to a prompt version: "name@version", or the version's id (a UUID)."""
+    """Link the call to a prompt version: "name@3", "name@production" (any label), "name@latest",
+    or the version's id (a UUID). spanlens.prompts.get() gives it as prompt.header."""
     ref = _text(ref, "prompt version")
     name, at, version = ref.partition("@")
     if not (name.strip() and at and version.strip()) and not _is_uuid(ref):
