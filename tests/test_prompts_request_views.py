@@ -98,37 +98,26 @@ def test_the_query_behind_eval_scores_maps_requests_to_their_arm(logged, org, ot
         organization_id=str(other_org.id), request_ids=[r["id"] for r in rows], version_ids=[v1, v2]) == []
 
 
-def test_eval_scores_are_averaged_per_arm(logged, monkeypatch):
-    """EvalResult belongs to the evaluation half of the app; a stand-in gives its rows here."""
-    from django.apps import apps
+def test_eval_scores_are_averaged_per_arm(logged):
+    """Real eval results over the experiment's calls give each arm its mean score."""
     from django.utils import timezone
 
     from evals import prompt_results
-    from evals.models import PromptExperiment
+    from evals.models import EvalResult, EvalRun, Evaluator, PromptExperiment
 
     prompt, rows = logged
     experiment = PromptExperiment.objects.create(
         organization_id=prompt.organization_id, prompt=prompt, label="production",
         arm_a=prompt.versions.get(version=2), arm_b=prompt.versions.get(version=1), started_at=timezone.now())
+    evaluator = Evaluator.objects.create(organization_id=prompt.organization_id, name="relevance",
+                                         type=Evaluator.Type.EXACT_MATCH)
     scored = [(rows[0]["id"], 0.25), (rows[0]["id"], 0.75), (rows[1]["id"], 1.0), (rows[4]["id"], 0.0)]
-
-    class Results:
-        class objects:
-            @staticmethod
-            def filter(**lookups):
-                assert lookups["organization_id"] == prompt.organization_id
-                return Results.objects
-
-            @staticmethod
-            def order_by(*fields):
-                return Results.objects
-
-            @staticmethod
-            def values_list(*fields):
-                return scored
-
-    real = apps.get_model
-    monkeypatch.setattr(apps, "get_model", lambda app, name: Results if name == "EvalResult" else real(app, name))
+    for n, (request_id, score) in enumerate(scored):
+        run = EvalRun.objects.create(organization_id=prompt.organization_id, evaluator=evaluator,
+                                     source=EvalRun.Source.PRODUCTION, sample_size=1, seed=n)
+        EvalResult.objects.create(organization_id=prompt.organization_id, run=run, position=n,
+                                  sample_key=request_id, request_id=request_id, score=score,
+                                  status=EvalResult.Status.SCORED, completed_at=timezone.now())
     arm_a = prompt_results.Arm("A", 2, str(experiment.arm_a_id))
     arm_b = prompt_results.Arm("B", 1, str(experiment.arm_b_id))
     prompt_results._add_eval_scores(experiment, (arm_a, arm_b), 365)
