@@ -197,3 +197,42 @@ def from_spool(record: dict) -> PendingLog:
 
 def _all_slots(cls) -> list[str]:
     return [name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ())]
+
+
+def partial_row(entry: PendingLog, exc: Exception) -> dict:
+    """What is known of a call whose row could not be built (a parsing bug, an odd body):
+    status, latency, bodies and an error saying what failed, so the call is never missing."""
+    from spanlens.requestlog.queries import format_ts
+
+    if entry.id is None:
+        entry.id = str(uuid.uuid4())
+    cap = settings.BODY_CAP_BYTES
+    keep_bodies = entry.log_body == "full"
+    keep_ids = entry.log_body != "none"
+    meta = entry.meta or {}
+    problem = f"Spanlens could not parse this call's response ({type(exc).__name__}); tokens and cost are unknown."
+    return {
+        "id": entry.id,
+        "organization_id": entry.tenant.organization_id,
+        "project_id": entry.tenant.project_id,
+        "api_key_id": entry.tenant.api_key_id,
+        "provider_key_id": entry.provider_key_id,
+        "provider": entry.provider,
+        "model": entry.model if isinstance(entry.model, str) else "",
+        "endpoint": entry.endpoint,
+        "method": entry.method,
+        "stream": bool(entry.stream),
+        "cost_usd": None,
+        "cost_source": "unknown",
+        "latency_ms": entry.latency_ms,
+        "proxy_overhead_ms": entry.proxy_overhead_ms,
+        "status_code": entry.status_code,
+        "request_body": privacy.stored_body(entry.request_body, cap) if keep_bodies else "",
+        "response_body": privacy.stored_body(entry.response_raw, cap) if keep_bodies else "",
+        "user_id": meta.get("user_id") if keep_ids else None,
+        "session_id": meta.get("session_id") if keep_ids else None,
+        "log_body": entry.log_body,
+        "truncated": bool(entry.truncated),
+        "error_message": privacy.mask_keys(" ".join(filter(None, [entry.error_message, problem]))),
+        "created_at": format_ts(datetime.fromtimestamp(entry.created_at, timezone.utc)),
+    }

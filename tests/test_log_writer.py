@@ -125,3 +125,22 @@ def test_a_full_queue_counts_what_it_drops(monkeypatch):
 
 def test_storable_replaces_nul_everywhere():
     assert storable({"a": ["x\x00", {"b": "\x00"}], "n": 1}) == {"a": ["x\u2400", {"b": "\u2400"}], "n": 1}
+
+
+def test_a_call_whose_row_cannot_be_built_is_still_logged_with_what_is_known(
+    live_db, upstream, provider_keys, openai_client, org, read_rows, monkeypatch
+):
+    from proxy.providers import ADAPTERS
+
+    def parsing_bug(body, model):
+        raise KeyError("choices")
+
+    # A parser defect (the kind a new provider field can expose), not an odd body we handle.
+    monkeypatch.setattr(ADAPTERS["openai"], "parse_response", parsing_bug)
+    reply = openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    [row] = read_rows(org.id, expect=1)
+    assert row["status_code"] == 200
+    assert row["cost_usd"] is None and row["cost_source"] == "unknown"
+    assert "could not parse" in row["error_message"]
+    assert reply.choices[0].message.content in row["response_body"]
+    assert "hello" in row["request_body"]

@@ -251,8 +251,14 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
             slice_start = time.monotonic()
         try:
             rows.append(item.to_row())
-        except Exception:  # a parsing bug must not cost the other rows of the batch
-            log.exception("could not build a request-log row; skipped")
+        except Exception as exc:  # a parsing bug must cost neither this call's row nor the batch
+            log.exception("could not build a request-log row; writing what is known")
+            try:
+                from proxy.logentry import partial_row
+
+                rows.append(partial_row(item, exc))
+            except Exception:
+                log.exception("could not even build a partial request-log row; skipped")
     batch = rows
     try:
         queries.insert_requests(batch)
