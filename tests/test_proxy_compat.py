@@ -144,6 +144,12 @@ def test_headers_the_proxy_owns_cannot_be_set(live_db, project):
                     {"bad name": "x"}):
         with pytest.raises(ValueError):
             services.add_provider_key(project, "custom", "", "bad", base_url="http://10.0.0.5/v1", headers=headers)
+    with pytest.raises(ValueError, match="not both"):
+        services.add_provider_key(project, "custom", "tok", "bad", base_url="http://10.0.0.5/v1",
+                                  headers={"Authorization": "Basic abc"})
+    # A server behind basic auth: the header is the credential, the secret stays empty.
+    services.add_provider_key(project, "custom", "", "tgi", base_url="http://10.0.0.5/v1",
+                              headers={"Authorization": "Basic abc"})
 
 
 def test_the_provider_key_form_takes_a_custom_endpoint_and_shows_bad_urls_as_form_errors(live_db, owner, project):
