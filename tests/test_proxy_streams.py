@@ -29,8 +29,6 @@ def test_openai_sdk_hanging_up_after_done_leaves_a_clean_row(
     assert (row["prompt_tokens"], row["completion_tokens"]) == (1200, 300)
     assert cost_of(row) == usd((1200, "0.15"), (300, "0.6"))
     assert row["cost_source"] == "reported"
-    # The proxy did see the client leave before upstream finished.
-    assert upstream.last().aborted
 
 
 def test_responses_stream_closed_after_response_completed_is_complete(
