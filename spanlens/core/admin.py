@@ -151,8 +151,9 @@ class ModelPriceAdmin(admin.ModelAdmin):
     """Prices are global (not per organization); only superusers may edit them."""
 
     list_display = ("provider", "model", "mode", "input_per_1m", "output_per_1m",
-                    "cache_read_per_1m", "cache_write_per_1m", "updated_at")
-    list_editable = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m")
+                    "cache_read_per_1m", "cache_write_per_1m", "cache_write_1h_per_1m", "updated_at")
+    list_editable = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m",
+                     "cache_write_1h_per_1m")
     list_filter = ("provider", "mode")
     search_fields = ("model",)
 
