@@ -169,3 +169,17 @@ def test_the_provider_key_form_takes_a_custom_endpoint_and_shows_bad_urls_as_for
     assert (key.base_url, key.price_free, services.provider_key_headers(key)) == (
         "http://10.0.0.5:8000/v1", True, {"X-Tenant": "acme"})
     assert "acme" not in key.encrypted_headers  # stored encrypted
+
+
+def test_the_sdk_factory_points_the_openai_client_at_any_compatible_provider(
+    live_db, spanlens_server, upstream, project, sl_key, org, read_rows
+):
+    from spanlens.openai import create_openai
+
+    services.add_provider_key(project, "xai", mock.COMPAT_KEYS["xai"], "xAI")
+    with create_openai(api_key=sl_key, base_url=spanlens_server.url, provider="xai", max_retries=0) as client:
+        assert client.chat.completions.create(model="grok-4", messages=MESSAGES).choices[0].message.content == mock.REPLY
+    [row] = read_rows(org.id, expect=1)
+    assert row["provider"] == "xai"
+    with pytest.raises(ValueError, match="provider must be one of"):
+        create_openai(api_key=sl_key, provider="anthropic")
