@@ -183,3 +183,21 @@ def test_the_sdk_factory_points_the_openai_client_at_any_compatible_provider(
     assert row["provider"] == "xai"
     with pytest.raises(ValueError, match="provider must be one of"):
         create_openai(api_key=sl_key, provider="anthropic")
+
+
+def test_an_openai_key_with_a_base_url_goes_to_that_gateway(
+    live_db, upstream, project, openai_client, org, read_rows
+):
+    services.add_provider_key(project, "openai", mock.COMPAT_KEYS["custom"], "Corporate gateway",
+                              base_url=f"{upstream.url}/custom/v1")
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    assert upstream.last().path == "/custom/v1/chat/completions"
+    [row] = read_rows(org.id, expect=1)
+    assert (row["provider"], cost_of(row)) == ("openai", usd((1200, "0.15"), (300, "0.6")))
+
+
+def test_azure_and_anthropic_keys_take_no_base_url(live_db, project):
+    for provider in ("azure", "anthropic", "gemini"):
+        with pytest.raises(ValueError, match="base URL can only be set"):
+            services.add_provider_key(project, provider, "k", "x", base_url="http://10.0.0.5/v1")
