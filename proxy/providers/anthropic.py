@@ -71,6 +71,7 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
     message: dict | None = None
     blocks: dict[int, dict] = {}
     json_parts: dict[int, list[str]] = {}
+    pieces: dict[tuple[int, str], list[str]] = {}
     usage_fields: dict = {}
     complete = False
     error = ""
@@ -84,12 +85,19 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
             if block.get("type") == "text":
                 block["text"] = text(block.get("text"))
             blocks[index_of(event.get("index"), len(blocks))] = block
-        elif kind == "content_block_delta":
+        elif kind == "content_block_delta":  # the bulk of a stream: kept lean
             index = index_of(event.get("index"))
             delta = obj(event.get("delta"))
-            block = blocks.setdefault(index, {"type": "text", "text": ""})
-            name = _DELTA_FIELDS.get(delta.get("type")) if isinstance(delta.get("type"), str) else None
-            if name == "partial_json":
+            if index not in blocks:
+                blocks[index] = {"type": "text", "text": ""}
+            block = blocks[index]
+            delta_type = delta.get("type")
+            name = _DELTA_FIELDS.get(delta_type) if isinstance(delta_type, str) else None
+            if name == "text":
+                value = delta.get("text")
+                if isinstance(value, str):
+                    pieces.setdefault((index, "text"), []).append(value)
+            elif name == "partial_json":
                 # Tool input arrives as JSON text in pieces; parsed once whole.
                 json_parts.setdefault(index, []).append(text(delta.get("partial_json")))
             elif name == "citation":
@@ -97,7 +105,8 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
                     block["citations"] = []
                 block["citations"].append(delta.get("citation"))
             elif name:
-                block[name] = text(block.get(name)) + text(delta.get(name))
+                # Pieces are joined once at the end: adding to a string per delta is quadratic.
+                pieces.setdefault((index, name), []).append(text(delta.get(name)))
         elif kind == "message_delta":
             if message is not None:
                 message.update({k: v for k, v in obj(event.get("delta")).items() if v is not None})
@@ -107,6 +116,8 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
             complete = True
         elif kind == "error":
             error = stream_error(event.get("error"))
+    for (index, name), parts in pieces.items():
+        blocks[index][name] = text(blocks[index].get(name)) + "".join(parts)
     for index, parts in json_parts.items():
         arguments = "".join(parts)
         value = json_value(arguments.encode()) if arguments else {}

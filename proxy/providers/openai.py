@@ -94,7 +94,7 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
     complete = False
     error = ""
     for payload in sse.iter_data(raw):
-        if payload.strip() == b"[DONE]":
+        if payload[:6] == b"[DONE]":
             complete = True
             continue
         chunk = json_value(payload)
@@ -123,10 +123,11 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
             base = {k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint") if k in chunk}
         if text(chunk.get("model")):
             usage.model = chunk["model"]
-        extra = obj(chunk.get("x_groq"))  # Groq puts stream usage here
-        if not obj(chunk.get("usage")) and obj(extra.get("usage")):
-            chunk = {**chunk, "usage": extra["usage"]}
-        if obj(chunk.get("usage")):
+        if "x_groq" in chunk and not chunk.get("usage"):  # Groq puts stream usage here
+            extra = obj(chunk["x_groq"])
+            if obj(extra.get("usage")):
+                chunk = {**chunk, "usage": extra["usage"]}
+        if chunk.get("usage") and isinstance(chunk["usage"], dict):
             usage = usage_from(chunk, usage.model)
             usage_fields = chunk["usage"]
         for choice in seq(chunk.get("choices")):
@@ -162,36 +163,43 @@ def _add_choice(choices: dict[int, dict], choice: dict) -> None:
                                "role": "assistant", "finish_reason": None}
     delta = choice.get("delta")
     if isinstance(delta, dict):
-        if text(delta.get("role")):
-            slot["role"] = delta["role"]
-        if isinstance(delta.get("content"), str):
-            slot["text"].append(delta["content"])
-        if isinstance(delta.get("refusal"), str):
-            slot["refusal"].append(delta["refusal"])
-        for name in _REASONING_FIELDS:
-            if isinstance(delta.get(name), str):
-                slot["reasoning"].append(delta[name])
-        for call in seq(delta.get("tool_calls")):
-            if not isinstance(call, dict):
-                continue
-            # Name and id come once, the arguments in pieces, all keyed by the call's index.
-            tool = slot["tools"].setdefault(
-                index_of(call.get("index"), len(slot["tools"])),
-                {"id": None, "type": "function", "function": {"name": ""}, "arguments": []},
-            )
-            if text(call.get("id")):
-                tool["id"] = call["id"]
-            if text(call.get("type")):
-                tool["type"] = call["type"]
-            function = obj(call.get("function"))
-            if text(function.get("name")):
-                tool["function"]["name"] += function["name"]
-            if isinstance(function.get("arguments"), str):
-                tool["arguments"].append(function["arguments"])
+        content = delta.get("content")
+        if isinstance(content, str):
+            slot["text"].append(content)
+        if len(delta) > ("content" in delta):  # most deltas carry a content piece and nothing else
+            _add_delta_extras(slot, delta)
     elif isinstance(choice.get("text"), str):  # legacy completions
         slot["text"].append(choice["text"])
     if text(choice.get("finish_reason")):
         slot["finish_reason"] = choice["finish_reason"]
+
+
+def _add_delta_extras(slot: dict, delta: dict) -> None:
+    """Role, refusal, reasoning and tool-call pieces of one delta."""
+    if text(delta.get("role")):
+        slot["role"] = delta["role"]
+    if isinstance(delta.get("refusal"), str):
+        slot["refusal"].append(delta["refusal"])
+    for name in _REASONING_FIELDS:
+        if isinstance(delta.get(name), str):
+            slot["reasoning"].append(delta[name])
+    for call in seq(delta.get("tool_calls")):
+        if not isinstance(call, dict):
+            continue
+        # Name and id come once, the arguments in pieces, all keyed by the call's index.
+        tool = slot["tools"].setdefault(
+            index_of(call.get("index"), len(slot["tools"])),
+            {"id": None, "type": "function", "function": {"name": ""}, "arguments": []},
+        )
+        if text(call.get("id")):
+            tool["id"] = call["id"]
+        if text(call.get("type")):
+            tool["type"] = call["type"]
+        function = obj(call.get("function"))
+        if text(function.get("name")):
+            tool["function"]["name"] += function["name"]
+        if isinstance(function.get("arguments"), str):
+            tool["arguments"].append(function["arguments"])
 
 
 def _choice_body(c: dict) -> dict:
