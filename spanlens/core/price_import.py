@@ -148,7 +148,7 @@ def _in_use_keys(days: int) -> set[tuple[str, str]]:
     keys = set()
     for row in queries.list_models_in_use(organization_id=None, days=days):
         providers = (row["provider"], "openai") if row["provider"] == "azure" else (row["provider"],)
-        for candidate in pricing._candidates(row["model"]):
+        for candidate in pricing.price_names(row["model"]):
             for provider in providers:
                 keys.add((provider, candidate))
     return keys
