@@ -83,8 +83,9 @@ class ApiKeyAdmin(OrgScopedAdmin):
 class ProviderKeyAdmin(OrgScopedAdmin):
     list_display = ("name", "provider", "organization", "project", "secret_hint", "is_active")
     # Never display the ciphertext; rotate a secret from Settings → Provider keys.
-    exclude = ("encrypted_secret",)
-    readonly_fields = ("secret_hint",)
+    exclude = ("encrypted_secret", "encrypted_headers")
+    # A base URL is checked (no cloud metadata, not Spanlens itself) when the service saves it.
+    readonly_fields = ("secret_hint", "base_url")
 
 
 @admin.register(Membership)
