@@ -201,3 +201,29 @@ def test_azure_and_anthropic_keys_take_no_base_url(live_db, project):
     for provider in ("azure", "anthropic", "gemini"):
         with pytest.raises(ValueError, match="base URL can only be set"):
             services.add_provider_key(project, provider, "k", "x", base_url="http://10.0.0.5/v1")
+
+
+def test_a_name_re_pointed_at_a_metadata_address_after_saving_is_refused_at_connect(
+    live_db, spanlens_server, upstream, project, sl_key, org, read_rows, monkeypatch
+):
+    port = int(upstream.url.rsplit(":", 1)[1])
+    target = {"ip": "127.0.0.1"}
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host == "models.rebind.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (target["ip"], port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    services.add_provider_key(project, "custom", mock.COMPAT_KEYS["custom"], "rebinding",
+                              base_url=f"http://models.rebind.test:{port}/custom/v1")
+    target["ip"] = "169.254.169.254"
+    upstream.clear()
+    with client_for(spanlens_server, "custom", sl_key) as client:
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(model="m", messages=MESSAGES)
+    assert caught.value.status_code == 502
+    assert upstream.requests == []
+    [row] = read_rows(org.id, expect=1)
+    assert "metadata" in row["error_message"]
