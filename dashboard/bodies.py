@@ -186,9 +186,13 @@ def response_text(provider: str, data: Any) -> str:
     if isinstance(data.get("choices"), list):
         parts = []
         for choice in data["choices"]:
-            message = choice.get("message") or {}
+            if not isinstance(choice, dict):
+                continue
+            message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
             parts.append(_content_text(message.get("content")) or choice.get("text") or "")
-        return "\n".join(p for p in parts if p)
+            if isinstance(message.get("refusal"), str) and message["refusal"]:
+                parts.append(f"[refusal] {message['refusal']}")
+        return "\n".join(p for p in parts if isinstance(p, str) and p)
     if isinstance(data.get("content"), list):  # Anthropic
         return _content_text(data["content"])
     if isinstance(data.get("candidates"), list):  # Gemini

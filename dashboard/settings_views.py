@@ -159,7 +159,8 @@ def model_prices(request: HttpRequest, access: Access) -> HttpResponse:
         price, errors = prices.parse_price_form(request.POST)
         if price is not None:
             try:
-                prices.set_price(provider, model, price, organization=access.organization, **_who(request))
+                prices.set_price(provider, model, price, may_change=request.user.is_superuser,
+                                 organization=access.organization, **_who(request))
             except ValueError as exc:
                 errors["model"] = str(exc)
             else:

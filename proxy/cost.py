@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from proxy.providers.base import Parsed, Usage
 
+_CENTS_E8 = Decimal("0.00000001")  # the log's precision
 
 def row_cost(entry, usage: Usage, model: str, parsed: Parsed | None, *, estimate: bool) -> tuple[Decimal | None, str]:
     """(cost, cost_source): "reported" from the provider's usage, "estimated" from tokens
@@ -41,5 +42,3 @@ def row_cost(entry, usage: Usage, model: str, parsed: Parsed | None, *, estimate
         return Decimal(0), source
     return cost, source if cost is not None else "unknown"
 
-
-_CENTS_E8 = Decimal("0.00000001")

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from django.conf import settings
 
 from proxy import privacy, security
-from proxy.providers import ADAPTERS
 from proxy.cost import row_cost
+from proxy.providers import ADAPTERS
 from proxy.providers.base import Usage
 
 

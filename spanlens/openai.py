@@ -22,15 +22,29 @@ def _options(provider: str, api_key, sampling, log_body, kw: dict[str, Any], is_
     return provider_client_options(openai, provider, api_key, sampling, log_body, kw, is_async)
 
 
-def create_openai(api_key=None, base_url=None, sampling=None, log_body=None, **kw) -> openai.OpenAI:
-    """An openai.OpenAI pointed at {SPANLENS_BASE_URL}/proxy/openai/v1."""
-    options = _options("openai", api_key, sampling, log_body, kw, is_async=False)
-    return openai.OpenAI(base_url=f"{config.base_url(base_url)}/proxy/openai/v1", **options)
+# Providers that speak OpenAI's API through the proxy, so the openai SDK is their client.
+OPENAI_COMPATIBLE = ("openai", "mistral", "groq", "deepseek", "xai", "openrouter", "together", "fireworks", "custom")
 
 
-def create_async_openai(api_key=None, base_url=None, sampling=None, log_body=None, **kw) -> openai.AsyncOpenAI:
-    options = _options("openai", api_key, sampling, log_body, kw, is_async=True)
-    return openai.AsyncOpenAI(base_url=f"{config.base_url(base_url)}/proxy/openai/v1", **options)
+def _proxy_path(provider: str) -> str:
+    if provider not in OPENAI_COMPATIBLE:
+        raise ValueError(f"provider must be one of {', '.join(OPENAI_COMPATIBLE)}")
+    return f"/proxy/{provider}/v1"
+
+
+def create_openai(api_key=None, base_url=None, sampling=None, log_body=None, *, provider="openai",
+                  **kw) -> openai.OpenAI:
+    """An openai.OpenAI pointed at {SPANLENS_BASE_URL}/proxy/<provider>/v1 (openai, groq, custom, …)."""
+    path = _proxy_path(provider)
+    options = _options(provider, api_key, sampling, log_body, kw, is_async=False)
+    return openai.OpenAI(base_url=f"{config.base_url(base_url)}{path}", **options)
+
+
+def create_async_openai(api_key=None, base_url=None, sampling=None, log_body=None, *, provider="openai",
+                        **kw) -> openai.AsyncOpenAI:
+    path = _proxy_path(provider)
+    options = _options(provider, api_key, sampling, log_body, kw, is_async=True)
+    return openai.AsyncOpenAI(base_url=f"{config.base_url(base_url)}{path}", **options)
 
 
 def create_azure_openai(

@@ -35,6 +35,7 @@ def test_a_user_reads_a_streamed_tool_call_and_prices_an_unpriced_model(
 
     page.goto(f"{spanlens_server.url}/users/")
     assert "unpriced (2)" in page.locator("tr[data-user-id=customer-7]").inner_text()
+    page.screenshot(path=str(SHOTS / "users-unpriced.png"))
 
     page.goto(f"{spanlens_server.url}/settings/prices/")
     row = page.locator("tr[data-unpriced-model='openai/acme-private-llm']")

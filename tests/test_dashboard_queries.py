@@ -188,3 +188,30 @@ def test_users_are_grouped_and_sortable(org, project, other_org_and_project):
     assert [u["user_id"] for u in by_count["rows"]] == ["bob", "alice"]
     other_org, _ = other_org_and_project
     assert queries.list_users(organization_id=other_org.id)["rows"] == []
+
+
+def test_unpriced_models_and_the_unpriced_count_are_per_organization(org, project, other_org_and_project):
+    from datetime import datetime, timezone
+
+    from spanlens.requestlog import queries
+    from tests.seed import make_row
+
+    other_org, other_project = other_org_and_project
+    now = datetime.now(timezone.utc)
+    queries.insert_requests([
+        make_row(org, project, provider="openai", model="ours-unpriced", cost_usd=None, cost_source="unknown",
+                 created_at=now),
+        make_row(org, project, provider="openai", model="ours-unpriced", cost_usd=None, cost_source="unknown",
+                 created_at=now),
+        make_row(org, project, model="gpt-4o-mini", cost_source="reported", created_at=now),
+        make_row(other_org, other_project, model="theirs-unpriced", cost_usd=None, cost_source="unknown",
+                 created_at=now),
+    ])
+    [mine] = queries.list_unpriced_models(organization_id=org.id)
+    assert (mine["model"], int(mine["calls"]), int(mine["calls_24h"])) == ("ours-unpriced", 2, 2)
+    assert queries.get_request_stats(organization_id=org.id)["unpriced"] == 2
+    assert [r["model"] for r in queries.list_unpriced_models(organization_id=other_org.id)] == ["theirs-unpriced"]
+    # Rows written before cost_source existed read it from their cost.
+    old = make_row(org, project, model="legacy", cost_usd=None, created_at=now)
+    queries.insert_requests([old])
+    assert queries.get_request(organization_id=org.id, request_id=old["id"])["cost_source"] == "unknown"

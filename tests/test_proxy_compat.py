@@ -144,6 +144,12 @@ def test_headers_the_proxy_owns_cannot_be_set(live_db, project):
                     {"bad name": "x"}):
         with pytest.raises(ValueError):
             services.add_provider_key(project, "custom", "", "bad", base_url="http://10.0.0.5/v1", headers=headers)
+    with pytest.raises(ValueError, match="not both"):
+        services.add_provider_key(project, "custom", "tok", "bad", base_url="http://10.0.0.5/v1",
+                                  headers={"Authorization": "Basic abc"})
+    # A server behind basic auth: the header is the credential, the secret stays empty.
+    services.add_provider_key(project, "custom", "", "tgi", base_url="http://10.0.0.5/v1",
+                              headers={"Authorization": "Basic abc"})
 
 
 def test_the_provider_key_form_takes_a_custom_endpoint_and_shows_bad_urls_as_form_errors(live_db, owner, project):
@@ -163,3 +169,61 @@ def test_the_provider_key_form_takes_a_custom_endpoint_and_shows_bad_urls_as_for
     assert (key.base_url, key.price_free, services.provider_key_headers(key)) == (
         "http://10.0.0.5:8000/v1", True, {"X-Tenant": "acme"})
     assert "acme" not in key.encrypted_headers  # stored encrypted
+
+
+def test_the_sdk_factory_points_the_openai_client_at_any_compatible_provider(
+    live_db, spanlens_server, upstream, project, sl_key, org, read_rows
+):
+    from spanlens.openai import create_openai
+
+    services.add_provider_key(project, "xai", mock.COMPAT_KEYS["xai"], "xAI")
+    with create_openai(api_key=sl_key, base_url=spanlens_server.url, provider="xai", max_retries=0) as client:
+        assert client.chat.completions.create(model="grok-4", messages=MESSAGES).choices[0].message.content == mock.REPLY
+    [row] = read_rows(org.id, expect=1)
+    assert row["provider"] == "xai"
+    with pytest.raises(ValueError, match="provider must be one of"):
+        create_openai(api_key=sl_key, provider="anthropic")
+
+
+def test_an_openai_key_with_a_base_url_goes_to_that_gateway(
+    live_db, upstream, project, openai_client, org, read_rows
+):
+    services.add_provider_key(project, "openai", mock.COMPAT_KEYS["custom"], "Corporate gateway",
+                              base_url=f"{upstream.url}/custom/v1")
+    openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    assert upstream.last().path == "/custom/v1/chat/completions"
+    [row] = read_rows(org.id, expect=1)
+    assert (row["provider"], cost_of(row)) == ("openai", usd((1200, "0.15"), (300, "0.6")))
+
+
+def test_azure_and_anthropic_keys_take_no_base_url(live_db, project):
+    for provider in ("azure", "anthropic", "gemini"):
+        with pytest.raises(ValueError, match="base URL can only be set"):
+            services.add_provider_key(project, provider, "k", "x", base_url="http://10.0.0.5/v1")
+
+
+def test_a_name_re_pointed_at_a_metadata_address_after_saving_is_refused_at_connect(
+    live_db, spanlens_server, upstream, project, sl_key, org, read_rows, monkeypatch
+):
+    port = int(upstream.url.rsplit(":", 1)[1])
+    target = {"ip": "127.0.0.1"}
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host == "models.rebind.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (target["ip"], port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    services.add_provider_key(project, "custom", mock.COMPAT_KEYS["custom"], "rebinding",
+                              base_url=f"http://models.rebind.test:{port}/custom/v1")
+    target["ip"] = "169.254.169.254"
+    upstream.clear()
+    with client_for(spanlens_server, "custom", sl_key) as client:
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(model="m", messages=MESSAGES)
+    assert caught.value.status_code == 502
+    assert upstream.requests == []
+    [row] = read_rows(org.id, expect=1)
+    assert "metadata" in row["error_message"]

@@ -175,3 +175,23 @@ def test_openrouter_cost_is_taken_from_its_usage(
     assert cost_of(row) == Decimal(str(mock.OPENROUTER_COST))
     assert row["cost_source"] == "reported"
     assert json.loads(row["response_body"])["usage"]["cost"] == mock.OPENROUTER_COST
+
+
+def test_an_admin_adds_missing_prices_but_only_a_superuser_changes_one(live_db, owner, org):
+    from django.contrib.auth import get_user_model
+
+    client = signed_in(owner)
+    response = client.post("/settings/prices/", {"provider": "openai", "model": "gpt-4o-mini",
+                                                 "input_per_1m": "0", "output_per_1m": "0"})
+    assert response.status_code == 400
+    assert "already has a price" in response.content.decode()
+    assert pricing.find_price("openai", "gpt-4o-mini").input_per_1m == Decimal("0.15")
+
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345")
+    Membership.objects.create(user=root, organization=org, role=Membership.Role.OWNER)
+    response = signed_in(root).post("/settings/prices/", {"provider": "openai", "model": "gpt-4o-mini",
+                                                          "input_per_1m": "0.2", "output_per_1m": "0.8"})
+    assert response.status_code == 302
+    assert pricing.find_price("openai", "gpt-4o-mini").input_per_1m == Decimal("0.2")
+    event = AuditEvent.objects.get(action="model_price.update")
+    assert event.details["before"]["input_per_1m"] == "0.15"

@@ -40,6 +40,8 @@ def test_it_shows_the_diff_and_applies_nothing_without_yes(traffic):
     assert "= openai/gpt-4.1-nano: not in the file, kept (used by traffic)" in output
     assert "= anthropic/claude-haiku-4-5-20251001: not in the file, kept" in output
     assert "gpt-4o-mini:" not in output  # same price: not a change
+    # The file's misplaced cached-input price of this fine-tune is read where it belongs.
+    assert "ft:gpt-4o-2024-11-20" not in output
     assert "dall-e-3" not in output and "bedrock" not in output
     assert "Nothing applied: run again with --yes" in output
     assert ModelPrice.objects.count() == before

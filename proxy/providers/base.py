@@ -59,10 +59,31 @@ def join_v1(base: str, rest: str, query_string: bytes) -> str:
     return f"{url}?{query_string.decode('latin-1')}" if query_string else url
 
 
+# Providers' JSON is read defensively: a field of an unexpected type is treated as absent,
+# because an exception while reassembling would cost the whole row.
+def obj(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def seq(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def index_of(value, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def as_int(value) -> int:
+    if isinstance(value, bool):
+        return 0
     try:
-        return int(value or 0)
-    except (TypeError, ValueError):
+        # The log keeps UInt32 counts; a nonsense figure must not fail the insert.
+        return min(max(int(value or 0), 0), 2**31 - 1)
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
@@ -89,10 +110,10 @@ def json_value(raw: bytes):
 def stream_error(error) -> str:
     """ "type: message" of an error object a provider put in a stream."""
     if not isinstance(error, dict):
-        return str(error) if error else "error"
+        return str(error)[:2000] if error else "error"
     kind = error.get("type") or error.get("code") or error.get("status") or "error"
     message = error.get("message") or ""
-    return f"{kind}: {message}" if message else str(kind)
+    return (f"{kind}: {message}" if message else str(kind))[:4000]
 
 
 def json_objects(payloads):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from proxy import sse
-from proxy.providers.base import Parsed, Prepared, Usage, as_int, json_objects, json_value, stream_error
+from proxy.providers.base import Parsed, Prepared, Usage, as_int, json_objects, json_value, obj, seq, stream_error, text
 
 name = "gemini"
 AUTH_HEADERS = (b"x-goog-api-key", b"authorization")
@@ -41,9 +41,9 @@ def prepare(rest: str, body: bytes, parsed: dict | None) -> Prepared:
 
 
 def usage_from(data: dict, model: str | None) -> Usage:
-    meta = data.get("usageMetadata") or {}
+    meta = obj(data.get("usageMetadata"))
     return Usage(
-        model=data.get("modelVersion") or model,
+        model=text(data.get("modelVersion")) or model,
         prompt_tokens=as_int(meta.get("promptTokenCount")),
         completion_tokens=as_int(meta.get("candidatesTokenCount")) + as_int(meta.get("thoughtsTokenCount")),
         cache_read_tokens=as_int(meta.get("cachedContentTokenCount")),
@@ -88,15 +88,16 @@ def _merge(chunks: list, model: str | None) -> Parsed:
             continue
         if isinstance(chunk.get("error"), dict):
             error = stream_error(chunk["error"])
-        for candidate in (chunk.get("candidates") or [])[:1]:
-            for part in (candidate.get("content") or {}).get("parts") or []:
+        for candidate in seq(chunk.get("candidates"))[:1]:
+            candidate = obj(candidate)
+            for part in seq(obj(candidate.get("content")).get("parts")):
                 if isinstance(part, dict):
                     _add_part(parts, part)
-            finish = candidate.get("finishReason") or finish
-        if chunk.get("usageMetadata"):
+            finish = text(candidate.get("finishReason")) or finish
+        if obj(chunk.get("usageMetadata")):
             usage = usage_from(chunk, usage.model)
             last_usage = chunk["usageMetadata"]
-        elif chunk.get("modelVersion"):
+        elif text(chunk.get("modelVersion")):
             usage.model = chunk["modelVersion"]
     body = {
         "candidates": [
@@ -106,12 +107,19 @@ def _merge(chunks: list, model: str | None) -> Parsed:
         "modelVersion": usage.model,
     }
     output = "".join(
-        p.get("text") or (p["functionCall"].get("name", "") + orjson.dumps(p["functionCall"].get("args")).decode()
-                          if isinstance(p.get("functionCall"), dict) else "")
+        text(p.get("text")) or (text(p["functionCall"].get("name")) + _json_text(p["functionCall"].get("args"))
+                                if isinstance(p.get("functionCall"), dict) else "")
         for p in parts
     )
     # The chunk that carries finishReason is Gemini's last.
     return Parsed(body, usage, finish is not None, error, output)
+
+
+def _json_text(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return ""
 
 
 def _add_part(parts: list[dict], part: dict) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import orjson
 
 from proxy import sse
-from proxy.providers.base import Parsed, Prepared, Usage, as_int, bearer, join_v1, json_value, stream_error
+from proxy.providers.base import (
+    Parsed, Prepared, Usage, as_int, bearer, index_of, join_v1, json_value, obj, seq, stream_error, text,
+)
 
 name = "openai"
 AUTH_HEADERS = (b"authorization",)
@@ -43,24 +45,24 @@ def prepare(rest: str, body: bytes, parsed: dict | None, *, ask_stream_usage: bo
 
 
 def usage_from(data: dict, model: str | None = None) -> Usage:
-    usage = data.get("usage") or {}
+    usage = obj(data.get("usage"))
     if "input_tokens" in usage:  # Responses API
         prompt = as_int(usage.get("input_tokens"))
         completion = as_int(usage.get("output_tokens"))
-        cached = as_int((usage.get("input_tokens_details") or {}).get("cached_tokens"))
+        cached = as_int(obj(usage.get("input_tokens_details")).get("cached_tokens"))
     else:
         prompt = as_int(usage.get("prompt_tokens"))
         completion = as_int(usage.get("completion_tokens"))
-        cached = as_int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
+        cached = as_int(obj(usage.get("prompt_tokens_details")).get("cached_tokens"))
         # DeepSeek reports its context-cache hits on their own.
         cached = cached or as_int(usage.get("prompt_cache_hit_tokens"))
     cost = usage.get("cost")  # OpenRouter reports what it charged
     return Usage(
-        model=data.get("model") or model,
+        model=text(data.get("model")) or model,
         prompt_tokens=prompt,
         completion_tokens=completion,
         cache_read_tokens=cached,
-        reported_cost=str(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+        reported_cost=str(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None,
     )
 
 
@@ -92,13 +94,13 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
     complete = False
     error = ""
     for payload in sse.iter_data(raw):
-        if payload.strip() == b"[DONE]":
+        if payload[:6] == b"[DONE]":
             complete = True
             continue
         chunk = json_value(payload)
         if not isinstance(chunk, dict):
             continue
-        if isinstance(chunk.get("error"), dict) and "response" not in chunk:
+        if isinstance(chunk.get("error"), dict) and not isinstance(chunk.get("response"), dict):
             # A provider error mid-stream: {"error": {"message", "type", ...}}.
             error = stream_error(chunk["error"])
             if not chunk.get("choices"):
@@ -119,16 +121,18 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
             continue
         if not base:
             base = {k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint") if k in chunk}
-        if chunk.get("model"):
+        if text(chunk.get("model")):
             usage.model = chunk["model"]
-        extra = chunk.get("x_groq")  # Groq puts stream usage here
-        if not chunk.get("usage") and isinstance(extra, dict) and isinstance(extra.get("usage"), dict):
-            chunk = {**chunk, "usage": extra["usage"]}
-        if chunk.get("usage"):
+        if "x_groq" in chunk and not chunk.get("usage"):  # Groq puts stream usage here
+            extra = obj(chunk["x_groq"])
+            if obj(extra.get("usage")):
+                chunk = {**chunk, "usage": extra["usage"]}
+        if chunk.get("usage") and isinstance(chunk["usage"], dict):
             usage = usage_from(chunk, usage.model)
             usage_fields = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            _add_choice(choices, choice)
+        for choice in seq(chunk.get("choices")):
+            if isinstance(choice, dict):
+                _add_choice(choices, choice)
     if responses:
         return _responses_result(base, items, usage, complete, error)
     if not base and not choices:
@@ -152,43 +156,50 @@ def reassemble_stream(raw: bytes, model: str | None) -> Parsed:
 
 
 def _add_choice(choices: dict[int, dict], choice: dict) -> None:
-    idx = choice.get("index", 0)
+    idx = index_of(choice.get("index"))
     slot = choices.get(idx)
     if slot is None:
         slot = choices[idx] = {"index": idx, "text": [], "refusal": [], "reasoning": [], "tools": {},
                                "role": "assistant", "finish_reason": None}
     delta = choice.get("delta")
     if isinstance(delta, dict):
-        if delta.get("role"):
-            slot["role"] = delta["role"]
-        if isinstance(delta.get("content"), str):
-            slot["text"].append(delta["content"])
-        if isinstance(delta.get("refusal"), str):
-            slot["refusal"].append(delta["refusal"])
-        for name in _REASONING_FIELDS:
-            if isinstance(delta.get(name), str):
-                slot["reasoning"].append(delta[name])
-        for call in delta.get("tool_calls") or []:
-            if not isinstance(call, dict):
-                continue
-            # Name and id come once, the arguments in pieces, all keyed by the call's index.
-            tool = slot["tools"].setdefault(
-                call.get("index", len(slot["tools"])),
-                {"id": None, "type": "function", "function": {"name": ""}, "arguments": []},
-            )
-            if call.get("id"):
-                tool["id"] = call["id"]
-            if call.get("type"):
-                tool["type"] = call["type"]
-            function = call.get("function") or {}
-            if function.get("name"):
-                tool["function"]["name"] += function["name"]
-            if isinstance(function.get("arguments"), str):
-                tool["arguments"].append(function["arguments"])
+        content = delta.get("content")
+        if isinstance(content, str):
+            slot["text"].append(content)
+        if len(delta) > ("content" in delta):  # most deltas carry a content piece and nothing else
+            _add_delta_extras(slot, delta)
     elif isinstance(choice.get("text"), str):  # legacy completions
         slot["text"].append(choice["text"])
-    if choice.get("finish_reason"):
+    if text(choice.get("finish_reason")):
         slot["finish_reason"] = choice["finish_reason"]
+
+
+def _add_delta_extras(slot: dict, delta: dict) -> None:
+    """Role, refusal, reasoning and tool-call pieces of one delta."""
+    if text(delta.get("role")):
+        slot["role"] = delta["role"]
+    if isinstance(delta.get("refusal"), str):
+        slot["refusal"].append(delta["refusal"])
+    for name in _REASONING_FIELDS:
+        if isinstance(delta.get(name), str):
+            slot["reasoning"].append(delta[name])
+    for call in seq(delta.get("tool_calls")):
+        if not isinstance(call, dict):
+            continue
+        # Name and id come once, the arguments in pieces, all keyed by the call's index.
+        tool = slot["tools"].setdefault(
+            index_of(call.get("index"), len(slot["tools"])),
+            {"id": None, "type": "function", "function": {"name": ""}, "arguments": []},
+        )
+        if text(call.get("id")):
+            tool["id"] = call["id"]
+        if text(call.get("type")):
+            tool["type"] = call["type"]
+        function = obj(call.get("function"))
+        if text(function.get("name")):
+            tool["function"]["name"] += function["name"]
+        if isinstance(function.get("arguments"), str):
+            tool["arguments"].append(function["arguments"])
 
 
 def _choice_body(c: dict) -> dict:
@@ -212,7 +223,7 @@ def _responses_event(event: dict, kind: str, items: dict[int, dict]) -> str:
     """Build the output items from their events, for a stream that never completed."""
     if kind == "error":
         return stream_error({"type": event.get("code") or "error", "message": event.get("message")})
-    index = event.get("output_index")
+    index = index_of(event.get("output_index"))
     if kind in ("response.output_item.added", "response.output_item.done"):
         if isinstance(event.get("item"), dict):
             items[index] = dict(event["item"])
@@ -226,36 +237,36 @@ def _responses_event(event: dict, kind: str, items: dict[int, dict]) -> str:
     if kind in ("response.output_text.delta", "response.refusal.delta"):
         part_type = "output_text" if kind == "response.output_text.delta" else "refusal"
         field_name = "text" if part_type == "output_text" else "refusal"
-        content = item.setdefault("content", [])
-        at = event.get("content_index", 0)
+        content = item["content"] = [p for p in seq(item.get("content")) if isinstance(p, dict)]
+        at = min(index_of(event.get("content_index")), 64)
         while len(content) <= at:
             content.append({"type": part_type, field_name: ""})
-        content[at][field_name] = content[at].get(field_name, "") + delta
+        content[at][field_name] = text(content[at].get(field_name)) + delta
     elif kind == "response.function_call_arguments.delta":
-        item["arguments"] = item.get("arguments", "") + delta
+        item["arguments"] = text(item.get("arguments")) + delta
     elif kind == "response.reasoning_summary_text.delta":
-        summary = item.setdefault("summary", [])
-        at = event.get("summary_index", 0)
+        summary = item["summary"] = [p for p in seq(item.get("summary")) if isinstance(p, dict)]
+        at = min(index_of(event.get("summary_index")), 64)
         while len(summary) <= at:
             summary.append({"type": "summary_text", "text": ""})
-        summary[at]["text"] += delta
+        summary[at]["text"] = text(summary[at].get("text")) + delta
     return ""
 
 
 def _responses_result(base: dict, items: dict[int, dict], usage: Usage, complete: bool, error: str) -> Parsed:
     body = dict(base) if base else {"object": "response"}
     if not body.get("output") and items:
-        body["output"] = [item for _, item in sorted(items.items(), key=lambda kv: kv[0] or 0)]
+        body["output"] = [item for _, item in sorted(items.items())]
     output = []
-    for item in body.get("output") or []:
+    for item in seq(body.get("output")):
         if not isinstance(item, dict):
             continue
-        for part in item.get("content") or []:
+        for part in seq(item.get("content")):
             if isinstance(part, dict):
-                output.append(part.get("text") or part.get("refusal") or "")
-        for part in item.get("summary") or []:
+                output.append(text(part.get("text")) or text(part.get("refusal")))
+        for part in seq(item.get("summary")):
             if isinstance(part, dict):
-                output.append(part.get("text") or "")
+                output.append(text(part.get("text")))
         if item.get("type") == "function_call":
-            output.append((item.get("name") or "") + (item.get("arguments") or ""))
+            output.append(text(item.get("name")) + text(item.get("arguments")))
     return Parsed(body, usage, complete, error, "".join(output))

@@ -83,8 +83,9 @@ class ApiKeyAdmin(OrgScopedAdmin):
 class ProviderKeyAdmin(OrgScopedAdmin):
     list_display = ("name", "provider", "organization", "project", "secret_hint", "is_active")
     # Never display the ciphertext; rotate a secret from Settings → Provider keys.
-    exclude = ("encrypted_secret",)
-    readonly_fields = ("secret_hint",)
+    exclude = ("encrypted_secret", "encrypted_headers")
+    # A base URL is checked (no cloud metadata, not Spanlens itself) when the service saves it.
+    readonly_fields = ("secret_hint", "base_url")
 
 
 @admin.register(Membership)
@@ -151,8 +152,9 @@ class ModelPriceAdmin(admin.ModelAdmin):
     """Prices are global (not per organization); only superusers may edit them."""
 
     list_display = ("provider", "model", "mode", "input_per_1m", "output_per_1m",
-                    "cache_read_per_1m", "cache_write_per_1m", "updated_at")
-    list_editable = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m")
+                    "cache_read_per_1m", "cache_write_per_1m", "cache_write_1h_per_1m", "updated_at")
+    list_editable = ("input_per_1m", "output_per_1m", "cache_read_per_1m", "cache_write_per_1m",
+                     "cache_write_1h_per_1m")
     list_filter = ("provider", "mode")
     search_fields = ("model",)
 

@@ -41,7 +41,8 @@ _RESERVED_HEADERS = frozenset({
 MAX_HEADERS = 20
 
 
-def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def is_refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Cloud metadata, link-local, unspecified or multicast: never an upstream."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip in net for net in _BLOCKED_NETWORKS if net.version == ip.version)
@@ -88,7 +89,7 @@ def check_base_url(url: str) -> str:
     if (host, port) in _own_endpoints():
         raise ValueError("the base URL points at Spanlens itself")
     addresses = _addresses(host)
-    if any(_blocked(ip) for ip in addresses):
+    if any(is_refused_address(ip) for ip in addresses):
         raise ValueError(f"{host} points at a metadata, link-local or unspecified address, which cannot be an upstream")
     if port == int(settings.PORT) and any(ip.is_loopback for ip in addresses):
         raise ValueError("the base URL points at Spanlens itself")

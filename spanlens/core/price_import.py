@@ -115,6 +115,11 @@ def parse(data: dict) -> dict[tuple[str, str], Entry]:
             continue
         prices["input_per_1m"] = prices["input_per_1m"] or Decimal(0)
         prices["output_per_1m"] = prices["output_per_1m"] or Decimal(0)
+        if provider in ("openai", "azure") and prices["cache_read_per_1m"] is None \
+                and prices["cache_write_per_1m"] is not None:
+            # OpenAI bills cached input, not cache writes: a lone cache-write figure in the
+            # file (ft:gpt-4o-2024-11-20's) is its cached-input price in the wrong field.
+            prices["cache_read_per_1m"], prices["cache_write_per_1m"] = prices["cache_write_per_1m"], None
         if provider == "anthropic" and prices["cache_write_1h_per_1m"] is None and prices["input_per_1m"]:
             # Anthropic bills 1-hour cache writes at twice the input rate.
             prices["cache_write_1h_per_1m"] = (2 * prices["input_per_1m"]).normalize()
@@ -143,7 +148,7 @@ def _in_use_keys(days: int) -> set[tuple[str, str]]:
     keys = set()
     for row in queries.list_models_in_use(organization_id=None, days=days):
         providers = (row["provider"], "openai") if row["provider"] == "azure" else (row["provider"],)
-        for candidate in pricing._candidates(row["model"]):
+        for candidate in pricing.price_names(row["model"]):
             for provider in providers:
                 keys.add((provider, candidate))
     return keys

@@ -54,10 +54,14 @@ def parse_price_form(data) -> tuple[PriceInput | None, dict[str, str]]:
 
 
 def set_price(
-    provider: str, model: str, price: PriceInput, *, mode: str = "chat",
+    provider: str, model: str, price: PriceInput, *, mode: str = "chat", may_change: bool = True,
     organization: Organization | str | None = None, actor=None, ip: str | None = None,
 ) -> ModelPrice:
-    """Add or change one price; the proxy uses it from its next table refresh (at once in this process)."""
+    """Add or change one price; the proxy uses it from its next table refresh (at once in this process).
+
+    The table is shared by every organization of the install, so an organization admin
+    may fill a gap (may_change=False) but only a superuser changes a price that exists.
+    """
     model = model.strip()
     if provider not in ProviderKey.Provider.values:
         raise ValueError(f"provider must be one of {', '.join(ProviderKey.Provider.values)}")
@@ -69,6 +73,9 @@ def set_price(
             defaults={"mode": mode, **{f: getattr(price, f) for f in PRICE_FIELDS}},
         )
         before = {f: _text(getattr(row, f)) for f in PRICE_FIELDS}
+        if not created and not may_change:
+            raise ValueError(f"{provider}/{model} already has a price; a superuser can change it "
+                             "(in the admin or with manage.py sync_prices)")
         if not created:
             for name in PRICE_FIELDS:
                 setattr(row, name, getattr(price, name))

@@ -82,6 +82,11 @@ def _candidates(model: str):
         yield stripped
 
 
+def price_names(model: str) -> list[str]:
+    """The table names a logged model name is priced by, most specific first."""
+    return list(_candidates(model))
+
+
 def find_price(provider: str, model: str | None) -> Price | None:
     if not model:
         return None

@@ -73,6 +73,8 @@ def add_provider_key(
             raise ValueError(f"a base URL can only be set for {', '.join(sorted(endpoints.BASE_URL_PROVIDERS))}")
         base_url = endpoints.check_base_url(base_url)
     headers = endpoints.check_headers(headers or {})
+    if secret and any(name.lower() == "authorization" for name in headers):
+        raise ValueError("give the token either as the secret or as an Authorization header, not both")
     key = ProviderKey.objects.create(
         organization_id=project.organization_id,
         project=project,

@@ -96,6 +96,10 @@ SORT_COLUMNS = {
     "total_tokens": "total_tokens",
 }
 USER_SORT_COLUMNS = {"cost_usd": "cost_usd", "requests": "requests", "last_seen": "last_seen", "user_id": "user_id"}
+# A row counts as an error when the provider refused it, it never got an answer, or the
+# row carries an error despite a 2xx: an error the provider sent inside a 200 stream, a
+# stream cut at the deadline or by the client.
+ERROR_CONDITION = "(status_code >= 400 OR status_code = 0 OR error_message != '')"
 STATUS_FILTERS = {
     "ok": "status_code >= 200 AND status_code < 300",
     "4xx": "status_code >= 400 AND status_code < 500",
@@ -247,7 +251,7 @@ def get_request_stats(
     totals = get_engine().select(
         "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
-        "countIf(status_code >= 400 OR status_code = 0) AS errors, "
+        "countIf(" + ERROR_CONDITION + ") AS errors, "
         "countIf(cost_source = 'unknown') AS unpriced "
         f"FROM requests WHERE {where}",
         params,
@@ -255,7 +259,7 @@ def get_request_stats(
     hours = get_engine().select(
         "SELECT toStartOfHour(created_at) AS hour, count() AS requests, avg(latency_ms) AS avg_latency_ms, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
-        "countIf(status_code >= 400 OR status_code = 0) AS errors "
+        "countIf(" + ERROR_CONDITION + ") AS errors "
         f"FROM requests WHERE {where} GROUP BY hour ORDER BY hour",
         params,
     )
@@ -279,7 +283,7 @@ def list_daily_traffic(
     where, params = _request_filters(organization_id, retention_days, project_id=project_id)
     return get_engine().select(
         "SELECT toString(toDate(created_at)) AS day, count() AS requests, "
-        "countIf(status_code >= 400 OR status_code = 0) AS errors "
+        "countIf(" + ERROR_CONDITION + ") AS errors "
         f"FROM requests WHERE {where} AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({{days:UInt32}}) "
         "GROUP BY day ORDER BY day",
         {**params, "days": int(days) - 1},
@@ -303,7 +307,7 @@ def list_users(
     rows = get_engine().select(
         "SELECT assumeNotNull(user_id) AS user_id, count() AS requests, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS cost_usd, "
-        "sum(total_tokens) AS total_tokens, countIf(status_code >= 400 OR status_code = 0) AS errors, "
+        "sum(total_tokens) AS total_tokens, countIf(" + ERROR_CONDITION + ") AS errors, "
         "countIf(cost_source = 'unknown') AS unpriced, max(created_at) AS last_seen "
         f"FROM requests WHERE {where} GROUP BY user_id "
         f"ORDER BY {USER_SORT_COLUMNS[sort_by]} {direction}, user_id ASC "

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from spanlens.core.models import Organization
 
 COLUMNS = ("created_at", "provider", "model", "status_code", "prompt_tokens", "completion_tokens",
-           "cost_usd", "latency_ms", "stream")
+           "cost_usd", "cost_source", "latency_ms", "stream")
 
 
 class Command(BaseCommand):
