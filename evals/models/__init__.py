@@ -1,6 +1,8 @@
 """The evals app's models, one module per concern: prompts (Prompt, PromptVersion,
 labels, served A/B tests), evaluation (Evaluator, EvalRun, EvalResult) and
-datasets (Dataset, DatasetItem). Django finds them all through this package."""
+datasets (Dataset, DatasetItem), experiments (Experiment, its items,
+variants, runs, results and scores). Django finds them all through this package."""
 from evals.models.prompts import *  # noqa: F401,F403
 from evals.models.evaluation import *  # noqa: F401,F403
 from evals.models.datasets import *  # noqa: F401,F403
+from evals.models.experiments import *  # noqa: F401,F403
