@@ -58,10 +58,10 @@ class Heartbeat(eval_runner.Heartbeat):
             self.lost.set()
 
 
-def prepare(run: ExperimentRun) -> None:
+def prepare(run: ExperimentRun, variants=None) -> None:
     experiment = run.experiment
     items = list(experiment.items.order_by("position"))
-    variants = list(experiment.variants.order_by("position"))
+    variants = variants if variants is not None else list(experiment.variants.order_by("position"))
     results = [
         ExperimentResult(organization_id=run.organization_id, run=run, item=item, variant=variant, repetition=rep)
         for item in items for variant in variants

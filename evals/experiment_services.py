@@ -12,7 +12,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from evals import eval_services, prompt_resolve
-from evals.models import Experiment, ExperimentItem, ExperimentRun, ExperimentVariant, PromptVersion
+from evals.models import (Experiment, ExperimentItem, ExperimentResult, ExperimentRun, ExperimentVariant,
+                          PromptVersion)
 from evals.models.experiments import MAX_REPETITIONS
 from evals.prompt_playground import PROVIDERS
 
@@ -53,8 +54,8 @@ def _number(value, field: str, low: float, high: float, kind=float):
     return number
 
 
-def clean_variants(organization, data) -> list[dict]:
-    if not isinstance(data, list) or len(data) < 2:
+def clean_variants(organization, data, minimum: int = 2) -> list[dict]:
+    if not isinstance(data, list) or len(data) < minimum:
         raise ExperimentError("variants", "give at least two variants (a baseline and a candidate)")
     if len(data) > MAX_VARIANTS:
         raise ExperimentError("variants", f"at most {MAX_VARIANTS}")
@@ -70,7 +71,7 @@ def clean_variants(organization, data) -> list[dict]:
         if provider and provider not in PROVIDERS:
             raise ExperimentError(f"{where}.provider", f"must be one of {', '.join(PROVIDERS)}")
         model = str(spec.get("model") or "").strip()[:200]
-        if version is None and not model:
+        if version is None and not model and not spec.get("recorded"):
             raise ExperimentError(where, "give a prompt_version, a model, or both")
         if model and not provider and not (version and version.model_config.get("provider")):
             provider = "openai"
@@ -116,8 +117,8 @@ def create_experiment(organization, *, name, dataset, variants, evaluators=(), r
 
 
 def _create(organization, *, name, kind, dataset, items, variants, evaluators, repetitions, baseline, project,
-            user, source=None) -> Experiment:
-    cleaned = clean_variants(organization, variants)
+            user, source=None, minimum_variants: int = 2) -> Experiment:
+    cleaned = clean_variants(organization, variants, minimum_variants)
     reps = _number(repetitions if repetitions not in (None, "") else 1, "repetitions", 1, MAX_REPETITIONS, int)
     base = _number(baseline if baseline not in (None, "") else 0, "baseline", 0, len(cleaned) - 1, int)
     if not isinstance(evaluators, (list, tuple)):
@@ -142,7 +143,7 @@ def _create(organization, *, name, kind, dataset, items, variants, evaluators, r
     return experiment
 
 
-def start_run(experiment: Experiment, *, user=None) -> ExperimentRun:
+def start_run(experiment: Experiment, *, user=None, awaiting: bool = False) -> ExperimentRun:
     """A run (or a re-run) over the experiment's snapshot; evaluators as they are now."""
     from evals.models import Evaluator
 
@@ -155,8 +156,10 @@ def start_run(experiment: Experiment, *, user=None) -> ExperimentRun:
             with transaction.atomic():
                 run = ExperimentRun.objects.create(
                     organization_id=experiment.organization_id, experiment=experiment, number=number,
-                    evaluator_snapshots=snapshots, seed=random.randrange(2**31), created_by=user)
-                transaction.on_commit(lambda: enqueue(run.id))
+                    evaluator_snapshots=snapshots, seed=random.randrange(2**31), created_by=user,
+                    status=ExperimentRun.Status.AWAITING if awaiting else ExperimentRun.Status.PENDING)
+                if not awaiting:
+                    transaction.on_commit(lambda: enqueue(run.id))
             return run
         except IntegrityError:
             continue  # two starts at once took the same number
@@ -193,3 +196,90 @@ def find_experiment(organization, ref) -> Experiment | None:
 
 def delete_experiment(experiment: Experiment) -> None:
     experiment.delete()
+
+
+# --- runs whose outputs come from the caller's own code (the SDK) ----------------------------
+
+def open_external_run(organization, *, name, dataset, variants, evaluators=(), baseline=None, user=None
+                      ) -> ExperimentRun:
+    """An experiment of recorded variants (created on first use, its snapshot kept after),
+    and a run laid out and waiting for the outputs the caller's code produces."""
+    from evals import experiment_runner
+
+    if not isinstance(variants, list) or not variants or not all(isinstance(v, str) and v.strip() for v in variants):
+        raise ExperimentError("variants", "must be a non-empty list of variant names")
+    names = [v.strip()[:200] for v in variants]
+    if len(set(names)) != len(names) or len(names) > MAX_VARIANTS:
+        raise ExperimentError("variants", f"names must be distinct, at most {MAX_VARIANTS}")
+    base = names.index(baseline) if baseline in names else 0
+    if baseline not in (None, "") and baseline not in names:
+        raise ExperimentError("baseline", "must be one of the variant names")
+    name = str(name or "").strip()
+    if not name:
+        raise ExperimentError("name", "is required")
+    experiment = Experiment.objects.filter(organization=organization, kind=Experiment.Kind.EXTERNAL,
+                                           name=name).first()
+    if experiment is None:
+        dataset_obj = eval_services.find_dataset(organization, dataset)
+        specs = [{"name": n, "recorded": True} for n in names]
+        items = list(dataset_obj.items.order_by("created_at", "id")[:MAX_ITEMS])
+        if not items:
+            raise ExperimentError("dataset", "this dataset has no items")
+        experiment = _create(
+            organization, name=name, kind=Experiment.Kind.EXTERNAL, dataset=dataset_obj,
+            items=[ExperimentItem(organization=organization, position=i, dataset_item_id=it.id,
+                                  source_request_id=it.source_request_id, input=it.input,
+                                  expected_output=it.expected_output, metadata=it.metadata or {})
+                   for i, it in enumerate(items)],
+            variants=specs, evaluators=list(evaluators or []), repetitions=1, baseline=base,
+            project=dataset_obj.project, user=user, minimum_variants=1)
+    else:
+        known = list(experiment.variants.values_list("name", flat=True))
+        for n in names:
+            if n not in known:
+                ExperimentVariant.objects.create(organization=organization, experiment=experiment,
+                                                 position=len(known), name=n, recorded=True)
+                known.append(n)
+        if evaluators:
+            experiment.evaluator_ids = [str(eval_services.find_evaluator(organization, e).id) for e in evaluators]
+        experiment.baseline_position = experiment.variants.get(name=names[base]).position
+        experiment.save(update_fields=["evaluator_ids", "baseline_position"])
+    run = start_run(experiment, user=user, awaiting=True)
+    experiment_runner.prepare(run, variants=list(experiment.variants.filter(name__in=names)))
+    return run
+
+
+def record_outputs(run: ExperimentRun, outputs) -> int:
+    """The caller's outputs for an awaiting run; the run is queued for scoring once every
+    result has one."""
+    if run.status != ExperimentRun.Status.AWAITING:
+        raise ExperimentError("run", "takes outputs only while it is waiting for them")
+    if not isinstance(outputs, list):
+        raise ExperimentError("outputs", "must be a list of {item, variant, output, latency_ms, error}")
+    variants = {v.name: v.id for v in run.experiment.variants.all()}
+    written = 0
+    for i, row in enumerate(outputs):
+        where = f"outputs[{i}]"
+        if not isinstance(row, dict):
+            raise ExperimentError(where, "must be an object")
+        if row.get("variant") not in variants:
+            raise ExperimentError(f"{where}.variant", "no such variant in this experiment")
+        try:
+            item_id = int(row.get("item"))
+        except (TypeError, ValueError):
+            raise ExperimentError(f"{where}.item", "must be an item id of this run") from None
+        output, error = row.get("output"), str(row.get("error") or "")[:2000]
+        if output is not None and not isinstance(output, str):
+            output = str(output)
+        latency = _number(row.get("latency_ms"), f"{where}.latency_ms", 0, 86_400_000, int)
+        written += ExperimentResult.objects.filter(
+            run=run, item_id=item_id, variant_id=variants[row["variant"]], status=ExperimentResult.Status.PENDING,
+        ).update(status=ExperimentResult.Status.ERROR if error or output is None else ExperimentResult.Status.DONE,
+                 output=(output or "")[:32_000], error=error or ("" if output is not None else "no output"),
+                 latency_ms=latency, completed_at=timezone.now())
+    if not run.results.filter(status=ExperimentResult.Status.PENDING).exists():
+        with transaction.atomic():
+            if ExperimentRun.objects.filter(id=run.id, status=ExperimentRun.Status.AWAITING).update(
+                    status=ExperimentRun.Status.PENDING):
+                transaction.on_commit(lambda: enqueue(run.id))
+    return written

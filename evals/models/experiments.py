@@ -20,6 +20,7 @@ class Experiment(models.Model):
     class Kind(models.TextChoices):
         DATASET = "dataset", "Dataset"
         REPLAY = "replay", "Replay of requests"
+        EXTERNAL = "external", "Your own code (SDK)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="experiments")
@@ -87,6 +88,8 @@ class ExperimentVariant(models.Model):
 
 class ExperimentRun(models.Model):
     class Status(models.TextChoices):
+        # An SDK run whose outputs are still being produced by the caller's code.
+        AWAITING = "awaiting", "Waiting for outputs"
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         INTERRUPTED = "interrupted", "Interrupted"
