@@ -226,6 +226,10 @@ def compare(baseline: list[float], candidate: list[float], baseline_passed: list
     return out
 
 
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+
+
 def verdict(result: dict) -> str:
     n, diff, p = result["n"], result["mean_difference"], result["t_test"]["p_value"]
     if n < 2 or diff is None:
@@ -234,7 +238,7 @@ def verdict(result: dict) -> str:
         return "no difference in scores"
     direction = "better" if diff > 0 else "worse"
     if result["significant"]:
-        return f"{direction} than the baseline by {abs(diff):.3f} (p = {p:.3g})"
+        return f"{direction} than the baseline by {abs(diff):.3f} ({_p(p)})"
     hint = f"; about {result['samples_needed']} items would detect a difference this size" \
         if result.get("samples_needed") else ""
-    return f"no significant difference ({diff:+.3f}, p = {p:.3g}){hint}"
+    return f"no significant difference ({diff:+.3f}, {_p(p)}){hint}"
