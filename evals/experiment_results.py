@@ -57,6 +57,9 @@ def summarize(run: ExperimentRun) -> dict:
     summary["variants"] = out_variants
     summary["evaluators"] = [_evaluator_summary(run, snapshot, variants, baseline)
                              for snapshot in run.evaluator_snapshots or []]
+    from evals import experiment_replay
+
+    summary["replay"] = experiment_replay.cost_comparison(summary, experiment)
     return summary
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/experiments/<str:experiment_id>/runs/<str:run_id>/outputs", experiment_api.experiment_run_outputs,
          name="api-experiment-run-outputs"),
     re_path(r"^experiments/?$", experiment_views.experiment_list, name="experiments"),
+    re_path(r"^experiments/replay/?$", experiment_views.replay, name="experiment-replay"),
     re_path(r"^experiments/(?P<experiment_id>[^/]+)/rerun/?$", experiment_views.experiment_rerun,
             name="experiment-rerun"),
     re_path(r"^experiments/(?P<experiment_id>[^/]+)/?$", experiment_views.experiment_detail, name="experiment"),

@@ -136,3 +136,39 @@ def experiment_rerun(request: HttpRequest, access: Access, experiment_id: str) -
     run = experiment_services.start_run(experiment, user=request.user)
     messages.success(request, f"Run {run.number} started on the same snapshot.")
     return redirect(f"/experiments/{experiment.id}/?run={run.id}")
+
+
+@org_required
+def replay(request: HttpRequest, access: Access) -> HttpResponse:
+    """"Replay these on…" from a filtered /requests list: the form, then the experiment."""
+    from dashboard import filters as filters_mod
+    from evals import experiment_replay
+
+    source = request.POST if request.method == "POST" else request.GET
+    f = filters_mod.parse(source, strict=False, organization_id=access.organization.id)
+    kwargs = f.query_kwargs()
+    rows = experiment_replay.read_rows(access.organization, kwargs, retention_days=access.retention_days)
+    errors, values = {}, {"provider": "", "model": "", "prompt_version": "", "evaluators": []}
+    if request.method == "POST":
+        require_write(access)
+        # target_*: the request filters already use provider, model and promptVersionId.
+        values = {k: request.POST.get(f"target_{k}", "").strip() for k in ("provider", "model", "prompt_version",
+                                                                           "name", "temperature")}
+        values["evaluators"] = request.POST.getlist("evaluators")
+        candidate = {k: values[k] for k in ("provider", "model", "prompt_version", "temperature") if values[k]}
+        try:
+            experiment = experiment_replay.create_replay(
+                access.organization, rows, candidate=candidate, evaluators=values["evaluators"], name=values["name"],
+                filters=f.params(), user=request.user,
+                monthly=experiment_replay.monthly_requests(access.organization, kwargs,
+                                                           retention_days=access.retention_days))
+            experiment_services.start_run(experiment, user=request.user)
+        except (ExperimentError, eval_services.EvalError) as exc:
+            errors[exc.field] = exc.message
+        else:
+            return redirect(f"/experiments/{experiment.id}/")
+    models = sorted({(r["provider"], r["model"]) for r in rows})
+    context = {"f": f, "qs": f.querystring(), "count": len(rows), "models": models, "values": values,
+               "errors": errors, "limit": experiment_replay.MAX_REPLAY,
+               "cost": sum(float(r["cost_usd"] or 0) for r in rows), **_form_context(access, values, errors)}
+    return render(request, "evals/experiments/replay.html", context, status=400 if errors else 200)
