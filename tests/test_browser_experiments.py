@@ -69,3 +69,56 @@ def test_a_user_compares_two_prompt_versions_and_reads_the_verdict(
         page.wait_for_selector("#run-body[data-status='completed']", timeout=60_000)
     page.wait_for_selector("#history-chart")
     page.screenshot(path=str(SHOTS / "experiments-rerun.png"), full_page=True)
+
+
+@pytest.mark.timeout(120)
+def test_a_user_annotates_five_items_and_sees_the_agreement(
+        spanlens_server, live_db, owner, org, browser_page):  # noqa: F811
+    from evals import annotation_services as ann
+    from evals import dataset_services, eval_services, experiment_runner, experiment_services
+    from evals.models import ExperimentResult, ExperimentScore
+
+    judge = eval_services.create_evaluator(org, name="Helpfulness judge", type="contains", config={"value": "x"})
+    dataset = dataset_services.create_dataset(org, name="Support")
+    questions = ["How do I reset my password?", "Can I pay by invoice?", "Where is my order?",
+                 "Do you ship to Canada?", "How do I cancel?"]
+    dataset_services.add_items(dataset, [{"input": q} for q in questions])
+    experiment = experiment_services.create_experiment(org, name="Support answers", dataset=dataset,
+                                                       variants=[{"model": "a"}, {"model": "b"}])
+    run = experiment_services.start_run(experiment)
+    experiment_runner.prepare(run)
+    answers = ["Open Settings → Reset password.", "Yes, on the Business plan.", "I like turtles.",
+               "Yes, in 5–7 days.", "Cancelling is not possible."]
+    results = [r for r in run.results.select_related("item", "variant").order_by("item__position")
+               if r.variant.position == 0]
+    for r, answer, passed in zip(results, answers, (True, True, False, True, True)):
+        ExperimentResult.objects.filter(id=r.id).update(status="done", output=answer)
+        ExperimentScore.objects.create(organization=org, result=r, evaluator_id=judge.id, status="scored",
+                                       score=1.0 if passed else 0.0, passed=passed)
+    run.results.filter(status="pending").update(status="error", error="not generated")
+    type(run).objects.filter(id=run.id).update(status="completed")
+    config = ann.create_score_config(org, name="Helpful?", kind="boolean")
+
+    page = browser_page
+    sign_in(page, spanlens_server)
+    page.click("nav >> text=Annotation")
+    page.fill("#queue-form input[name=name]", "Support answers, week 48")
+    page.select_option("#queue-form select[name=score_config]", str(config.id))
+    page.select_option("#queue-form select[name=experiment_run]", str(run.id))
+    page.select_option("#queue-form select[name=evaluator]", str(judge.id))
+    page.screenshot(path=str(SHOTS / "annotation-new-queue.png"), full_page=True)
+    page.click("[data-create-queue]")
+    page.wait_for_selector("#annotate-form")
+    page.screenshot(path=str(SHOTS / "annotation-scoring.png"), full_page=True)
+    # Five answers scored from the keyboard: the judge and the person disagree on the last one.
+    for key in ("y", "y", "n", "y", "n"):
+        item = page.locator("#annotate-form").get_attribute("data-item")
+        page.keyboard.press(key)
+        page.wait_for_function(
+            "id => !document.querySelector('#annotate-form') || "
+            "document.querySelector('#annotate-form').dataset.item !== id", arg=item)
+    page.wait_for_selector("#queue-done")
+    assert page.locator("[data-agreement-n]").inner_text() == "5"
+    assert page.locator("[data-kappa]").inner_text() == "0.545"
+    assert "not calibrated yet" in page.locator("#agreement").inner_text()
+    page.screenshot(path=str(SHOTS / "annotation-agreement.png"), full_page=True)
