@@ -128,6 +128,7 @@ def tool_args_pieces() -> list[str]:
     text = json.dumps(TOOL_ARGS)
     return [text[i:i + 7] for i in range(0, len(text), 7)]
 JUDGE_DELAY_S = 0.4
+SLOW_REPLY_S = 0.4  # knob slow: a non-streamed chat answer takes this long
 JUDGE_RETRY_AFTER_MS = 50
 MALFORMED_VERDICT = "I think this answer is pretty good overall, nice work!"
 STOPWORDS = {"please", "help", "with", "user", "system", "assistant", "what", "that", "this", "your", "from",
@@ -362,6 +363,8 @@ class MockUpstream:
             return _json(200, _response_object(model, knobs, status="completed"))
         if (limited := self._rate_limited_once("openai", payload, knobs)) is not None:
             return limited
+        if "slow" in knobs:
+            await asyncio.sleep(SLOW_REPLY_S)
         if stream:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return await _sse(request, _chat_chunks(model, knobs, include_usage, azure), knobs)
