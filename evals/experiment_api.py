@@ -84,6 +84,38 @@ def external_runs(request: HttpRequest, access: Access) -> JsonResponse:
     return ok(run_json(run, summary=False), {"items": items}, status=201)
 
 
+@endpoint("POST")
+@handles_experiment_errors
+def replays(request: HttpRequest, access: Access) -> JsonResponse:
+    """Bulk replay: `filters` as on /requests, the target `provider` / `model` / `prompt_version`."""
+    from django.http import QueryDict
+
+    from dashboard import filters as filters_mod
+    from evals import experiment_replay
+
+    data = _body(request)
+    raw = data.get("filters") or {}
+    if not isinstance(raw, dict):
+        return error("filters: must be an object of /requests filters", 400, "filters")
+    query = QueryDict(mutable=True)
+    query.update({k: str(v) for k, v in raw.items()})
+    f = filters_mod.parse(query, strict=False, organization_id=access.organization.id)
+    if f.errors:
+        name, message = next(iter(f.errors.items()))
+        return error(f"filters.{name}: {message}", 400, f"filters.{name}")
+    kwargs = f.query_kwargs()
+    rows = experiment_replay.read_rows(access.organization, kwargs, retention_days=access.retention_days)
+    candidate = {k: data[k] for k in ("provider", "model", "prompt_version", "temperature", "max_tokens")
+                 if data.get(k) not in (None, "")}
+    experiment = experiment_replay.create_replay(
+        access.organization, rows, candidate=candidate, evaluators=data.get("evaluators") or [],
+        name=data.get("name") or "", filters=f.params(),
+        monthly=experiment_replay.monthly_requests(access.organization, kwargs, retention_days=access.retention_days),
+        user=request.user if request.user.is_authenticated else None)
+    experiment_services.start_run(experiment)
+    return ok(experiment_json(experiment, detail=True), status=201)
+
+
 @endpoint("GET", "DELETE")
 def experiment_detail(request: HttpRequest, access: Access, experiment_id: str) -> JsonResponse:
     experiment = experiment_or_404(access, experiment_id)

@@ -4,6 +4,7 @@ from evals import experiment_api, experiment_views
 
 urlpatterns = [
     path("api/v1/experiments", experiment_api.experiments, name="api-experiments"),
+    path("api/v1/experiments/replay", experiment_api.replays, name="api-experiment-replay"),
     path("api/v1/experiments/external-runs", experiment_api.external_runs, name="api-experiment-external-runs"),
     path("api/v1/experiments/<str:experiment_id>", experiment_api.experiment_detail, name="api-experiment"),
     path("api/v1/experiments/<str:experiment_id>/runs", experiment_api.experiment_runs, name="api-experiment-runs"),

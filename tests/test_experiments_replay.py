@@ -117,3 +117,24 @@ def test_the_replay_page_starts_from_the_requests_filters(owner, org, project, k
     assert Experiment.objects.filter(organization=other_org).count() == 0
     assert {str(i.source_request_id) for i in experiment.items.all()}.isdisjoint(
         {str(r["id"]) for r in queries.list_recent_requests(organization_id=str(other_org.id), limit=100)})
+
+
+def test_the_api_replays_filtered_requests(owner, org, project, keys, monkeypatch):
+    import json
+
+    monkeypatch.setattr(experiment_services, "enqueue", lambda run_id: None)
+    logged(org, project, n=6)
+    client = Client()
+    client.force_login(owner)
+    created = client.post("/api/v1/experiments/replay", json.dumps(
+        {"filters": {"provider": "gemini"}, "provider": "openai", "model": "gpt-4o-mini"}),
+        content_type="application/json")
+    assert created.status_code == 201, created.content
+    data = created.json()["data"]
+    assert data["kind"] == "replay" and data["items"] == 2 and data["latest_run"]["status"] == "pending"
+    bad = client.post("/api/v1/experiments/replay", json.dumps({"filters": {"status": "purple"}, "model": "x"}),
+                      content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["field"] == "filters.status"
+    none = client.post("/api/v1/experiments/replay", json.dumps({"filters": {"model": "nothing-like-it"},
+                                                                "model": "x"}), content_type="application/json")
+    assert none.status_code == 400 and none.json()["field"] == "filters"
