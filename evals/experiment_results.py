@@ -91,7 +91,8 @@ def _evaluator_summary(run: ExperimentRun, snapshot: dict, variants, baseline: i
             "position": v.position, "name": v.name, "n": len(item_scores), "scored": len(all_scores),
             "failed": failed[v.id],
             "mean": eval_stats.mean(list(item_scores.values())),
-            "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
+            # Scores live on 0..1: an interval from a handful of items is kept inside it.
+            "ci_low": max(0.0, ci[0]) if ci else None, "ci_high": min(1.0, ci[1]) if ci else None,
             "pass_rate": sum(all_passes) / len(all_passes) if all_passes else None,
         })
     comparisons = []

@@ -122,3 +122,52 @@ def test_a_user_annotates_five_items_and_sees_the_agreement(
     assert page.locator("[data-kappa]").inner_text() == "0.545"
     assert "not calibrated yet" in page.locator("#agreement").inner_text()
     page.screenshot(path=str(SHOTS / "annotation-agreement.png"), full_page=True)
+
+
+@pytest.mark.timeout(150)
+def test_a_user_replays_gpt_4o_calls_on_a_cheaper_model_and_reads_the_saving(
+        spanlens_server, live_db, owner, org, project, upstream, browser_page, settings):  # noqa: F811
+    from datetime import datetime, timedelta, timezone
+    from decimal import Decimal
+
+    from celery.contrib.testing.worker import start_worker
+
+    from evals import eval_services
+    from spanlens.celery_app import app
+    from spanlens.core import services
+    from spanlens.requestlog import queries
+    from tests import mock_upstream as mock
+    from tests.seed import make_row, request_body, response_body
+
+    settings.EVAL_CONCURRENCY = 2
+    services.add_provider_key(project, "openai", mock.OPENAI_KEY, "OpenAI production")
+    now = datetime.now(timezone.utc)
+    questions = ["Why is the sky blue during the day?", "How many legs does a spider have?",
+                 "What is the capital of France?", "Why do cats purr when happy?"]
+    queries.insert_requests([
+        make_row(org, project, provider="openai", model="gpt-4o", status_code=200, cost_usd=Decimal("0.0150"),
+                 latency_ms=900 + i, created_at=now - timedelta(hours=2 + i),
+                 request_body=request_body("openai", "gpt-4o", q),
+                 response_body=response_body("openai", "gpt-4o", f"Here is why: {q.lower()}"))
+        for i, q in enumerate(questions)])
+    eval_services.create_evaluator(org, name="Relevance", type="llm_judge", pass_threshold=0.5, config={
+        "criterion": "The answer addresses the question.", "judge_provider": "openai",
+        "judge_model": "gpt-4o-mini", "scale_min": 1, "scale_max": 5})
+
+    page = browser_page
+    sign_in(page, spanlens_server)
+    page.goto(f"{spanlens_server.url}/requests/?model=gpt-4o")
+    page.click("[data-replay]")
+    page.wait_for_selector("#replay-form")
+    assert page.locator("[data-replay-count]").inner_text() == "4"
+    page.fill("input[name=target_model]", "gpt-4o-mini")
+    page.check("text=Relevance")
+    page.screenshot(path=str(SHOTS / "replay-form.png"), full_page=True)
+    page.click("[data-start-replay]")
+    page.wait_for_url(re.compile(r"/experiments/[0-9a-f-]{36}/$"))
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
+        page.wait_for_selector("#run-body[data-status='completed']", timeout=90_000)
+    assert page.locator("[data-monthly-difference]").inner_text().startswith("−$")
+    assert page.locator("[data-cost-change]").inner_text().startswith("-")
+    assert page.locator("[data-verdict]").count() == 1
+    page.screenshot(path=str(SHOTS / "replay-result.png"), full_page=True)
