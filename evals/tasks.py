@@ -29,7 +29,19 @@ def run_eval(run_id: str) -> str:
 
 @shared_task(name="evals.tasks.resume_stale_runs", ignore_result=True)
 def resume_stale_runs(stale_after_s: float | None = None) -> list[str]:
-    """The beat task: runs without a heartbeat for EVAL_STALE_AFTER_S are resumed."""
-    from evals import eval_services
+    """The beat task: eval and experiment runs without a heartbeat for EVAL_STALE_AFTER_S are resumed."""
+    from evals import eval_services, experiment_services
 
-    return eval_services.resume_stale_runs(stale_after_s)
+    return eval_services.resume_stale_runs(stale_after_s) + experiment_services.resume_stale_runs(stale_after_s)
+
+
+@shared_task(name="evals.tasks.run_experiment", ignore_result=True)
+def run_experiment(run_id: str) -> str:
+    from django.db import connections
+
+    from evals import experiment_runner
+
+    try:
+        return experiment_runner.execute(run_id)
+    finally:
+        connections.close_all()

@@ -128,6 +128,7 @@ def tool_args_pieces() -> list[str]:
     text = json.dumps(TOOL_ARGS)
     return [text[i:i + 7] for i in range(0, len(text), 7)]
 JUDGE_DELAY_S = 0.4
+SLOW_REPLY_S = 0.4  # knob slow: a non-streamed chat answer takes this long
 JUDGE_RETRY_AFTER_MS = 50
 MALFORMED_VERDICT = "I think this answer is pretty good overall, nice work!"
 STOPWORDS = {"please", "help", "with", "user", "system", "assistant", "what", "that", "this", "your", "from",
@@ -360,10 +361,17 @@ class MockUpstream:
             if stream:
                 return await _sse(request, _responses_events(model, knobs), knobs)
             return _json(200, _response_object(model, knobs, status="completed"))
+        if (limited := self._rate_limited_once("openai", payload, knobs)) is not None:
+            return limited
+        if "slow" in knobs:
+            await asyncio.sleep(SLOW_REPLY_S)
         if stream:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return await _sse(request, _chat_chunks(model, knobs, include_usage, azure), knobs)
-        return _json(200, _chat_completion(model, knobs, azure))
+        completion = _chat_completion(model, knobs, azure)
+        if "echo-prompt" in knobs and kind == "chat":
+            completion["choices"][0]["message"]["content"] = echo_reply("openai", payload)
+        return _json(200, completion)
 
     # --- OpenAI-compatible providers -----------------------------------------
 
@@ -411,9 +419,14 @@ class MockUpstream:
             await _hang()
         if is_judge_payload(payload):
             return await self._judge("anthropic", payload, model, knobs)
+        if (limited := self._rate_limited_once("anthropic", payload, knobs)) is not None:
+            return limited
         if payload.get("stream") is True:
             return await _sse(request, _anthropic_events(model, knobs), knobs)
-        return _json(200, _anthropic_message(model, knobs))
+        message = _anthropic_message(model, knobs)
+        if "echo-prompt" in knobs:
+            message.update(content=[{"type": "text", "text": echo_reply("anthropic", payload)}], stop_reason="end_turn")
+        return _json(200, message)
 
     # --- Gemini --------------------------------------------------------------
 
@@ -440,14 +453,36 @@ class MockUpstream:
             await _hang()
         if method == "generateContent" and is_judge_payload(rec.json):
             return await self._judge("gemini", rec.json, model, knobs)
+        if (limited := self._rate_limited_once("gemini", rec.json, knobs)) is not None:
+            return limited
         if method == "generateContent":
-            return _json(200, _gemini_response(model, knobs, reply_text(knobs), final=True))
+            text = echo_reply("gemini", rec.json) if "echo-prompt" in knobs else reply_text(knobs)
+            return _json(200, _gemini_response(model, knobs, text, final=True))
         chunks = _gemini_chunks(model, knobs)
         if rec.query.get("alt") == "sse":
             return await _sse(request, [f"data: {json.dumps(c)}\r\n\r\n" for c in chunks], knobs)
         # Without alt=sse Gemini streams one JSON array, element by element.
         parts = ["[" + json.dumps(chunks[0])] + ["\r\n," + json.dumps(c) for c in chunks[1:]] + ["]"]
         return await _stream(request, parts, knobs, "application/json; charset=UTF-8")
+
+    def _rate_limited_once(self, provider: str, payload, knobs: set[str]) -> web.Response | None:
+        """Knob 429-once: the first time a body is seen it gets a 429 with retry-after."""
+        if "429-once" not in knobs:
+            return None
+        fingerprint = "gen:" + json.dumps(payload, sort_keys=True)
+        if fingerprint in self._judge_seen:
+            return None
+        self._judge_seen.add(fingerprint)
+        if provider == "anthropic":
+            response = _json(429, _anthropic_error("rate_limit_error", "Number of requests has exceeded your rate limit"))
+        elif provider == "gemini":
+            response = _json(429, _gemini_error(429, "Resource has been exhausted (e.g. check quota).",
+                                                "RESOURCE_EXHAUSTED"))
+        else:
+            response = _json(429, _openai_error("Rate limit reached for requests", "requests", "rate_limit_exceeded"))
+        response.headers["retry-after-ms"] = str(JUDGE_RETRY_AFTER_MS)
+        response.headers["retry-after"] = "1"
+        return response
 
     # --- the judge -------------------------------------------------------------
 
@@ -512,6 +547,23 @@ class MockUpstream:
 
 
 # --- judge helpers ----------------------------------------------------------------
+
+def echo_reply(provider: str, payload) -> str:
+    """Knob echo-prompt: "Answer: " and the last user turn's text, so what a prompt says
+    decides what the answer contains."""
+    turns = []
+    if provider == "gemini":
+        for content in (payload or {}).get("contents") or []:
+            if content.get("role", "user") == "user":
+                turns.append(" ".join(p.get("text", "") for p in content.get("parts") or []))
+    else:
+        for message in (payload or {}).get("messages") or []:
+            if message.get("role") == "user":
+                content = message.get("content")
+                turns.append(content if isinstance(content, str) else " ".join(
+                    p.get("text", "") for p in content or [] if isinstance(p, dict)))
+    return "Answer: " + (turns[-1] if turns else "")
+
 
 def is_judge_payload(payload) -> bool:
     if not isinstance(payload, dict):
