@@ -341,7 +341,7 @@ EXFILTRATION = _p(
     r"|repeat (?:the |all )?(?:words|text|everything) (?:above|before this)"
     r"|(?:starting|beginning) with [\"']?you are (?:a|an|chatgpt)\b")
 EXFILTRATION_TRANSLATED = _p(
-    r"(?:muestra(?:me)?|revela(?:me)?|imprime) (?:tu|el) (?:prompt|mensaje) (?:del |de )?sistema"
+    r"(?:mu[eé]stra(?:me)?|revela(?:me)?|imprime) (?:tu|el) (?:prompt|mensaje) (?:del |de )?sistema"
     r"|(?:montre|affiche|révèle|revele)(?:-moi)? (?:ton|le|votre) prompt (?:système|systeme)"
     r"|(?:zeige|zeig|gib)(?: mir)? (?:deinen|den|ihren) system-?prompt")
 _EXFIL_NEEDLES = ("prompt", "instructions", "system", "above", "you are", "rules", "message")
@@ -408,7 +408,7 @@ def _any_has(*literals: str) -> Callable[[Facts], bool]:
 DETECTORS: tuple[Detector, ...] = (
     Detector("pii.email", EMAIL, lambda f: "@" in f.text, _email, _mask_email),
     # phonenumbers costs tens of microseconds a number.
-    Detector("pii.phone", PHONE, lambda f: f.digits >= 8 and b"ddd" in f.shape, _phone, lambda v: _keep_last(v, 2), max_validations=24),
+    Detector("pii.phone", PHONE, lambda f: f.digits >= 8 and (b"ddd" in f.shape or "+" in f.text), _phone, lambda v: _keep_last(v, 2), max_validations=24),
     Detector("pii.credit_card", CARD, lambda f: f.digits >= 13 and b"dddd" in f.shape, _card, lambda v: _keep_last(v, 4)),
     Detector("pii.iban", IBAN, lambda f: b"dddd" in f.shape, _iban, lambda v: v[:4] + _keep_last(v[4:], 3)),
     Detector("pii.us_ssn", SSN, lambda f: b"ddd-dd-dddd" in f.shape, _ssn, lambda v: _keep_last(v, 4)),
