@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench clean check-env serve schema
+.PHONY: run test install migrate bench bench-security clean check-env serve schema
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,10 @@ check-env: $(STAMP)
 # Side-by-side performance benchmark (about 10 minutes); writes bench/results/latest.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# Precision and recall of the security flags on the labelled corpus (seconds).
+bench-security: $(STAMP)
+	$(BIN)/python -m bench.security_flags
 
 clean:
 	rm -rf $(VENV) var

@@ -56,3 +56,27 @@ def daily_bars(days: list[dict], *, count: int = 30, today: date | None = None) 
         f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" role="img" '
         f'aria-label="Requests per day, last {count} days">{"".join(bars)}</svg>'
     )
+
+
+def stacked_bars(buckets: list[datetime], series: dict[str, list[int]], *, labels: list[str],
+                 aria: str) -> SafeString:
+    """One bar per bucket, stacked by series (drawn in order, bottom first); <title> gives the tooltip."""
+    count = max(len(buckets), 1)
+    width, height, gap = count * 10, 100, 2
+    totals = [sum(values[i] for values in series.values()) for i in range(len(buckets))]
+    top = max(totals, default=0) or 1
+    bars = []
+    for i, _ in enumerate(buckets):
+        y = float(height)
+        for name, values in series.items():
+            if not values[i]:
+                continue
+            h = max(values[i] / top * (height - 2), 1.5)
+            y -= h
+            bars.append(f'<rect class="bar-{escape(name)}" x="{i * 10 + gap / 2:.1f}" y="{y:.1f}" '
+                        f'width="{10 - gap}" height="{h:.1f}" rx="1"><title>{escape(labels[i])}</title></rect>')
+        if not totals[i]:
+            bars.append(f'<rect class="bar-empty" x="{i * 10 + gap / 2:.1f}" y="{height - 0.75}" width="{10 - gap}" '
+                        f'height="0.75" fill="#d0d5dd"><title>{escape(labels[i])}</title></rect>')
+    return mark_safe(f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" role="img" '
+                     f'aria-label="{escape(aria)}">{"".join(bars)}</svg>')

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from spanlens.core.models import ProviderKey
-from spanlens.requestlog.queries import SORT_COLUMNS, STATUS_FILTERS
+from spanlens.requestlog.queries import FLAG_GROUPS, SORT_COLUMNS, STATUS_FILTERS
+from spanlens.security.detectors import KINDS as FLAG_TYPES
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
@@ -38,6 +39,7 @@ class RequestFilters:
     userId: str = ""
     sessionId: str = ""
     status: str = "all"
+    flag: str = ""
     from_: datetime | None = None
     to: datetime | None = None
     q: str = ""
@@ -60,6 +62,7 @@ class RequestFilters:
             "user_id": self.userId or None,
             "session_id": self.sessionId or None,
             "status": self.status,
+            "flag": self.flag or None,
             "since": self.from_,
             "until": self.to,
             "search": self.q or None,
@@ -205,6 +208,8 @@ _PARSERS = (
     ("userId", _text),
     ("sessionId", _text),
     ("status", _choice(("all", *STATUS_FILTERS))),
+    # A finding type, or a group: any, pii (secrets included), injection.
+    ("flag", _choice((*FLAG_GROUPS, *FLAG_TYPES))),
     ("from", _timestamp),
     ("to", _timestamp),
     ("q", _text),

@@ -5,7 +5,8 @@ from spanlens.core import access as access_mod
 from spanlens.core import health
 from spanlens.core.models import Project
 
-SECTIONS = ("requests", "traces", "users", "prompts", "evals", "datasets", "experiments", "annotation", "settings")
+SECTIONS = ("requests", "traces", "users", "security", "prompts", "evals", "datasets", "experiments", "annotation",
+            "settings")
 
 
 def nav(request) -> dict:

@@ -45,7 +45,34 @@ def clean(row: dict) -> dict:
             except orjson.JSONDecodeError:
                 out[name] = []
     out["created_at"] = parse_ts(out.get("created_at"))
+    if "flags" in out or "response_flags" in out:
+        out["flag_badges"] = flag_badges(out.get("flags") or [], out.get("response_flags") or [])
     return out
+
+
+FLAG_GROUP_LABELS = (("injection", "Injection", "badge-err"), ("pii", "PII", "badge-warn"),
+                     ("secret", "Secret", "badge-err"))
+
+
+def flag_label(kind: str) -> str:
+    group, _, name = kind.partition(".")
+    return {"pii": "PII", "secret": "Secret", "injection": "Injection"}.get(group, group) + ": " + \
+        name.replace("_", " ")
+
+
+def flag_badges(request_flags: list, response_flags: list) -> list[dict]:
+    """One badge per group (injection, PII, secret) with the types it holds, for the list."""
+    kinds: dict[str, int] = {}
+    for finding in [*request_flags, *response_flags]:
+        if isinstance(finding, dict) and finding.get("type"):
+            kinds[finding["type"]] = kinds.get(finding["type"], 0) + int(finding.get("count") or 1)
+    badges = []
+    for group, label, css in FLAG_GROUP_LABELS:
+        mine = {k: n for k, n in kinds.items() if k.startswith(group + ".")}
+        if mine:
+            badges.append({"group": group, "label": label, "css": css,
+                           "title": ", ".join(f"{flag_label(k)} ×{n}" for k, n in sorted(mine.items()))})
+    return badges
 
 
 def provider_key_names(organization_id, rows: list[dict]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import api, settings_views, views
+from dashboard import api, security_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("requests/<str:request_id>/drawer/", views.request_drawer, name="request_drawer"),
     path("requests/<str:request_id>/replay/", views.replay_modal, name="replay_modal"),
     path("users/", views.users_page, name="users"),
+    path("security/", security_views.security_page, name="security"),
     path("settings/", settings_views.settings_home, name="settings"),
     path("settings/projects/", settings_views.projects, name="settings_projects"),
     path("settings/api-keys/", settings_views.api_keys, name="settings_api_keys"),

@@ -120,8 +120,17 @@ def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
         "provider_keys": ProviderKey.objects.filter(organization=access.organization).order_by("name"),
         "providers": ProviderKey.Provider.choices,
         "statuses": (("all", "All"), ("ok", "OK"), ("4xx", "4xx"), ("5xx", "5xx")),
+        "flag_choices": flag_choices(),
     }
     return render(request, "dashboard/requests.html", context)
+
+
+def flag_choices() -> list[tuple[str, str]]:
+    from spanlens.security.detectors import KINDS
+    from spanlens.security.highlight import label
+
+    return [("", "All calls"), ("any", "Any flag"), ("pii", "Any PII or secret"), ("injection", "Any injection"),
+            *((kind, label(kind)) for kind in KINDS)]
 
 
 def _detail_context(access: Access, request_id: str) -> dict:
@@ -139,6 +148,12 @@ def _detail_context(access: Access, request_id: str) -> dict:
 
         all_spans = trace_queries.list_spans(organization_id=access.organization.id, trace_id=row["trace_id"])
         spans, span_count = all_spans[:8], len(all_spans)
+    from spanlens.security import highlight
+
+    security_findings = [
+        *highlight.findings(row.get("flags") or [], row["request_body"], where="request"),
+        *highlight.findings(row.get("response_flags") or [], row["response_body"], where="response"),
+    ]
     request_data = bodies.load(row["request_body"])
     response_data = bodies.load(row["response_body"])
     return {
@@ -151,6 +166,7 @@ def _detail_context(access: Access, request_id: str) -> dict:
         "request_raw": row["request_body"],
         "spans": spans,
         "span_count": span_count,
+        "security_findings": security_findings,
     }
 
 
@@ -191,6 +207,7 @@ def request_drawer(request: HttpRequest, access: Access, request_id: str) -> Htt
             context.update(_list_context(access, f))
     context["f"] = f
     context["qs"] = f.querystring()
+    context["open_tab"] = "security" if request.GET.get("tab") == "security" else "request"
     response = render(request, "dashboard/_drawer.html", context)
     if context.get("list_oob"):
         response["HX-Push-Url"] = f"/requests/?{f.querystring()}"

@@ -107,10 +107,29 @@ STATUS_FILTERS = {
 }
 
 
+# The finding types of a row, request and response together (flags columns hold JSON arrays).
+FLAG_TYPES = ("arrayMap(x -> JSONExtractString(x, 'type'), "
+              "arrayConcat(JSONExtractArrayRaw(flags), JSONExtractArrayRaw(response_flags)))")
+# flag= groups: secrets and credentials count as PII, as they are personal data to protect.
+FLAG_GROUPS = {
+    "any": f"notEmpty({FLAG_TYPES})",
+    "pii": f"arrayExists(t -> startsWith(t, 'pii.') OR startsWith(t, 'secret.'), {FLAG_TYPES})",
+    "injection": f"arrayExists(t -> startsWith(t, 'injection.'), {FLAG_TYPES})",
+}
+
+
+def _flag_clause(flag: str, params: dict[str, Any]) -> str:
+    if flag in FLAG_GROUPS:
+        return FLAG_GROUPS[flag]
+    params["flag"] = flag
+    return f"has({FLAG_TYPES}, {{flag:String}})"
+
+
 def _request_filters(
     organization_id: str,
     retention_days: int,
     *,
+    flag: str | None = None,
     project_id: str | None = None,
     provider: str | None = None,
     model: str | None = None,
@@ -149,6 +168,8 @@ def _request_filters(
         params["session_id"] = session_id
     if status and status != "all":
         clauses.append(STATUS_FILTERS[status])
+    if flag:
+        clauses.append(_flag_clause(flag, params))
     if since is not None:
         clauses.append("created_at >= {since:DateTime64(3, 'UTC')}")
         params["since"] = format_ts(since)
@@ -565,4 +586,40 @@ def list_prompt_versions_of_requests(
         "SELECT toString(id) AS request_id, toString(prompt_version_id) AS version_id FROM requests "
         f"WHERE {where} AND {_IN_IDS} AND has(splitByChar(',', {{request_ids:String}}), toString(id))",
         {**params, "ids": _id_list(version_ids), "request_ids": _id_list(request_ids)},
+    )
+
+
+# --- security flags -------------------------------------------------------------
+
+def list_flag_counts_over_time(
+    *, organization_id: str, since: datetime, bucket_seconds: int, retention_days: int = 365,
+    project_id: str | None = None,
+) -> list[dict]:
+    """Flagged calls per time bucket and finding type (a call with two types counts once in each)."""
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since,
+                                     flag="any")
+    return get_engine().select(
+        "SELECT toStartOfInterval(created_at, toIntervalSecond({bucket:UInt32})) AS bucket, "
+        f"arrayJoin(arrayDistinct({FLAG_TYPES})) AS type, count() AS calls "
+        f"FROM requests WHERE {where} GROUP BY bucket, type ORDER BY bucket, type",
+        {**params, "bucket": int(bucket_seconds)},
+    )
+
+
+FLAG_DIMENSIONS = {"project": "toString(project_id)", "user": "ifNull(user_id, '')", "model": "model"}
+
+
+def list_top_flagged(
+    *, organization_id: str, dimension: str, since: datetime, limit: int = 5, retention_days: int = 365,
+    project_id: str | None = None,
+) -> list[dict]:
+    """The projects, users or models with the most flagged calls: calls, findings, PII and injection calls."""
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since,
+                                     flag="any")
+    key = FLAG_DIMENSIONS[dimension]
+    return get_engine().select(
+        f"SELECT {key} AS key, count() AS calls, "
+        f"countIf({FLAG_GROUPS['pii']}) AS pii_calls, countIf({FLAG_GROUPS['injection']}) AS injection_calls "
+        f"FROM requests WHERE {where} GROUP BY key HAVING key != '' ORDER BY calls DESC, key LIMIT {{limit:UInt32}}",
+        {**params, "limit": int(limit)},
     )
