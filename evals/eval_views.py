@@ -442,7 +442,7 @@ def add_requests(request: HttpRequest, access: Access) -> HttpResponse:
                                                 request_ids=[lookups.uuid_or_404(i) for i in ids[:1000]],
                                                 retention_days=access.retention_days)
         else:
-            f = filters_mod.parse(request.POST, strict=False)
+            f = filters_mod.parse(request.POST, strict=False, organization_id=access.organization.id)
             rows = []
             for row in queries.iter_requests_for_export(organization_id=access.organization.id,
                                                         retention_days=access.retention_days, **f.query_kwargs()):
