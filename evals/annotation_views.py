@@ -57,7 +57,8 @@ def queue_list(request: HttpRequest, access: Access) -> HttpResponse:
     context = {"queues": queues, "errors": errors, "can_write": access.can_write, "runs": runs,
                "configs": ScoreConfig.objects.filter(organization=access.organization),
                "evaluators": Evaluator.objects.filter(organization=access.organization),
-               "kinds": ScoreConfig.Kind.choices, "values": request.POST if request.method == "POST" else {}}
+               "kinds": ScoreConfig.Kind.choices, "values": request.POST if request.method == "POST" else {},
+               "chosen_run": request.POST.get("experiment_run") if request.method == "POST" else request.GET.get("run")}
     return render(request, "evals/annotation/list.html", context, status=400 if errors else 200)
 
 

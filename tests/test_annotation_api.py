@@ -98,6 +98,11 @@ def test_the_list_page_creates_configs_and_queues(owner, org, judged_run):  # no
     assert client.post("/annotation/", {"form": "config", "name": "ok", "kind": "boolean"}).status_code == 302
     bad = client.post("/annotation/", {"form": "queue", "name": "", "source": "experiment"})
     assert bad.status_code == 400 and b"name: is required" in bad.content
+    from evals.models import ExperimentRun
+
+    ExperimentRun.objects.filter(id=run.id).update(status="completed")
+    page = client.get(f"/annotation/?run={run.id}").content.decode()
+    assert f'<option value="{run.id}" selected>' in page
     config = org.score_configs.get()
     made = client.post("/annotation/", {"form": "queue", "name": "q", "score_config": str(config.id),
                                         "source": "experiment", "experiment_run": str(run.id)})

@@ -95,3 +95,27 @@ def test_compare_gives_a_verdict_and_a_hint_when_not_significant():
     assert out["verdict"].startswith("no significant difference") and "items would detect" in out["verdict"]
     better = paired_stats.compare(*FIXTURES["small_no_ties"])
     assert better["significant"] and better["verdict"].startswith("better than the baseline")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+pairs = st.lists(st.tuples(st.floats(0, 1, allow_nan=False), st.floats(0, 1, allow_nan=False)),
+                 min_size=3, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pairs)
+def test_the_t_test_and_wilcoxon_agree_with_scipy_on_any_scores(data):
+    base, cand = [a for a, _ in data], [b for _, b in data]
+    d = [c - b for b, c in zip(base, cand)]
+    t = paired_stats.paired_t_test(base, cand)
+    if len(set(d)) > 1:
+        theirs = scipy_stats.ttest_rel(cand, base)
+        assert t.p_value == pytest.approx(theirs.pvalue, abs=1e-6)
+    nonzero = [x for x in d if x != 0]
+    if nonzero:
+        w = paired_stats.wilcoxon_signed_rank(base, cand)
+        exact = len(nonzero) == len(d) and len(set(abs(x) for x in d)) == len(d) and len(d) <= 50
+        theirs = scipy_stats.wilcoxon(cand, base, method="exact" if exact else "asymptotic")
+        assert w.p_value == pytest.approx(theirs.pvalue, abs=1e-6)
