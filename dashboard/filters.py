@@ -18,7 +18,8 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 SORT_DIRS = ("asc", "desc")
 # URL-only drill-down filters: shown in the active-filter banner, not the toolbar.
-URL_ONLY = (("promptVersionId", "Prompt version"), ("userId", "User"), ("sessionId", "Session"))
+URL_ONLY = (("promptVersionId", "Prompt version"), ("userId", "User"), ("sessionId", "Session"),
+            ("cacheHit", "Cache hit"))
 
 
 class FilterError(ValueError):
@@ -38,6 +39,8 @@ class RequestFilters:
     userId: str = ""
     sessionId: str = ""
     status: str = "all"
+    # "true": only calls the response cache answered; "false": only calls that reached the provider.
+    cacheHit: str = ""
     from_: datetime | None = None
     to: datetime | None = None
     q: str = ""
@@ -60,6 +63,7 @@ class RequestFilters:
             "user_id": self.userId or None,
             "session_id": self.sessionId or None,
             "status": self.status,
+            "cache_hit": {"true": True, "false": False}.get(self.cacheHit),
             "since": self.from_,
             "until": self.to,
             "search": self.q or None,
@@ -205,6 +209,7 @@ _PARSERS = (
     ("userId", _text),
     ("sessionId", _text),
     ("status", _choice(("all", *STATUS_FILTERS))),
+    ("cacheHit", _choice(("true", "false"))),
     ("from", _timestamp),
     ("to", _timestamp),
     ("q", _text),

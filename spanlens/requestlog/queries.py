@@ -16,7 +16,7 @@ REQUEST_COLUMNS = (
     "cache_read_tokens", "cache_write_tokens", "cost_usd", "cost_source", "latency_ms", "proxy_overhead_ms",
     "status_code", "request_body", "response_body", "trace_id", "span_id", "prompt_version_id",
     "user_id", "session_id", "log_body", "flags", "response_flags", "truncated", "error_message",
-    "created_at",
+    "created_at", "cache_hit", "cost_saved_usd",
 )
 # Everything but the bodies: what list views need.
 SUMMARY_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
@@ -122,6 +122,7 @@ def _request_filters(
     since: datetime | None = None,
     until: datetime | None = None,
     search: str | None = None,
+    cache_hit: bool | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause for the request list: tenant scope first, then each set filter."""
     where, params = _scope(organization_id, retention_days)
@@ -149,6 +150,9 @@ def _request_filters(
         params["session_id"] = session_id
     if status and status != "all":
         clauses.append(STATUS_FILTERS[status])
+    if cache_hit is not None:
+        clauses.append("cache_hit = {cache_hit:Bool}")
+        params["cache_hit"] = bool(cache_hit)
     if since is not None:
         clauses.append("created_at >= {since:DateTime64(3, 'UTC')}")
         params["since"] = format_ts(since)
