@@ -5,7 +5,7 @@ from spanlens.core import access as access_mod
 from spanlens.core import health
 from spanlens.core.models import Project
 
-SECTIONS = ("requests", "traces", "users", "prompts", "evals", "datasets", "settings")
+SECTIONS = ("requests", "traces", "users", "prompts", "evals", "datasets", "settings", "shares")
 
 
 def nav(request) -> dict:
