@@ -50,7 +50,7 @@ def test_a_view_saved_by_one_user_opens_for_a_colleague(seeded, spanlens_server,
     page = signed_in(browser, spanlens_server, owner)
     page.goto(f"{spanlens_server.url}/traces?status=error")
     page.click(".view-save summary")
-    page.fill(".view-save-form input[name=name]", "Failed traces")
+    page.fill(".view-save-form input[name=view_name]", "Failed traces")
     page.check(".view-save-form input[name=shared]")
     page.click(".view-save-form button")
     page.wait_for_selector('.view-chip.active[data-view="Failed traces"]')

@@ -299,14 +299,18 @@ def test_an_answer_cached_by_one_process_is_served_by_the_other(two_servers, pro
 def hits_and_misses(org, project, other_org_and_project):
     from tests.seed import make_row
 
-    mine = [make_row(org, project, cache_hit=True, cost_usd="0", cost_saved_usd="0.00036"), make_row(org, project)]
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    mine = [make_row(org, project, created_at=now, cache_hit=True, cost_usd="0", cost_saved_usd="0.00036"),
+            make_row(org, project)]
     other_org, other_project = other_org_and_project
     theirs = make_row(other_org, other_project, cache_hit=True, cost_usd="0", cost_saved_usd="0.001")
     queries.insert_requests([*mine, theirs])
     return mine, theirs
 
 
-def test_the_requests_api_and_page_filter_on_cache_hits(owner, hits_and_misses):
+def test_the_requests_api_and_page_filter_on_cache_hits(owner, org, hits_and_misses):
     from django.test import Client
 
     (hit, miss), theirs = hits_and_misses
@@ -320,6 +324,9 @@ def test_the_requests_api_and_page_filter_on_cache_hits(owner, hits_and_misses):
     page = client.get("/requests/?cacheHit=true").content.decode()
     assert hit["id"] in page and miss["id"] not in page and theirs["id"] not in page
     assert "data-cache-hit" in page
+    stats = queries.get_request_stats(organization_id=str(org.id))
+    assert stats["cache_hits"] == 1 and abs(stats["saved_usd"] - 0.00036) < 1e-9
+    assert "cache saved $0.0004 · 1 hit" in client.get("/requests/?view=none").content.decode()
 
     refused = client.get("/api/v1/requests?cacheHit=maybe")
     assert refused.status_code == 400 and "cacheHit" in refused.json()["error"]

@@ -26,7 +26,7 @@ def client_for(user) -> Client:
 
 def test_a_saved_view_appears_in_the_bar_and_opens_its_filters(owner, org):
     client = client_for(owner)
-    response = client.post("/views/", {"page": "requests", "name": "Slow Anthropic",
+    response = client.post("/views/", {"page": "requests", "view_name": "Slow Anthropic",
                                        "query": "provider=anthropic&status=5xx&page=3"})
     assert response.status_code == 302
     assert response["Location"] == "/requests/?provider=anthropic&status=5xx"
@@ -76,11 +76,11 @@ def test_it_checks_ownership_of_views(owner, org, outsider, other_org_and_projec
 
 def test_a_viewer_keeps_views_private_and_a_nameless_view_is_a_form_error(viewer, org):
     client = client_for(viewer)
-    assert client.post("/views/", {"page": "requests", "name": "x", "query": "", "shared": "on"}).status_code == 403
-    response = client.post("/views/", {"page": "requests", "name": "  ", "query": "status=ok"}, follow=True)
+    assert client.post("/views/", {"page": "requests", "view_name": "x", "query": "", "shared": "on"}).status_code == 403
+    response = client.post("/views/", {"page": "requests", "view_name": "  ", "query": "status=ok"}, follow=True)
     assert response.status_code == 200
     assert "View not saved: Give the view a name." in response.content.decode()
-    assert client.post("/views/", {"page": "requests", "name": "Mine", "query": "status=ok"}).status_code == 302
+    assert client.post("/views/", {"page": "requests", "view_name": "Mine", "query": "status=ok"}).status_code == 302
 
 
 # --- share links ---------------------------------------------------------------------

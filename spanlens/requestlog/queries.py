@@ -256,7 +256,8 @@ def get_request_stats(
         "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
         "countIf(" + ERROR_CONDITION + ") AS errors, "
-        "countIf(cost_source = 'unknown') AS unpriced "
+        "countIf(cost_source = 'unknown') AS unpriced, countIf(cache_hit) AS cache_hits, "
+        "toFloat64(sum(ifNull(cost_saved_usd, toDecimal64(0, 8)))) AS saved_usd "
         f"FROM requests WHERE {where}",
         params,
     )[0]
@@ -276,6 +277,9 @@ def get_request_stats(
         "unpriced": int(totals["unpriced"] or 0),
         "errors": int(totals["errors"]),
         "error_rate": (int(totals["errors"]) / requests) if requests else 0.0,
+        # What the response cache saved: calls answered without the provider, and their cost.
+        "cache_hits": int(totals["cache_hits"] or 0),
+        "saved_usd": float(totals["saved_usd"] or 0),
         "hourly": hours,
     }
 

@@ -44,7 +44,7 @@ def save_view(request: HttpRequest, access: Access) -> HttpResponse:
         raise PermissionDenied("Viewers keep their views private.")
     try:
         view = services.save_view(organization=access.organization, user=request.user, page=page,
-                                  name=request.POST.get("name", ""), query=query, shared=shared_with_org)
+                                  name=request.POST.get("view_name", ""), query=query, shared=shared_with_org)
     except services.ViewError as exc:
         messages.error(request, f"View not saved: {exc}")
         return _back(page, services.clean_query(query) if len(query) <= services.MAX_QUERY else "")
