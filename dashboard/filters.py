@@ -19,7 +19,8 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 SORT_DIRS = ("asc", "desc")
 # URL-only drill-down filters: shown in the active-filter banner, not the toolbar.
-URL_ONLY = (("promptVersionId", "Prompt version"), ("userId", "User"), ("sessionId", "Session"))
+URL_ONLY = (("promptVersionId", "Prompt version"), ("userId", "User"), ("sessionId", "Session"),
+            ("cacheHit", "Cache hit"))
 
 
 class FilterError(ValueError):
@@ -40,6 +41,8 @@ class RequestFilters:
     sessionId: str = ""
     status: str = "all"
     flag: str = ""
+    # "true": only calls the response cache answered; "false": only calls that reached the provider.
+    cacheHit: str = ""
     from_: datetime | None = None
     to: datetime | None = None
     q: str = ""
@@ -63,6 +66,7 @@ class RequestFilters:
             "session_id": self.sessionId or None,
             "status": self.status,
             "flag": self.flag or None,
+            "cache_hit": {"true": True, "false": False}.get(self.cacheHit),
             "since": self.from_,
             "until": self.to,
             "search": self.q or None,
@@ -210,6 +214,7 @@ _PARSERS = (
     ("status", _choice(("all", *STATUS_FILTERS))),
     # A finding type, or a group: any, pii (secrets included), injection.
     ("flag", _choice((*FLAG_GROUPS, *FLAG_TYPES))),
+    ("cacheHit", _choice(("true", "false"))),
     ("from", _timestamp),
     ("to", _timestamp),
     ("q", _text),

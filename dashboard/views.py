@@ -17,6 +17,7 @@ from spanlens.core import access as access_mod
 from spanlens.core.access import Access, org_required
 from spanlens.core.models import Project, ProviderKey
 from spanlens.requestlog import queries
+from spanlens.sharing.views import default_redirect
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -103,6 +104,8 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
 
 @org_required
 def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
+    if opened_default := default_redirect(request, access, "requests"):
+        return opened_default
     f = _filters_for(request, access)
     target = request.htmx.target if request.htmx else None
     if target == "request-list":
@@ -263,6 +266,8 @@ USER_SORTS = (("cost_usd", "Spend"), ("requests", "Requests"), ("last_seen", "La
 
 @org_required
 def users_page(request: HttpRequest, access: Access) -> HttpResponse:
+    if opened_default := default_redirect(request, access, "users"):
+        return opened_default
     sort_by = request.GET.get("sortBy", "cost_usd")
     sort_dir = request.GET.get("sortDir", "desc")
     if sort_by not in queries.USER_SORT_COLUMNS:

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 from django.conf import settings
 
-from proxy import auth, paths, upstream
+from proxy import auth, cache, paths, upstream
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
@@ -39,6 +39,8 @@ _META_HEADERS = {
     b"x-spanlens-trace-id": "trace_id",
     b"x-spanlens-span-id": "span_id",
     b"x-spanlens-sample": "sample",
+    b"x-spanlens-cache": "cache",
+    b"x-spanlens-cache-ttl": "cache_ttl",
 }
 _JSON = [(b"content-type", b"application/json")]
 
@@ -141,12 +143,25 @@ async def handle(scope, receive, send):
         except orjson.JSONDecodeError:
             parsed = None
     prepared = adapter.prepare(rest, body, parsed)
-    entry = PendingLog(created_at=created_at, tenant=tenant, provider=provider,
-                       endpoint=rest, method=scope["method"], meta=meta)
+    try:
+        cached_request = cache.request_for(meta, project_id=tenant.project_id, provider=provider,
+                                           method=scope["method"], path=rest,
+                                           query_string=scope["query_string"], body=body, parsed=parsed)
+    except cache.CacheRequestError as exc:
+        await _error(send, 400, str(exc))
+        return
+    hit = await cache.lookup(cached_request) if cached_request else None
+    entry = (cache.CacheHitLog if hit else PendingLog)(
+        created_at=created_at, tenant=tenant, provider=provider, endpoint=rest, method=scope["method"], meta=meta)
     entry.provider_key_id = key.id
     entry.price_free = key.price_free
     entry.model = prepared.model
     entry.request_body = prepared.body
+    if hit:
+        await cache.serve(send, hit, entry, adapter, prepared)
+        now = time.perf_counter()
+        _finish(entry, started, now, now, sample)
+        return
     base = settings.UPSTREAM_BASE_URLS.get(provider)
     url = adapter.upstream_url(base, rest, scope["query_string"], key)
     if not url:
@@ -175,6 +190,8 @@ async def handle(scope, receive, send):
 
     entry.status_code = response.status
     out_headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in _RESPONSE_DROP]
+    if cached_request:
+        out_headers.append(cache.MISS)
     is_stream = prepared.stream or response.content_type == "text/event-stream"
     try:
         if is_stream:
@@ -195,6 +212,8 @@ async def handle(scope, receive, send):
             await send({"type": "http.response.body", "body": data})
     finally:
         response.release()
+    if cached_request:
+        cache.remember(cached_request, entry, out_headers)
     _finish(entry, started, upstream_started, upstream_done, sample)
 
 

@@ -19,9 +19,11 @@ app.conf.beat_schedule = {
     "refresh-unpriced-models": {"task": "spanlens.core.tasks.refresh_unpriced_models", "schedule": 900.0},
     # Eval runs whose worker died (no heartbeat for EVAL_STALE_AFTER_S) are resumed.
     "resume-stale-eval-runs": {"task": "evals.tasks.resume_stale_runs", "schedule": 60.0},
+    # Expired response-cache entries leave the on-disk store (Redis expires them itself).
+    "purge-response-cache": {"task": "proxy.tasks.purge_response_cache", "schedule": 600.0},
 }
 app.conf.worker_hijack_root_logger = False
-app.autodiscover_tasks(["spanlens.core", "dashboard", "evals"])
+app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy"])
 
 
 @before_task_publish.connect

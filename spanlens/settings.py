@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "channels",
     "spanlens.core",
     "spanlens.traces",
+    "spanlens.sharing",
     "dashboard",
     "evals",
 ]
@@ -280,6 +281,8 @@ UPSTREAM_HEADERS_TIMEOUT_S = env_float("UPSTREAM_HEADERS_TIMEOUT_S", 35.0)
 STREAM_DEADLINE_S = env_float("STREAM_DEADLINE_S", 290.0)
 BODY_CAP_BYTES = env_int("BODY_CAP_BYTES", 64 * 1024)
 API_KEY_CACHE_TTL_S = env_float("API_KEY_CACHE_TTL_S", 30.0)
+# The response cache's on-disk store (used when REDIS_URL is unset) stays under this size.
+RESPONSE_CACHE_MAX_MB = env_int("RESPONSE_CACHE_MAX_MB", 256)
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

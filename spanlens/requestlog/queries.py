@@ -16,7 +16,7 @@ REQUEST_COLUMNS = (
     "cache_read_tokens", "cache_write_tokens", "cost_usd", "cost_source", "latency_ms", "proxy_overhead_ms",
     "status_code", "request_body", "response_body", "trace_id", "span_id", "prompt_version_id",
     "user_id", "session_id", "log_body", "flags", "response_flags", "truncated", "error_message",
-    "created_at",
+    "created_at", "cache_hit", "cost_saved_usd",
 )
 # Everything but the bodies: what list views need.
 SUMMARY_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
@@ -141,6 +141,7 @@ def _request_filters(
     since: datetime | None = None,
     until: datetime | None = None,
     search: str | None = None,
+    cache_hit: bool | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause for the request list: tenant scope first, then each set filter."""
     where, params = _scope(organization_id, retention_days)
@@ -170,6 +171,9 @@ def _request_filters(
         clauses.append(STATUS_FILTERS[status])
     if flag:
         clauses.append(_flag_clause(flag, params))
+    if cache_hit is not None:
+        clauses.append("cache_hit = {cache_hit:Bool}")
+        params["cache_hit"] = bool(cache_hit)
     if since is not None:
         clauses.append("created_at >= {since:DateTime64(3, 'UTC')}")
         params["since"] = format_ts(since)
@@ -273,7 +277,8 @@ def get_request_stats(
         "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
         "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
         "countIf(" + ERROR_CONDITION + ") AS errors, "
-        "countIf(cost_source = 'unknown') AS unpriced "
+        "countIf(cost_source = 'unknown') AS unpriced, countIf(cache_hit) AS cache_hits, "
+        "toFloat64(sum(ifNull(cost_saved_usd, toDecimal64(0, 8)))) AS saved_usd "
         f"FROM requests WHERE {where}",
         params,
     )[0]
@@ -293,6 +298,9 @@ def get_request_stats(
         "unpriced": int(totals["unpriced"] or 0),
         "errors": int(totals["errors"]),
         "error_rate": (int(totals["errors"]) / requests) if requests else 0.0,
+        # What the response cache saved: calls answered without the provider, and their cost.
+        "cache_hits": int(totals["cache_hits"] or 0),
+        "saved_usd": float(totals["saved_usd"] or 0),
         "hourly": hours,
     }
 

@@ -5,11 +5,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from spanlens.core.access import Access, current_project, org_required
+from spanlens.sharing.views import default_redirect
 from spanlens.traces import payloads, queries, waterfall
 
 
 @org_required
 def trace_list(request: HttpRequest, access: Access) -> HttpResponse:
+    if opened_default := default_redirect(request, access, "traces"):
+        return opened_default
     error = None
     try:
         filters = payloads.parse_trace_filters(request.GET)
