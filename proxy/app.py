@@ -7,7 +7,9 @@ response is sent, in the writer thread.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+import uuid
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -18,6 +20,7 @@ from proxy import auth, paths, upstream
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
+from spanlens.security import policy
 from spanlens.requestlog.writer import get_writer
 
 VERSION = "0.1.0"
@@ -147,6 +150,10 @@ async def handle(scope, receive, send):
     entry.price_free = key.price_free
     entry.model = prepared.model
     entry.request_body = prepared.body
+    if tenant.security_policy is not None:
+        prepared = await _apply_policy(send, entry, prepared, tenant, started, sample)
+        if prepared is None:
+            return
     base = settings.UPSTREAM_BASE_URLS.get(provider)
     url = adapter.upstream_url(base, rest, scope["query_string"], key)
     if not url:
@@ -255,6 +262,49 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         watcher.cancel()
     entry.response_raw = b"".join(captured)
     return done
+
+
+async def _apply_policy(send, entry, prepared, tenant, started, sample):
+    """Block or redact before forwarding (projects whose policy is not log-only); None when blocked."""
+    block_injection, redact_pii = tenant.security_policy
+    verdict = policy.enforce(prepared.body, block_injection=block_injection, redact_pii=redact_pii)
+    if verdict.findings:
+        entry.id = str(uuid.uuid4())  # the audit entry names the logged call
+    if verdict.blocked:
+        _audit_enforcement(tenant, entry, "block", verdict.findings)
+        await _fail(send, entry, started, time.perf_counter(), 422, verdict.message, sample)
+        return None
+    if verdict.body is not None:
+        # The provider gets the placeholders, and the log stores what the provider got.
+        prepared = dataclasses.replace(prepared, body=verdict.body)
+        entry.request_body = verdict.body
+        entry.redacted = verdict.findings
+        _audit_enforcement(tenant, entry, "redact", verdict.findings)
+    return prepared
+
+
+_audit_tasks: set = set()
+
+
+def _audit_enforcement(tenant, entry, action: str, findings: list[dict]) -> None:
+    from asgiref.sync import sync_to_async
+
+    from spanlens.security.services import record_enforcement
+
+    task = asyncio.ensure_future(sync_to_async(_record_and_close, thread_sensitive=False)(
+        record_enforcement, tenant.organization_id, tenant.project_id,
+        action=action, request_id=entry.id, findings=findings))
+    _audit_tasks.add(task)
+    task.add_done_callback(_audit_tasks.discard)
+
+
+def _record_and_close(fn, *args, **kwargs) -> None:
+    from django.db import connections
+
+    try:
+        fn(*args, **kwargs)
+    finally:
+        connections.close_all()
 
 
 async def _fail(send, entry, started, upstream_started, status, message, sample) -> None:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "channels",
     "spanlens.core",
     "spanlens.traces",
+    "spanlens.security",
     "dashboard",
     "evals",
 ]
