@@ -76,3 +76,32 @@ def test_a_bad_policy_value_names_the_field(db, project):
         security_services.set_policy(project, injection="explode", pii="log")
     assert bad.value.field == "injection"
     assert not SecurityPolicy.objects.filter(project=project).exists()
+
+
+def test_the_settings_page_sets_a_policy_and_audits_it(db, owner, org, project):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    page = client.get("/settings/projects/").content.decode()
+    assert 'id="security-policies"' in page and 'name="injection"' in page
+    response = client.post("/settings/projects/", {"action": "security_policy", "project_id": str(project.id),
+                                                   "injection": "block", "pii": "redact"})
+    assert response.status_code == 302
+    policy = SecurityPolicy.objects.get(project=project)
+    assert (policy.injection, policy.pii) == ("block", "redact")
+    assert AuditEvent.objects.filter(organization=org, action="security_policy.update").exists()
+    bad = client.post("/settings/projects/", {"action": "security_policy", "project_id": str(project.id),
+                                              "injection": "nope", "pii": "log"})
+    assert bad.status_code == 400 and "must be one of" in bad.content.decode()
+
+
+def test_an_outsider_cannot_set_another_tenants_policy(db, outsider, project):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(outsider)
+    response = client.post("/settings/projects/", {"action": "security_policy", "project_id": str(project.id),
+                                                   "injection": "block", "pii": "log"})
+    assert response.status_code in (403, 404)
+    assert not SecurityPolicy.objects.filter(project=project).exists()
