@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 import uuid
 from urllib.parse import parse_qsl
@@ -16,7 +17,7 @@ import aiohttp
 import orjson
 from django.conf import settings
 
-from proxy import auth, paths, upstream
+from proxy import auth, paths, security, upstream
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
@@ -267,7 +268,11 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
 async def _apply_policy(send, entry, prepared, tenant, started, sample):
     """Block or redact before forwarding (projects whose policy is not log-only); None when blocked."""
     block_injection, redact_pii = tenant.security_policy
-    verdict = policy.enforce(prepared.body, block_injection=block_injection, redact_pii=redact_pii)
+    enforce = functools.partial(policy.enforce, prepared.body, block_injection=block_injection,
+                                redact_pii=redact_pii)
+    # A large body takes a while to redact: off the loop, so other calls interleave.
+    big = len(prepared.body) > security.SCAN_WINDOW
+    verdict = await asyncio.get_running_loop().run_in_executor(None, enforce) if big else enforce()
     if verdict.findings:
         entry.id = str(uuid.uuid4())  # the audit entry names the logged call
     if verdict.blocked:

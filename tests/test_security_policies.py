@@ -105,3 +105,20 @@ def test_an_outsider_cannot_set_another_tenants_policy(db, outsider, project):
                                                    "injection": "block", "pii": "log"})
     assert response.status_code in (403, 404)
     assert not SecurityPolicy.objects.filter(project=project).exists()
+
+
+def test_redaction_keeps_the_api_fields_and_numbers_each_value_once():
+    import orjson
+
+    from spanlens.security import policy
+
+    body = orjson.dumps({"model": "gpt-4o-mini", "user": "ops@acme.com", "messages": [
+        {"role": "user", "content": "SSN 536-22-8714, key AKIAIOSFODNN7EXAMPLE, mail ops@acme.com"}]})
+    verdict = policy.enforce(body, block_injection=False, redact_pii=True)
+    doc = orjson.loads(verdict.body)
+    assert doc["model"] == "gpt-4o-mini" and doc["messages"][0]["role"] == "user"
+    assert doc["user"] == "[EMAIL_1]"
+    assert doc["messages"][0]["content"] == "SSN [US_SSN_1], key [AWS_ACCESS_KEY_1], mail [EMAIL_1]"
+    assert policy.enforce(b"plain text to jane@example.com", block_injection=False,
+                          redact_pii=True).body == b"plain text to [EMAIL_1]"
+    assert policy.enforce(b'{"messages":[]}', block_injection=True, redact_pii=True).body is None
