@@ -39,6 +39,13 @@ def projects(request: HttpRequest, access: Access) -> HttpResponse:
             if action == "create":
                 project = services.create_project(access.organization, request.POST.get("name", ""), **_who(request))
                 messages.success(request, f"Created project {project.name}.")
+            elif action == "security_policy":
+                from spanlens.security import services as security_services
+
+                project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
+                security_services.set_policy(project, injection=request.POST.get("injection", ""),
+                                             pii=request.POST.get("pii", ""), **_who(request))
+                messages.success(request, f"Saved the security policy of {project.name}.")
             elif action == "rename":
                 project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
                 services.rename_project(project, request.POST.get("name", ""), **_who(request))
@@ -49,9 +56,15 @@ def projects(request: HttpRequest, access: Access) -> HttpResponse:
             error = str(exc).capitalize() + "."
         if error is None:
             return redirect("settings_projects")
-    rows = Project.objects.filter(organization=access.organization).order_by("name")
+    from spanlens.security.models import SecurityPolicy
+
+    rows = list(Project.objects.filter(organization=access.organization).order_by("name"))
+    policies = {p.project_id: p for p in SecurityPolicy.objects.filter(project__in=rows)}
+    for row in rows:
+        row.policy = policies.get(row.id) or SecurityPolicy(project=row)
     return _render(request, "dashboard/settings/projects.html", access, "projects",
-                   {"projects": rows, "error": error}, status=400 if error else 200)
+                   {"projects": rows, "error": error, "injection_choices": SecurityPolicy.Injection.choices,
+                    "pii_choices": SecurityPolicy.Pii.choices}, status=400 if error else 200)
 
 
 @org_required

@@ -7,17 +7,21 @@ response is sent, in the writer thread.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import time
+import uuid
 from urllib.parse import parse_qsl
 
 import aiohttp
 import orjson
 from django.conf import settings
 
-from proxy import auth, cache, paths, upstream
+from proxy import auth, cache, paths, security, upstream
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
+from spanlens.security import policy
 from spanlens.requestlog.writer import get_writer
 
 VERSION = "0.1.0"
@@ -157,6 +161,11 @@ async def handle(scope, receive, send):
     entry.price_free = key.price_free
     entry.model = prepared.model
     entry.request_body = prepared.body
+    # The project's policy first: a call it blocks is never answered, not even from the cache.
+    if tenant.security_policy is not None:
+        prepared = await _apply_policy(send, entry, prepared, tenant, started, sample)
+        if prepared is None:
+            return
     if hit:
         await cache.serve(send, hit, entry, adapter, prepared)
         now = time.perf_counter()
@@ -274,6 +283,53 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         watcher.cancel()
     entry.response_raw = b"".join(captured)
     return done
+
+
+async def _apply_policy(send, entry, prepared, tenant, started, sample):
+    """Block or redact before forwarding (projects whose policy is not log-only); None when blocked."""
+    block_injection, redact_pii = tenant.security_policy
+    enforce = functools.partial(policy.enforce, prepared.body, block_injection=block_injection,
+                                redact_pii=redact_pii)
+    # A large body takes a while to redact: off the loop, so other calls interleave.
+    big = len(prepared.body) > security.SCAN_WINDOW
+    verdict = await asyncio.get_running_loop().run_in_executor(None, enforce) if big else enforce()
+    if verdict.findings:
+        entry.id = str(uuid.uuid4())  # the audit entry names the logged call
+    if verdict.blocked:
+        _audit_enforcement(tenant, entry, "block", verdict.findings)
+        await _fail(send, entry, started, time.perf_counter(), 422, verdict.message, sample)
+        return None
+    if verdict.body is not None:
+        # The provider gets the placeholders, and the log stores what the provider got.
+        prepared = dataclasses.replace(prepared, body=verdict.body)
+        entry.request_body = verdict.body
+        entry.redacted = verdict.findings
+        _audit_enforcement(tenant, entry, "redact", verdict.findings)
+    return prepared
+
+
+_audit_tasks: set = set()
+
+
+def _audit_enforcement(tenant, entry, action: str, findings: list[dict]) -> None:
+    from asgiref.sync import sync_to_async
+
+    from spanlens.security.services import record_enforcement
+
+    task = asyncio.ensure_future(sync_to_async(_record_and_close, thread_sensitive=False)(
+        record_enforcement, tenant.organization_id, tenant.project_id,
+        action=action, request_id=entry.id, findings=findings))
+    _audit_tasks.add(task)
+    task.add_done_callback(_audit_tasks.discard)
+
+
+def _record_and_close(fn, *args, **kwargs) -> None:
+    from django.db import connections
+
+    try:
+        fn(*args, **kwargs)
+    finally:
+        connections.close_all()
 
 
 async def _fail(send, entry, started, upstream_started, status, message, sample) -> None:

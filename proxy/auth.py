@@ -33,6 +33,8 @@ class Tenant:
     api_key_id: str
     # provider -> key for the project; None when the project has none.
     provider_keys: dict
+    # The project's security policy when it is not log-only: (block injection, redact PII).
+    security_policy: tuple[bool, bool] | None = None
 
 
 class AuthError(Exception):
@@ -106,7 +108,11 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
                 price_free=pk.price_free,
             )
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
-        return Tenant(str(key.organization_id), str(project_id), str(key.id), provider_keys)
+        from spanlens.security.models import SecurityPolicy
+
+        policy = SecurityPolicy.objects.filter(project_id=project_id).first()
+        enforced = (policy.injection == "block", policy.pii == "redact") if policy and policy.enforcing else None
+        return Tenant(str(key.organization_id), str(project_id), str(key.id), provider_keys, enforced)
     finally:
         # Runs in a pool thread: a lookup is rare (cached), so don't hold a connection.
         connections.close_all()

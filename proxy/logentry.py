@@ -18,7 +18,7 @@ class PendingLog:
     __slots__ = (
         "id", "created_at", "tenant", "provider", "provider_key_id", "endpoint", "method", "model",
         "stream", "request_body", "response_raw", "status_code", "latency_ms", "proxy_overhead_ms",
-        "truncated", "error_message", "meta", "log_body", "client_gone", "price_free",
+        "truncated", "error_message", "meta", "log_body", "client_gone", "price_free", "redacted",
     )
 
     def __init__(self, *, created_at: float, tenant, provider: str, endpoint: str, method: str, meta: dict):
@@ -44,6 +44,8 @@ class PendingLog:
         self.price_free = False
         self.meta = meta  # x-spanlens-* values
         self.log_body = meta.get("log_body") or "full"
+        # Findings a project policy redacted before forwarding: the stored body no longer holds them.
+        self.redacted: list[dict] = []
 
     def to_row(self) -> dict:
         from spanlens.requestlog.queries import format_ts
@@ -82,7 +84,7 @@ class PendingLog:
             error = "Client disconnected before the stream ended."
         if not error and self.status_code >= 400:
             error = privacy.stored_body(self.response_raw, 4096)
-        flags = security.scan(request_text)
+        flags = security.scan(request_text, redacted=self.redacted)
         response_flags = security.scan(response_text)
         keep_bodies = self.log_body == "full"
         keep_ids = self.log_body != "none"

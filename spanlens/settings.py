@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "spanlens.core",
     "spanlens.traces",
     "spanlens.sharing",
+    "spanlens.security",
     "dashboard",
     "evals",
 ]

@@ -1036,6 +1036,20 @@ END IF;
 END
 $spanlens$;
 
+-- security.0001_initial
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'security' AND "name" = '0001_initial') THEN
+  CREATE TABLE IF NOT EXISTS "security_securitypolicy" ("project_id" uuid NOT NULL PRIMARY KEY, "injection" varchar(10) NOT NULL, "pii" varchar(10) NOT NULL, "updated_at" timestamp with time zone NOT NULL);
+  BEGIN
+      ALTER TABLE "security_securitypolicy" ADD CONSTRAINT "security_securitypolicy_project_id_a68c4156_fk_core_project_id" FOREIGN KEY ("project_id") REFERENCES "core_project" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('security', '0001_initial', now());
+END IF;
+END
+$spanlens$;
+
 -- sessions.0001_initial
 DO $spanlens$
 BEGIN
@@ -1198,7 +1212,7 @@ DO $spanlens$
 DECLARE t text;
 BEGIN
 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated') LIMIT 1) THEN
-  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'axes_accessattempt', 'axes_accesslog', 'axes_accessfailurelog', 'axes_accessattemptexpiration', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'core_unpricedmodel', 'evals_prompt', 'evals_promptversion', 'evals_promptlabelmove', 'evals_promptlabel', 'evals_promptexperiment', 'evals_dataset', 'evals_datasetitem', 'evals_datasetupload', 'evals_evalrun', 'evals_evalresult', 'evals_evaluator', 'evals_judgeverdict', 'evals_experiment', 'evals_experimentitem', 'evals_experimentrun', 'evals_experimentresult', 'evals_experimentscore', 'evals_experimentvariant', 'evals_annotationqueue', 'evals_annotationitem', 'evals_scoreconfig', 'evals_annotation', 'django_session', 'sharing_savedview', 'sharing_defaultview', 'sharing_share', 'traces_span', 'traces_trace'] LOOP
+  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'axes_accessattempt', 'axes_accesslog', 'axes_accessfailurelog', 'axes_accessattemptexpiration', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'core_unpricedmodel', 'evals_prompt', 'evals_promptversion', 'evals_promptlabelmove', 'evals_promptlabel', 'evals_promptexperiment', 'evals_dataset', 'evals_datasetitem', 'evals_datasetupload', 'evals_evalrun', 'evals_evalresult', 'evals_evaluator', 'evals_judgeverdict', 'evals_experiment', 'evals_experimentitem', 'evals_experimentrun', 'evals_experimentresult', 'evals_experimentscore', 'evals_experimentvariant', 'evals_annotationqueue', 'evals_annotationitem', 'evals_scoreconfig', 'evals_annotation', 'security_securitypolicy', 'django_session', 'sharing_savedview', 'sharing_defaultview', 'sharing_share', 'traces_span', 'traces_trace'] LOOP
     IF to_regclass(format('%I', t)) IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     END IF;

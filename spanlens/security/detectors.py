@@ -652,6 +652,18 @@ def find(body: str, *, prefilter: bool = True) -> tuple[str, list[Match]]:
     return text, found
 
 
+def find_in_text(text: str) -> list[Match]:
+    """Findings in one plain string (a message's content), with positions in it."""
+    if not text:
+        return []
+    facts = facts_of(text[:SCAN_WINDOW])
+    found: list[Match] = []
+    for detector in DETECTORS:
+        if detector.possible(facts):
+            found.extend(_run(detector, facts))
+    return found
+
+
 def summarize(found: list[Match]) -> list[dict]:
     """One finding per type: its count, its first masked snippet with position, its best confidence."""
     by_kind: dict[str, dict] = {}
