@@ -33,4 +33,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-exec "$BIN/python" -m pytest "$@"
+# Two workers by default (the suite takes about half as long on two cores); pass -n to choose.
+case " $* " in
+  *" -n "*|*" -n"[0-9]*|*" --numprocesses"*|*" -p no:xdist "*) exec "$BIN/python" -m pytest "$@" ;;
+  *) exec "$BIN/python" -m pytest -n "${TEST_WORKERS:-2}" "$@" ;;
+esac
