@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -81,6 +83,32 @@ def api_keys(request: HttpRequest, access: Access) -> HttpResponse:
         "keys": keys, "created": created, "error": error, "scope_choices": list(apikeys.SCOPE_HELP.items()),
         "form": request.POST if error else None, "form_scopes": request.POST.getlist("scopes") if error else [],
         "projects": Project.objects.filter(organization=access.organization).order_by("name"),
+    }, status=400 if error else 200)
+
+
+@org_required
+def sign_in_settings(request: HttpRequest, access: Access) -> HttpResponse:
+    from spanlens.core import roles, sso, supabase_auth
+
+    can_manage = roles.can_manage(access.membership)
+    error = None
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied("Only owners and admins can change how members sign in.")
+        try:
+            services.set_password_login(access.organization, disabled=request.POST.get("password_login") == "off",
+                                        **_who(request))
+        except ValueError as exc:
+            error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        else:
+            messages.success(request, "Password sign-in is off: members sign in with SSO."
+                             if access.organization.password_login_disabled else "Password sign-in is on.")
+            return redirect("settings_sign_in")
+    return _render(request, "dashboard/settings/sign_in.html", access, "sign_in", {
+        "organization": access.organization, "can_manage": can_manage, "error": error,
+        "sso_enabled": sso.enabled(), "sso_issuer": settings.OIDC_ISSUER,
+        "allowed_domains": settings.OIDC_ALLOWED_EMAIL_DOMAINS, "group_roles": settings.OIDC_GROUP_ROLES,
+        "supabase_enabled": supabase_auth.enabled(), "supabase_url": settings.SUPABASE_URL,
     }, status=400 if error else 200)
 
 

@@ -50,6 +50,19 @@ def create_api_key(
     return CreatedApiKey(key, raw)
 
 
+def set_password_login(organization: Organization, *, disabled: bool, actor=None, ip: str | None = None) -> None:
+    """Turn password sign-in off (SSO only) or back on for an organization's members."""
+    from spanlens.core import sso
+
+    if disabled and not sso.enabled():
+        raise ValueError("single sign-on is not configured (OIDC_ISSUER, OIDC_CLIENT_ID): "
+                         "turning passwords off would lock everyone out")
+    organization.password_login_disabled = disabled
+    organization.save(update_fields=["password_login_disabled"])
+    audit.record(organization.id, "organization.password_login", actor=actor, ip=ip, target=organization,
+                 details={"disabled": disabled})
+
+
 def revoke_api_key(key: ApiKey, *, actor=None, ip: str | None = None) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
