@@ -69,7 +69,9 @@ def api_keys(request: HttpRequest, access: Access) -> HttpResponse:
         try:
             if len(name) > 200:
                 raise apikeys.KeyInputError("name", "the name is longer than 200 characters")
-            scopes = apikeys.parse_scopes(request.POST.getlist("scopes"))
+            # A form without the scope boxes (an older page, a script) means every scope, as before.
+            scopes = (apikeys.parse_scopes(request.POST.getlist("scopes")) if "scopes_shown" in request.POST
+                      else list(apikeys.SCOPES))
             expires_at = _expiry(request.POST.get("expires_on", ""))
             allowed_ips = apikeys.parse_allowed_ips(request.POST.get("allowed_ips", ""))
         except apikeys.KeyInputError as exc:

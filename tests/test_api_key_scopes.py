@@ -131,7 +131,7 @@ def test_existing_keys_keep_all_scopes(project, db):
 def test_keys_page_creates_a_scoped_expiring_ip_bound_key(client, owner, project):
     client.force_login(owner)
     day = (timezone.now() + datetime.timedelta(days=30)).date().isoformat()
-    r = client.post("/settings/api-keys/", {"project_id": str(project.id), "name": "grafana", "scopes": ["read"],
+    r = client.post("/settings/api-keys/", {"project_id": str(project.id), "name": "grafana", "scopes": ["read"], "scopes_shown": "1",
                                             "expires_on": day, "allowed_ips": "10.0.0.7/8, 192.0.2.4"})
     assert r.status_code == 200
     key = ApiKey.objects.get(name="grafana")
@@ -153,7 +153,7 @@ def test_keys_page_creates_a_scoped_expiring_ip_bound_key(client, owner, project
 ])
 def test_keys_page_shows_form_errors(client, owner, project, form, field_text):
     client.force_login(owner)
-    r = client.post("/settings/api-keys/", {"project_id": str(project.id), "name": "x", **form})
+    r = client.post("/settings/api-keys/", {"project_id": str(project.id), "name": "x", "scopes_shown": "1", **form})
     assert r.status_code == 400
     assert field_text in r.content.decode().lower()
     assert not ApiKey.objects.filter(name="x").exists()
