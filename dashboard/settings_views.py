@@ -2,13 +2,18 @@
 spanlens.core.services; viewers see the pages read-only and get 403 on POST."""
 from __future__ import annotations
 
+import datetime
+
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from spanlens.core import access as access_mod
-from spanlens.core import audit, endpoints, prices, services
+from spanlens.core import apikeys, audit, endpoints, prices, services
 from spanlens.core.access import Access, org_required, require_write
 from spanlens.core.models import ApiKey, ModelPrice, Project, ProviderKey
 
@@ -74,16 +79,66 @@ def api_keys(request: HttpRequest, access: Access) -> HttpResponse:
         require_write(access)
         project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
         name = request.POST.get("name", "").strip() or "default"
-        if len(name) > 200:
-            error = "The name is longer than 200 characters."
+        try:
+            if len(name) > 200:
+                raise apikeys.KeyInputError("name", "the name is longer than 200 characters")
+            # A form without the scope boxes (an older page, a script) means every scope, as before.
+            scopes = (apikeys.parse_scopes(request.POST.getlist("scopes")) if "scopes_shown" in request.POST
+                      else list(apikeys.SCOPES))
+            expires_at = _expiry(request.POST.get("expires_on", ""))
+            allowed_ips = apikeys.parse_allowed_ips(request.POST.get("allowed_ips", ""))
+        except apikeys.KeyInputError as exc:
+            error = str(exc)[:1].upper() + str(exc)[1:] + "."
         else:
             # The raw key is rendered in this response only; nothing can show it again.
-            created = services.create_api_key(project, name=name, **_who(request))
+            created = services.create_api_key(project, name=name, scopes=scopes, expires_at=expires_at,
+                                              allowed_ips=allowed_ips, **_who(request))
     keys = ApiKey.objects.filter(organization=access.organization).select_related("project").order_by("-created_at")
     return _render(request, "dashboard/settings/api_keys.html", access, "api_keys", {
-        "keys": keys, "created": created, "error": error,
+        "keys": keys, "created": created, "error": error, "scope_choices": list(apikeys.SCOPE_HELP.items()),
+        "form": request.POST if error else None, "form_scopes": request.POST.getlist("scopes") if error else [],
         "projects": Project.objects.filter(organization=access.organization).order_by("name"),
     }, status=400 if error else 200)
+
+
+@org_required
+def sign_in_settings(request: HttpRequest, access: Access) -> HttpResponse:
+    from spanlens.core import roles, sso, supabase_auth
+
+    can_manage = roles.can_manage(access.membership)
+    error = None
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied("Only owners and admins can change how members sign in.")
+        try:
+            services.set_password_login(access.organization, disabled=request.POST.get("password_login") == "off",
+                                        **_who(request))
+        except ValueError as exc:
+            error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        else:
+            messages.success(request, "Password sign-in is off: members sign in with SSO."
+                             if access.organization.password_login_disabled else "Password sign-in is on.")
+            return redirect("settings_sign_in")
+    return _render(request, "dashboard/settings/sign_in.html", access, "sign_in", {
+        "organization": access.organization, "can_manage": can_manage, "error": error,
+        "sso_enabled": sso.enabled(), "sso_issuer": settings.OIDC_ISSUER,
+        "allowed_domains": settings.OIDC_ALLOWED_EMAIL_DOMAINS, "group_roles": settings.OIDC_GROUP_ROLES,
+        "supabase_enabled": supabase_auth.enabled(), "supabase_url": settings.SUPABASE_URL,
+    }, status=400 if error else 200)
+
+
+def _expiry(text: str):
+    """A date (YYYY-MM-DD) means the key works through that day, UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise apikeys.KeyInputError("expires_on", f"expiry {text!r} is not a date (YYYY-MM-DD)")
+    if day < timezone.now().date():
+        raise apikeys.KeyInputError("expires_on", "the expiry date is in the past")
+    return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=datetime.timezone.utc)
 
 
 @org_required

@@ -2,10 +2,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard import api, security_views, settings_views, views
+from spanlens.core.views.login import SignInView
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch/", views.switch_org, name="switch_org"),
     path("requests/", views.requests_page, name="requests"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("settings/provider-keys/", settings_views.provider_keys, name="settings_provider_keys"),
     path("settings/provider-keys/<str:key_id>/", settings_views.provider_key_action, name="provider_key_action"),
     path("settings/prices/", settings_views.model_prices, name="settings_prices"),
+    path("settings/sign-in/", settings_views.sign_in_settings, name="settings_sign_in"),
     path("api/v1/requests", api.list_requests, name="api_requests"),
     path("api/v1/requests/<str:request_id>", api.get_request, name="api_request"),
     path("api/v1/requests/<str:request_id>/replay", api.replay_snippet, name="api_replay"),

@@ -122,14 +122,16 @@ async def handle(scope, receive, send):
 
     query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if provider == "gemini" else {}
     try:
-        tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"))
+        tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"), client=scope.get("client"))
     except auth.AuthError as exc:
         await _error(send, exc.status, exc.message)
         return
     key = tenant.provider_keys.get(provider)
     if key is None:
         # The key may have been added a moment ago (maybe by another process): look again.
-        tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"), refresh=True)
+        tenant = await auth.resolve(
+            adapter.client_key(headers, query), meta.get("project"), refresh=True, client=scope.get("client")
+        )
         key = tenant.provider_keys.get(provider)
     if key is None:
         await _error(

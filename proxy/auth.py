@@ -35,6 +35,9 @@ class Tenant:
     provider_keys: dict
     # The project's security policy when it is not log-only: (block injection, redact PII).
     security_policy: tuple[bool, bool] | None = None
+    scopes: frozenset = frozenset({"proxy", "ingest", "read", "admin"})
+    expires_at: float | None = None  # wall-clock epoch seconds
+    allowed_networks: tuple = ()  # ipaddress networks; empty: any address
 
 
 class AuthError(Exception):
@@ -51,7 +54,10 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-async def resolve(raw_key: str | None, project_override: str | None = None, *, refresh: bool = False) -> Tenant:
+async def resolve(
+    raw_key: str | None, project_override: str | None = None, *, refresh: bool = False, client=None
+) -> Tenant:
+    """`client` is the ASGI scope's (host, port), checked against the key's IP allow-list."""
     if not raw_key:
         raise AuthError(401, "Missing Spanlens API key: send it where your SDK sends its API key.")
     cache_key = (raw_key, project_override)
@@ -64,6 +70,18 @@ async def resolve(raw_key: str | None, project_override: str | None = None, *, r
         _cache[cache_key] = (now + settings.API_KEY_CACHE_TTL_S, tenant)
     if tenant is None:
         raise AuthError(401, "Invalid or revoked Spanlens API key.")
+    if "proxy" not in tenant.scopes:
+        raise AuthError(403, "This Spanlens API key lacks the 'proxy' scope (call providers through the proxy); "
+                             "create a key with it in Settings → API keys.")
+    if tenant.expires_at is not None and tenant.expires_at <= time.time():
+        raise AuthError(401, "This Spanlens API key has expired; create a new one in Settings → API keys.")
+    if tenant.allowed_networks:
+        from spanlens.core.apikeys import ip_allowed
+
+        ip = client[0] if client else None
+        if not ip_allowed(tenant.allowed_networks, ip):
+            raise AuthError(403, f"This Spanlens API key may not be used from {ip or 'an unknown address'} "
+                                 "(see its IP allow-list).")
     return tenant
 
 
@@ -72,7 +90,7 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
     from django.utils import timezone
 
     from spanlens.core import crypto, services
-    from spanlens.core.apikeys import KEY_PREFIX, hash_key
+    from spanlens.core.apikeys import KEY_PREFIX, hash_key, networks
     from spanlens.core.models import ApiKey, Project, ProviderKey
 
     try:
@@ -112,7 +130,13 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
 
         policy = SecurityPolicy.objects.filter(project_id=project_id).first()
         enforced = (policy.injection == "block", policy.pii == "redact") if policy and policy.enforcing else None
-        return Tenant(str(key.organization_id), str(project_id), str(key.id), provider_keys, enforced)
+        return Tenant(
+            str(key.organization_id), str(project_id), str(key.id), provider_keys,
+            security_policy=enforced,
+            scopes=frozenset(key.scopes or ()),
+            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+            allowed_networks=networks(key.allowed_ips),
+        )
     finally:
         # Runs in a pool thread: a lookup is rare (cached), so don't hold a connection.
         connections.close_all()

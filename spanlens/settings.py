@@ -186,7 +186,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # the password is even checked.
 AUTHENTICATION_BACKENDS = [
     "spanlens.core.throttle.SignInThrottle",
+    # Refuses the password of members of organizations that require SSO.
+    "spanlens.core.sso.PasswordGate",
     "django.contrib.auth.backends.ModelBackend",
+    "spanlens.core.sso.SSOBackend",
+    "spanlens.core.supabase_auth.SupabaseBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
@@ -203,6 +207,40 @@ AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# --- Single sign-on (OpenID Connect; see spanlens/core/sso.py) -----------------
+OIDC_ISSUER = (env_str("OIDC_ISSUER") or "").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID") or ""
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET") or ""
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_ALLOWED_EMAIL_DOMAINS = [
+    d.strip().lower().lstrip("@") for d in (env_str("OIDC_ALLOWED_EMAIL_DOMAINS") or "").split(",") if d.strip()
+]
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# "idp-group=role,other-group=role" with roles admin, member or viewer.
+OIDC_GROUP_ROLES = {
+    group.strip(): role.strip()
+    for group, _, role in (item.partition("=") for item in (env_str("OIDC_GROUP_ROLES") or "").split(",") if "=" in item)
+}
+if set(OIDC_GROUP_ROLES.values()) - {"admin", "member", "viewer"}:
+    raise ConfigError("OIDC_GROUP_ROLES: roles must be admin, member or viewer (e.g. sso-admins=admin)")
+OIDC_REQUIRE_VERIFIED_EMAIL = env_bool("OIDC_REQUIRE_VERIFIED_EMAIL", True)
+OIDC_SSO_LABEL = env_str("OIDC_SSO_LABEL", "Sign in with SSO")
+OIDC_TIMEOUT_S = env_float("OIDC_TIMEOUT_S", 10.0)
+OIDC_TIMEOUT = OIDC_TIMEOUT_S
+OIDC_DISCOVERY_TTL_S = env_float("OIDC_DISCOVERY_TTL_S", 3600.0)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_CREATE_USER = True
+OIDC_AUTHENTICATE_CLASS = "spanlens.core.sso.SSOStartView"
+OIDC_CALLBACK_CLASS = "spanlens.core.sso.SSOCallbackView"
+
+# --- Supabase Auth (see spanlens/core/supabase_auth.py) --------------------------
+SUPABASE_URL = (env_str("SUPABASE_URL") or "").rstrip("/")
+SUPABASE_ANON_KEY = env_str("SUPABASE_ANON_KEY") or ""
+SUPABASE_JWT_SECRET = env_str("SUPABASE_JWT_SECRET") or ""
+SUPABASE_TIMEOUT_S = env_float("SUPABASE_TIMEOUT_S", 10.0)
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/requests/"
 LOGOUT_REDIRECT_URL = "/login/"

@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from spanlens.core import apikeys
+from spanlens.core import apikeys, audit
 from spanlens.core.models import ApiKey, Membership, Organization, Project, ProviderKey
 
 SESSION_ORG = "spanlens_org_id"
@@ -201,6 +201,9 @@ def api_auth(view):
             access = access_for_api_key(header[7:].strip())
             if access is None:
                 return api_error("invalid or revoked API key", 401)
+            refusal = key_refusal(access.api_key, request)
+            if refusal is not None:
+                return refusal
         else:
             access = current_access(request)
             if access is None:
@@ -231,6 +234,21 @@ def access_for_api_key(raw: str) -> Access | None:
         return None
     ApiKey.objects.filter(id=key.id).update(last_used_at=timezone.now())
     return Access(key.organization, api_key=key)
+
+
+def key_refusal(key: ApiKey, request: HttpRequest) -> JsonResponse | None:
+    """Expiry, IP allow-list and scope of a key, in that order; None when the call may go on."""
+    if key.is_expired:
+        return api_error(apikeys.expired_message(), 401)
+    ip = audit.client_ip(request)
+    if not apikeys.ip_allowed(apikeys.networks(key.allowed_ips), ip):
+        return api_error(apikeys.ip_refused_message(ip), 403)
+    scope = apikeys.rest_scope(request.method, request.path)
+    if scope not in (key.scopes or ()):
+        return JsonResponse(
+            {"success": False, "error": apikeys.missing_scope_message(scope), "missing_scope": scope}, status=403
+        )
+    return None
 
 
 def api_error(message: str, status: int) -> JsonResponse:

@@ -11,7 +11,7 @@ class CoreConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.db.models.signals import post_migrate
 
-        from spanlens.core import rls, throttle
+        from spanlens.core import rls, supabase_auth, throttle  # noqa: F401  (supabase_auth: sign-out signal)
 
         post_migrate.connect(rls.after_migrate, dispatch_uid="spanlens-rls")
         user_locked_out.connect(throttle.record_lockout, dispatch_uid="spanlens-lockout-audit")

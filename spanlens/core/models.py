@@ -23,6 +23,9 @@ class Organization(models.Model):
         help_text="Self-hosted installs default to 365-day retention.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    password_login_disabled = models.BooleanField(
+        default=False, help_text="Members must sign in through SSO; password sign-in is refused."
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -68,6 +71,13 @@ class Project(models.Model):
         return self.name
 
 
+API_KEY_SCOPES = ("proxy", "ingest", "read", "admin")
+
+
+def all_scopes() -> list[str]:
+    return list(API_KEY_SCOPES)
+
+
 class ApiKey(models.Model):
     """A Spanlens key (sl_live_…). Only a SHA-256 hash and a display prefix are stored."""
 
@@ -80,9 +90,18 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=all_scopes, help_text="What the key may do: proxy, ingest, read, admin.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    allowed_ips = models.JSONField(default=list, blank=True, help_text="CIDRs the key may be used from; empty: any.")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @property
     def is_active(self) -> bool:

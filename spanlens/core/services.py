@@ -21,7 +21,17 @@ class CreatedApiKey:
 # actor / ip (optional, keyword-only) are who asked and from where; they go to
 # the audit log that every service here writes.
 
-def create_api_key(project: Project, name: str = "default", *, actor=None, ip: str | None = None) -> CreatedApiKey:
+def create_api_key(
+    project: Project,
+    name: str = "default",
+    *,
+    scopes: list[str] | None = None,
+    expires_at=None,
+    allowed_ips: list[str] | None = None,
+    actor=None,
+    ip: str | None = None,
+) -> CreatedApiKey:
+    """scopes default to all; allowed_ips are CIDRs already checked by apikeys.parse_allowed_ips."""
     raw = apikeys.generate_key()
     key = ApiKey.objects.create(
         organization_id=project.organization_id,
@@ -29,10 +39,28 @@ def create_api_key(project: Project, name: str = "default", *, actor=None, ip: s
         name=name,
         prefix=apikeys.display_prefix(raw),
         key_hash=apikeys.hash_key(raw),
+        scopes=apikeys.parse_scopes(scopes) if scopes is not None else list(apikeys.SCOPES),
+        expires_at=expires_at,
+        allowed_ips=list(allowed_ips or []),
     )
     audit.record(project.organization_id, "api_key.create", actor=actor, ip=ip, target=key,
-                 details={"project": project.name})
+                 details={"project": project.name, "scopes": key.scopes,
+                          "expires_at": expires_at.isoformat() if expires_at else None,
+                          "allowed_ips": key.allowed_ips})
     return CreatedApiKey(key, raw)
+
+
+def set_password_login(organization: Organization, *, disabled: bool, actor=None, ip: str | None = None) -> None:
+    """Turn password sign-in off (SSO only) or back on for an organization's members."""
+    from spanlens.core import sso
+
+    if disabled and not sso.enabled():
+        raise ValueError("single sign-on is not configured (OIDC_ISSUER, OIDC_CLIENT_ID): "
+                         "turning passwords off would lock everyone out")
+    organization.password_login_disabled = disabled
+    organization.save(update_fields=["password_login_disabled"])
+    audit.record(organization.id, "organization.password_login", actor=actor, ip=ip, target=organization,
+                 details={"disabled": disabled})
 
 
 def revoke_api_key(key: ApiKey, *, actor=None, ip: str | None = None) -> None:

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from spanlens.core.views import api, audit, health, invite, members
+from spanlens.core.views import api, audit, health, invite, login, members
 
 urlpatterns = [
     path("health/ready", health.ready, name="health_ready"),
@@ -16,4 +16,9 @@ urlpatterns = [
     path("api/v1/members", api.list_members, name="api_members"),
     path("api/v1/members/<int:member_id>", api.member_detail, name="api_member"),
     path("api/v1/invitations", api.create_invitation, name="api_invitations"),
+    # OpenID Connect: /oidc/authenticate/ starts, /oidc/callback/ is the redirect URI to register.
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("login/supabase", login.supabase_password, name="supabase_password"),
+    path("login/magic-link", login.supabase_magic_link, name="supabase_magic_link"),
+    path("auth/supabase/confirm", login.supabase_confirm, name="supabase_confirm"),
 ]
