@@ -94,3 +94,8 @@ def _model_from_body(request: HttpRequest) -> tuple[str | None, JsonResponse | N
     if model is not None and (not isinstance(model, str) or len(model) > 200):
         return None, api_error("invalid parameter model: must be a model name", 400)
     return (model or None), None
+
+
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other /api/ path: the API's JSON error, not the dashboard's HTML 404 page."""
+    return JsonResponse({"success": False, "error": f"No API endpoint at {request.path}."}, status=404)

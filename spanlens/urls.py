@@ -1,5 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from dashboard import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -8,4 +10,6 @@ urlpatterns = [
     path("", include("spanlens.core.urls")),
     path("", include("evals.urls")),
     path("", include("dashboard.urls")),
+    # Last: an /api/ path nothing above matched gets the API's JSON 404.
+    re_path(r"^api/(?P<path>.*)$", api.not_found),
 ]

@@ -547,7 +547,6 @@ IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name"
   ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "allowed_ips" jsonb DEFAULT '[]'::jsonb NOT NULL;
   ALTER TABLE "core_apikey" ALTER COLUMN "allowed_ips" DROP DEFAULT;
   ALTER TABLE "core_organization" ADD COLUMN IF NOT EXISTS "password_login_disabled" boolean DEFAULT false NOT NULL;
-  ALTER TABLE "core_organization" ALTER COLUMN "password_login_disabled" DROP DEFAULT;
   UPDATE "core_apikey" SET "scopes" = '["proxy", "ingest", "read", "admin"]'::jsonb;
   INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0006_api_key_scopes_and_sso', now());
 END IF;

@@ -24,7 +24,8 @@ class Organization(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     password_login_disabled = models.BooleanField(
-        default=False, help_text="Members must sign in through SSO; password sign-in is refused."
+        # db_default too: rows written by SQL (Supabase's editor, init.sql users) get it as well.
+        default=False, db_default=False, help_text="Members must sign in through SSO; password sign-in is refused."
     )
 
     def __str__(self) -> str:

@@ -409,7 +409,8 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "repeat('dolor sit amet ', 25), '\"}}]}'), "
         "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), NULL, "
         "'full', '[]', '[]', false, '', "
-        "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})) "
+        "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})), "
+        "false, NULL "  # cache_hit, cost_saved_usd
         "FROM numbers({start:UInt64}, {count:UInt64})",
         {"org": str(organization_id), "project": str(project_id), "count": int(count), "start": int(start),
          "span_ms": int(days) * 86_400_000},

@@ -511,7 +511,8 @@ def _strings(doc) -> tuple[str, list[tuple[int, int]]]:
             message_role = node.get("role")
             if isinstance(message_role, str):
                 role = SYSTEM if message_role in _SYSTEM_ROLES else TOOL if message_role in _TOOL_ROLES else role
-            if node.get("type") in _TOOL_TYPES:
+            kind = node.get("type")
+            if isinstance(kind, str) and kind in _TOOL_TYPES:  # any JSON may arrive here, lists too
                 role = TOOL
             children = []
             for key, value in node.items():

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="organization",
             name="password_login_disabled",
-            field=models.BooleanField(default=False,
+            field=models.BooleanField(default=False, db_default=False,
                                       help_text="Members must sign in through SSO; password sign-in is refused."),
         ),
         migrations.RunPython(keep_all_scopes, migrations.RunPython.noop),
