@@ -327,6 +327,7 @@ _OVERRIDE_NEEDLES = ("ignor", "disregard", "forget", "overrid", "bypass", "aband
 # Not "ignor": English text would pay for this pattern too.
 _TRANSLATED_NEEDLES = ("ignora", "ignorez", "ignorer", "ignorier", "précédentes", "antérieures", "ci-dessus",
                        "anteriores", "olvida", "oubli", "vergiss", "vergessen", "dimentica", "esque", "negeer")
+_OTHER_SCRIPT_NOUNS = ("инструкци", "указани", "правил", "指令", "指示", "规则", "提示词", "命令", "ルール", "지시")
 _OTHER_SCRIPT_NEEDLES = ("игнор", "забудь",
                        "忽略", "无视", "忘记", "忽视", "忘掉", "無視", "忘れ", "무시", "잊어")
 
@@ -401,6 +402,13 @@ def _has(needles: tuple[str, ...]) -> Callable[[Facts], bool]:
     return lambda f: any(n in f.lowered for n in (ascii_needles if f.ascii else needles))
 
 
+def _has_both(verbs: tuple[str, ...], nouns: tuple[str, ...]) -> Callable[[Facts], bool]:
+    # "Ignore" alone is ordinary text in every language; without "instructions" the
+    # pattern cannot match, so a page of the verb costs two substring searches.
+    verb, noun = _has(verbs), _has(nouns)
+    return lambda f: verb(f) and noun(f)
+
+
 def _any_has(*literals: str) -> Callable[[Facts], bool]:
     return lambda f: any(n in f.text for n in literals)
 
@@ -441,7 +449,7 @@ DETECTORS: tuple[Detector, ...] = (
              _always(0.8), _phrase, True, True),
     Detector("injection.instruction_override", OVERRIDE_TRANSLATED, _has(_TRANSLATED_NEEDLES), _translated,
              _phrase, True, True),
-    Detector("injection.instruction_override", OVERRIDE_OTHER_SCRIPTS, _has(_OTHER_SCRIPT_NEEDLES), _always(0.85),
+    Detector("injection.instruction_override", OVERRIDE_OTHER_SCRIPTS, _has_both(_OTHER_SCRIPT_NEEDLES, _OTHER_SCRIPT_NOUNS), _always(0.85),
              _phrase, True, True),
     Detector("injection.system_prompt_exfiltration", EXFILTRATION_TRANSLATED,
              _has(("sistema", "système", "systeme", "system-prompt", "systemprompt", "system prompt")), _always(0.8),
