@@ -43,6 +43,7 @@ _META_HEADERS = {
     b"x-spanlens-trace-id": "trace_id",
     b"x-spanlens-span-id": "span_id",
     b"x-spanlens-sample": "sample",
+    b"x-spanlens-sample-rate": "sample_rate",
     b"x-spanlens-cache": "cache",
     b"x-spanlens-cache-ttl": "cache_ttl",
 }

@@ -117,6 +117,7 @@ class PendingLog:
             "prompt_version_id": _resolve_prompt_version(meta.get("prompt_version_id"), self.tenant.organization_id),
             "user_id": meta.get("user_id") if keep_ids else None,
             "session_id": meta.get("session_id") if keep_ids else None,
+            "sample_rate": sample_rate(meta.get("sample_rate"), self.status_code),
             "log_body": self.log_body,
             "flags": flags,
             "response_flags": response_flags,
@@ -124,6 +125,18 @@ class PendingLog:
             "error_message": privacy.mask_keys(error or ""),
             "created_at": format_ts(datetime.fromtimestamp(self.created_at, timezone.utc)),
         }
+
+
+def sample_rate(header, status_code) -> float:
+    """The weight's inverse for this row: the SDK's rate for a kept call in (0, 1]; 1 for anything
+    else, and for an error (the SDK keeps every error whatever the rate, so each counts once)."""
+    try:
+        rate = float(header) if header is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+    if not 0.0 < rate <= 1.0 or (status_code or 0) >= 400:
+        return 1.0
+    return rate
 
 
 # Fixed namespace for prompt versions named as "name@version" (see prompt_version_uuid).
@@ -233,6 +246,7 @@ def partial_row(entry: PendingLog, exc: Exception) -> dict:
         "response_body": privacy.stored_body(entry.response_raw, cap) if keep_bodies else "",
         "user_id": meta.get("user_id") if keep_ids else None,
         "session_id": meta.get("session_id") if keep_ids else None,
+        "sample_rate": sample_rate(meta.get("sample_rate"), entry.status_code),
         "log_body": entry.log_body,
         "truncated": bool(entry.truncated),
         "error_message": privacy.mask_keys(" ".join(filter(None, [entry.error_message, problem]))),

@@ -16,7 +16,7 @@ REQUEST_COLUMNS = (
     "cache_read_tokens", "cache_write_tokens", "cost_usd", "cost_source", "latency_ms", "proxy_overhead_ms",
     "status_code", "request_body", "response_body", "trace_id", "span_id", "prompt_version_id",
     "user_id", "session_id", "log_body", "flags", "response_flags", "truncated", "error_message",
-    "created_at", "cache_hit", "cost_saved_usd",
+    "created_at", "cache_hit", "cost_saved_usd", "sample_rate",
 )
 # Everything but the bodies: what list views need.
 SUMMARY_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
@@ -410,7 +410,7 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), NULL, "
         "'full', '[]', '[]', false, '', "
         "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})), "
-        "false, NULL "  # cache_hit, cost_saved_usd
+        "false, NULL, 1 "  # cache_hit, cost_saved_usd, sample_rate
         "FROM numbers({start:UInt64}, {count:UInt64})",
         {"org": str(organization_id), "project": str(project_id), "count": int(count), "start": int(start),
          "span_ms": int(days) * 86_400_000},
