@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "spanlens.traces",
     "spanlens.sharing",
     "spanlens.security",
+    "spanlens.savings",
+    "spanlens.anomalies",
     "dashboard",
     "evals",
 ]
@@ -342,6 +344,12 @@ EVAL_STALE_AFTER_S = env_float("EVAL_STALE_AFTER_S", 300.0)  # no heartbeat this
 EVAL_MAX_RETRIES = env_int("EVAL_MAX_RETRIES", 4)  # per judge call, on 429 / 5xx / network errors
 EVAL_RETRY_BASE_S = env_float("EVAL_RETRY_BASE_S", 1.0)
 EVAL_RETRY_MAX_WAIT_S = env_float("EVAL_RETRY_MAX_WAIT_S", 60.0)
+
+# --- Savings and anomalies -----------------------------------------------------------
+SAVINGS_MIN_CALLS = env_int("SAVINGS_MIN_CALLS", 50)  # stored calls in 7 days before a model gets substitutes
+ANOMALY_INTERVAL_S = env_float("ANOMALY_INTERVAL_S", 300.0)  # how often beat runs the detector
+ANOMALY_THRESHOLD = env_float("ANOMALY_THRESHOLD", 3.0)  # robust z (sigma-equivalent) that opens an anomaly
+ANOMALY_MIN_CALLS = env_int("ANOMALY_MIN_CALLS", 20)  # calls in the last hour before latency / error rate count
 
 # --- Production run (`manage.py serve`) ------------------------------------------
 ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")

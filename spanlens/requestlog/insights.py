@@ -1,0 +1,185 @@
+"""The request-log reads behind /savings and /anomalies. Reads take organization_id keyword-only.
+
+Every aggregate weights a row by 1 / sample_rate, so sampled traffic counts as the
+traffic it stands for; `rows` columns are the stored rows, for confidence.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from spanlens.requestlog.engine import get_engine
+from spanlens.requestlog.queries import ERROR_CONDITION, _scope, format_ts
+
+# The traffic a stored row stands for (sample_rate 0 would be a bad write: count it once).
+WEIGHT = "(1 / if(sample_rate > 0, toFloat64(sample_rate), 1.0))"
+_COST = "toFloat64(ifNull(cost_usd, toDecimal64(0, 8)))"
+
+
+def _scoped(organization_id: str, retention_days: int, project_id: str | None) -> tuple[str, dict[str, Any]]:
+    where, params = _scope(organization_id, retention_days)
+    if project_id:
+        where += " AND project_id = {project_id:UUID}"
+        params["project_id"] = str(project_id)
+    return where, params
+
+
+# --- savings ----------------------------------------------------------------------
+
+def list_model_token_days(
+    *, organization_id: str, days: int = 7, retention_days: int = 365, project_id: str | None = None,
+    provider: str | None = None, model: str | None = None,
+) -> list[dict]:
+    """Per provider, model and 24-hour period of the last `days` days (day_ago 0 is the last
+    24 hours): calls and the token mix
+    (weighted sums), spend as logged and the stored row count. Calls the response cache
+    answered are left out: no provider was paid for them."""
+    where, params = _scoped(organization_id, retention_days, project_id)
+    if provider:
+        where += " AND provider = {provider:String}"
+        params["provider"] = provider
+    if model:
+        where += " AND model = {model:String}"
+        params["model"] = model
+    return get_engine().select(
+        "SELECT provider, model, intDiv(toUnixTimestamp64Milli(now64(3)) - toUnixTimestamp64Milli(created_at), "
+        "86400000) AS day_ago, count() AS rows, "
+        f"sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt_tokens, "
+        f"sum(completion_tokens * {WEIGHT}) AS completion_tokens, "
+        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read_tokens, "
+        f"sum(cache_write_tokens * {WEIGHT}) AS cache_write_tokens, "
+        f"sum({_COST} * {WEIGHT}) AS cost_usd "
+        f"FROM requests WHERE {where} AND NOT cache_hit AND model != '' "
+        "AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
+        "GROUP BY provider, model, day_ago ORDER BY provider, model, day_ago",
+        {**params, "days": int(days)},
+    )
+
+
+def list_prompt_cache_usage(
+    *, organization_id: str, since: datetime, retention_days: int = 365, project_id: str | None = None,
+) -> list[dict]:
+    """Per provider and model since `since`: prompt tokens, and those read from and
+    written to the provider's prompt cache (weighted sums), for the calls that used it."""
+    where, params = _scoped(organization_id, retention_days, project_id)
+    return get_engine().select(
+        f"SELECT provider, model, sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt_tokens, "
+        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read_tokens, "
+        f"sum(cache_write_tokens * {WEIGHT}) AS cache_write_tokens "
+        f"FROM requests WHERE {where} AND NOT cache_hit AND model != '' "
+        "AND (cache_read_tokens > 0 OR cache_write_tokens > 0) "
+        "AND created_at >= {since:DateTime64(3, 'UTC')} GROUP BY provider, model",
+        {**params, "since": format_ts(since)},
+    )
+
+
+# Requests repeating their first PREFIX_CHARS characters (~1,000 tokens) are grouped; a
+# group whose first LONG_PREFIX_CHARS also agree shares at least that much.
+PREFIX_CHARS = 4096
+LONG_PREFIX_CHARS = 16384
+
+
+def list_cacheable_prefixes(
+    *, organization_id: str, days: int = 7, min_prompt_tokens: int = 1024, min_calls: int = 5,
+    limit: int = 20, retention_days: int = 365, project_id: str | None = None,
+) -> list[dict]:
+    """Groups of long prompts that start alike and barely read the prompt cache: the calls
+    that would gain from caching. Only rows with a stored body can be compared."""
+    where, params = _scoped(organization_id, retention_days, project_id)
+    return get_engine().select(
+        "SELECT provider, model, toString(cityHash64(substring(request_body, 1, {prefix:UInt32}))) AS prefix, "
+        f"count() AS rows, sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt_tokens, "
+        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read_tokens, min(prompt_tokens) AS min_prompt_tokens, "
+        "min(length(request_body)) AS min_body_chars, "
+        "uniqExact(cityHash64(substring(request_body, 1, {long:UInt32}))) AS long_variants, "
+        "any(id) AS example_id, any(project_id) AS project_id, max(created_at) AS last_seen "
+        f"FROM requests WHERE {where} AND NOT cache_hit AND request_body != '' "
+        "AND prompt_tokens >= {min_tokens:UInt32} AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
+        "GROUP BY provider, model, prefix "
+        "HAVING rows >= {min_calls:UInt32} AND cache_read_tokens < 0.2 * prompt_tokens "
+        "ORDER BY prompt_tokens DESC LIMIT {limit:UInt32}",
+        {**params, "prefix": PREFIX_CHARS, "long": LONG_PREFIX_CHARS, "min_tokens": int(min_prompt_tokens),
+         "days": int(days), "min_calls": int(min_calls), "limit": int(limit)},
+    )
+
+
+# --- anomalies --------------------------------------------------------------------
+
+# The two kinds of scope the detector watches, as (kind, key) per row: a row counts once
+# in its provider/model and once in its project, in a single scan.
+_SCOPES = "arrayJoin([('model', concat(provider, '/', model)), ('project', toString(project_id))])"
+
+
+def list_hourly_metrics(
+    *, organization_id: str, now: datetime, hours: int = 192, retention_days: int = 365,
+) -> list[dict]:
+    """For each (provider, model) and each project, one row per whole hour before `now`
+    (ago = 0 is the last 60 minutes): calls, errors and cost (weighted), stored rows,
+    p95 latency of the calls that succeeded. Hours without traffic are absent."""
+    where, params = _scope(organization_id, retention_days)
+    return get_engine().select(
+        f"SELECT {_SCOPES} AS scope, scope.1 AS kind, scope.2 AS key, "
+        "intDiv(toUnixTimestamp64Milli({now:DateTime64(3, 'UTC')}) - toUnixTimestamp64Milli(created_at), "
+        "3600000) AS ago, "
+        f"count() AS rows, sum({WEIGHT}) AS calls, sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, "
+        f"sum({_COST} * {WEIGHT}) AS cost_usd, "
+        f"quantileExactWeightedIf(0.95)(latency_ms, toUInt64(round({WEIGHT})), NOT {ERROR_CONDITION}) "
+        "AS p95_latency_ms, "
+        f"countIf(NOT {ERROR_CONDITION}) AS ok_rows "
+        f"FROM requests WHERE {where} AND model != '' AND NOT cache_hit "
+        "AND created_at < {now:DateTime64(3, 'UTC')} "
+        "AND created_at >= {now:DateTime64(3, 'UTC')} - toIntervalHour({hours:UInt32}) "
+        "GROUP BY scope, ago ORDER BY kind, key, ago",
+        {**params, "now": format_ts(now), "hours": int(hours)},
+    )
+
+
+def _scope_clause(kind: str, key: str, params: dict[str, Any]) -> str:
+    if kind == "project":
+        params["scope_project"] = str(key)
+        return "project_id = {scope_project:UUID}"
+    provider, _, model = key.partition("/")
+    params.update({"scope_provider": provider, "scope_model": model})
+    return "provider = {scope_provider:String} AND model = {scope_model:String}"
+
+
+def get_anomaly_factors(
+    *, organization_id: str, kind: str, key: str, window_start: datetime, window_end: datetime,
+    baseline_start: datetime, retention_days: int = 365,
+) -> dict[str, Any]:
+    """What the window did differently from its baseline in one scope: the token mix,
+    the top error codes and messages, and the share of the busiest users, keys, models
+    and projects in both periods."""
+    where, params = _scope(organization_id, retention_days)
+    where += " AND " + _scope_clause(kind, key, params) + " AND NOT cache_hit"
+    params.update({"w0": format_ts(window_start), "w1": format_ts(window_end), "b0": format_ts(baseline_start)})
+    in_window = "created_at >= {w0:DateTime64(3, 'UTC')} AND created_at < {w1:DateTime64(3, 'UTC')}"
+    in_base = "created_at >= {b0:DateTime64(3, 'UTC')} AND created_at < {w0:DateTime64(3, 'UTC')}"
+    period = f"if({in_window}, 'window', 'baseline')"
+    span = f"({in_window} OR {in_base})"
+    engine = get_engine()
+    tokens = engine.select(
+        f"SELECT {period} AS period, sum({WEIGHT}) AS calls, "
+        f"sum(prompt_tokens * {WEIGHT}) / sum({WEIGHT}) AS avg_prompt_tokens, "
+        f"sum(completion_tokens * {WEIGHT}) / sum({WEIGHT}) AS avg_completion_tokens, "
+        f"sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, avg(latency_ms) AS avg_latency_ms "
+        f"FROM requests WHERE {where} AND {span} GROUP BY period",
+        params,
+    )
+    errors = engine.select(
+        f"SELECT status_code, substring(error_message, 1, 200) AS message, sum({WEIGHT}) AS calls "
+        f"FROM requests WHERE {where} AND {in_window} AND {ERROR_CONDITION} "
+        "GROUP BY status_code, message ORDER BY calls DESC LIMIT 5",
+        params,
+    )
+    shares = {}
+    for name, column in (("user", "ifNull(user_id, '')"), ("api_key", "ifNull(toString(api_key_id), '')"),
+                         ("model", "concat(provider, '/', model)"), ("project", "toString(project_id)")):
+        shares[name] = engine.select(
+            f"SELECT {column} AS value, sumIf({WEIGHT}, {in_window}) AS window_calls, "
+            f"sumIf({WEIGHT}, {in_base}) AS baseline_calls "
+            f"FROM requests WHERE {where} AND {span} GROUP BY value "
+            "ORDER BY window_calls DESC LIMIT 3",
+            params,
+        )
+    return {"tokens": {r["period"]: r for r in tokens}, "errors": errors, "shares": shares}
