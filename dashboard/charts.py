@@ -80,3 +80,57 @@ def stacked_bars(buckets: list[datetime], series: dict[str, list[int]], *, label
                         f'height="0.75" fill="#d0d5dd"><title>{escape(labels[i])}</title></rect>')
     return mark_safe(f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" role="img" '
                      f'aria-label="{escape(aria)}">{"".join(bars)}</svg>')
+
+
+def band_chart(points: list[dict], *, labels: list[str], fmt, aria: str, width: int = 480,
+               height: int = 140) -> SafeString:
+    """Hourly values as a line over the band their baseline allowed (shaded) and the expected
+    value (dashed); the last point, the window, is drawn larger. <title> on each point gives
+    the tooltip. points: [{"value", "expected", "low", "high"}], oldest first."""
+    if not points:
+        return mark_safe("")
+    pad_l, pad_r, pad_t, pad_b = 44, 8, 8, 18
+    numbers = [v for p in points for v in (p.get("value"), p.get("high")) if v is not None]
+    top = max(numbers, default=0.0) * 1.08 or 1.0
+    inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
+    step = inner_w / max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return pad_l + i * step
+
+    def y(v: float) -> float:
+        return pad_t + inner_h - (v / top) * inner_h
+
+    parts = [f'<line class="axis" x1="{pad_l}" y1="{pad_t + inner_h}" x2="{width - pad_r}" y2="{pad_t + inner_h}"/>']
+    for frac in (0.0, 0.5, 1.0):
+        value = top * frac
+        parts.append(f'<text class="tick" x="{pad_l - 6}" y="{y(value) + 3:.1f}" text-anchor="end">'
+                     f'{escape(fmt(value))}</text>')
+        if frac:
+            parts.append(f'<line class="grid-line" x1="{pad_l}" y1="{y(value):.1f}" x2="{width - pad_r}" '
+                         f'y2="{y(value):.1f}"/>')
+    banded = [(i, p) for i, p in enumerate(points) if p.get("low") is not None and p.get("high") is not None]
+    if banded:
+        upper = " ".join(f"{x(i):.1f},{y(p['high']):.1f}" for i, p in banded)
+        lower = " ".join(f"{x(i):.1f},{y(p['low']):.1f}" for i, p in reversed(banded))
+        parts.append(f'<polygon class="band" points="{upper} {lower}"/>')
+        expected = " ".join(f"{x(i):.1f},{y(p['expected']):.1f}" for i, p in banded)
+        parts.append(f'<polyline class="expected" points="{expected}"/>')
+    line = " ".join(f"{x(i):.1f},{y(p['value']):.1f}" for i, p in enumerate(points) if p.get("value") is not None)
+    parts.append(f'<polyline class="value" points="{line}"/>')
+    for i, p in enumerate(points):
+        if p.get("value") is None:
+            continue
+        outside = p.get("high") is not None and (p["value"] > p["high"] or p["value"] < p["low"])
+        last = i == len(points) - 1
+        tip = f"{labels[i]}: {fmt(p['value'])}"
+        if p.get("expected") is not None:
+            tip += f" (expected {fmt(p['expected'])}, band {fmt(p['low'])} – {fmt(p['high'])})"
+        parts.append(f'<circle class="pt{" out" if outside else ""}{" last" if last else ""}" cx="{x(i):.1f}" '
+                     f'cy="{y(p["value"]):.1f}" r="{4.5 if last else 2.5}"><title>{escape(tip)}</title></circle>')
+    for i in (0, len(points) // 2, len(points) - 1):
+        anchor = "start" if i == 0 else ("end" if i == len(points) - 1 else "middle")
+        parts.append(f'<text class="tick" x="{x(i):.1f}" y="{height - 4}" text-anchor="{anchor}">'
+                     f'{escape(labels[i].split(" · ")[0])}</text>')
+    return mark_safe(f'<svg class="band-chart" viewBox="0 0 {width} {height}" role="img" '
+                     f'aria-label="{escape(aria)}">{"".join(parts)}</svg>')

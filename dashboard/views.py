@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from dashboard import bodies, charts, export, replay
 from dashboard import filters as filters_mod
 from dashboard import rows as rows_mod
+from spanlens.anomalies import services as anomaly_services
 from spanlens.core import access as access_mod
 from spanlens.core.access import Access, org_required
 from spanlens.core.models import Project, ProviderKey
@@ -88,13 +89,14 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
     hourly = stats["hourly"]
     return {
         "stats": stats,
-        # No anomaly detector writes here yet; the cell stays at 0 until one does.
-        "anomalies": 0,
+        "anomalies": anomaly_services.count_active(access.organization.id, project_id),
         "spark_requests": charts.spark(charts.hourly_series(hourly, "requests"), label="Requests per hour"),
         "spark_latency": charts.spark(charts.hourly_series(hourly, "avg_latency_ms"), label="Latency per hour"),
         "spark_spend": charts.spark(charts.hourly_series(hourly, "spend_usd"), label="Spend per hour"),
         "spark_errors": charts.spark(charts.hourly_series(hourly, "errors"), label="Errors per hour"),
-        "spark_anomalies": charts.spark([0.0] * 24, label="Anomalies per hour"),
+        "spark_anomalies": charts.spark(
+            charts.hourly_series(anomaly_services.hourly_openings(access.organization.id, project_id=project_id),
+                                 "anomalies"), label="Anomalies opened per hour"),
         "latency_hot": stats["avg_latency_ms"] > 1000,
         "errors_hot": stats["error_rate"] > 0.01,
         "bars": charts.daily_bars(days),

@@ -149,6 +149,9 @@ def replay(request: HttpRequest, access: Access) -> HttpResponse:
     kwargs = f.query_kwargs()
     rows = experiment_replay.read_rows(access.organization, kwargs, retention_days=access.retention_days)
     errors, values = {}, {"provider": "", "model": "", "prompt_version": "", "evaluators": []}
+    if request.method == "GET":
+        # Links from elsewhere (a saving on /savings) may name the target to fill in.
+        values.update({k: request.GET.get(f"target_{k}", "").strip() for k in ("provider", "model", "name")})
     if request.method == "POST":
         require_write(access)
         # target_*: the request filters already use provider, model and promptVersionId.

@@ -21,9 +21,13 @@ app.conf.beat_schedule = {
     "resume-stale-eval-runs": {"task": "evals.tasks.resume_stale_runs", "schedule": 60.0},
     # Expired response-cache entries leave the on-disk store (Redis expires them itself).
     "purge-response-cache": {"task": "proxy.tasks.purge_response_cache", "schedule": 600.0},
+    # The anomaly detector: the last hour of every model and project against the week before.
+    "detect-anomalies": {"task": "spanlens.anomalies.tasks.detect_anomalies", "schedule": settings.ANOMALY_INTERVAL_S},
+    # /anomalies history: one snapshot per organization and day.
+    "snapshot-anomalies": {"task": "spanlens.anomalies.tasks.snapshot_anomalies", "schedule": 3600.0},
 }
 app.conf.worker_hijack_root_logger = False
-app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy"])
+app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.anomalies"])
 
 
 @before_task_publish.connect

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("spanlens.sharing.urls")),
     path("", include("spanlens.core.urls")),
     path("", include("evals.urls")),
+    path("", include("spanlens.savings.urls")),
+    path("", include("spanlens.anomalies.urls")),
     path("", include("dashboard.urls")),
     # Last: an /api/ path nothing above matched gets the API's JSON 404.
     re_path(r"^api/(?P<path>.*)$", api.not_found),

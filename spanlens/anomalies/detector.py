@@ -231,13 +231,14 @@ def evaluate(series: dict[int, float], metric: str, *, threshold: float = 3.0, c
 
 
 def band(series: dict[int, float], metric: str, *, hours: int = 24, threshold: float = 3.0,
-         calls: float = 0.0) -> list[dict]:
+         calls: dict[int, float] | None = None) -> list[dict]:
     """The last `hours` hours, oldest first: each hour's value and the band its own baseline
-    allowed (expected +/- threshold sigmas), for the chart."""
+    allowed (the values `threshold` sigmas either side of the expected one), for the chart."""
+    calls = calls or {}
     out = []
     for ago in range(hours - 1, -1, -1):
         shifted = {a - ago: v for a, v in series.items() if a >= ago}
-        base = baseline(shifted, metric, calls)
+        base = baseline(shifted, metric, calls.get(ago, 0.0))
         value = series.get(ago)
         if base is None:
             out.append({"ago": ago, "value": value, "expected": None, "low": None, "high": None})

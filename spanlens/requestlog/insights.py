@@ -44,11 +44,9 @@ def list_model_token_days(
     return get_engine().select(
         "SELECT provider, model, intDiv(toUnixTimestamp64Milli(now64(3)) - toUnixTimestamp64Milli(created_at), "
         "86400000) AS day_ago, count() AS rows, "
-        f"sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt_tokens, "
-        f"sum(completion_tokens * {WEIGHT}) AS completion_tokens, "
-        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read_tokens, "
-        f"sum(cache_write_tokens * {WEIGHT}) AS cache_write_tokens, "
-        f"sum({_COST} * {WEIGHT}) AS cost_usd "
+        f"sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt, "
+        f"sum(completion_tokens * {WEIGHT}) AS completion, sum(cache_read_tokens * {WEIGHT}) AS cache_read, "
+        f"sum(cache_write_tokens * {WEIGHT}) AS cache_write, sum({_COST} * {WEIGHT}) AS spend "
         f"FROM requests WHERE {where} AND NOT cache_hit AND model != '' "
         "AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
         "GROUP BY provider, model, day_ago ORDER BY provider, model, day_ago",
@@ -63,9 +61,8 @@ def list_prompt_cache_usage(
     written to the provider's prompt cache (weighted sums), for the calls that used it."""
     where, params = _scoped(organization_id, retention_days, project_id)
     return get_engine().select(
-        f"SELECT provider, model, sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt_tokens, "
-        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read_tokens, "
-        f"sum(cache_write_tokens * {WEIGHT}) AS cache_write_tokens "
+        f"SELECT provider, model, sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt, "
+        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read, sum(cache_write_tokens * {WEIGHT}) AS cache_write "
         f"FROM requests WHERE {where} AND NOT cache_hit AND model != '' "
         "AND (cache_read_tokens > 0 OR cache_write_tokens > 0) "
         "AND created_at >= {since:DateTime64(3, 'UTC')} GROUP BY provider, model",
@@ -88,16 +85,16 @@ def list_cacheable_prefixes(
     where, params = _scoped(organization_id, retention_days, project_id)
     return get_engine().select(
         "SELECT provider, model, toString(cityHash64(substring(request_body, 1, {prefix:UInt32}))) AS prefix, "
-        f"count() AS rows, sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt_tokens, "
-        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read_tokens, min(prompt_tokens) AS min_prompt_tokens, "
+        f"count() AS rows, sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt, "
+        f"sum(cache_read_tokens * {WEIGHT}) AS cache_read, min(prompt_tokens) AS min_prompt_tokens, "
         "min(length(request_body)) AS min_body_chars, "
         "uniqExact(cityHash64(substring(request_body, 1, {long:UInt32}))) AS long_variants, "
         "any(id) AS example_id, any(project_id) AS project_id, max(created_at) AS last_seen "
         f"FROM requests WHERE {where} AND NOT cache_hit AND request_body != '' "
         "AND prompt_tokens >= {min_tokens:UInt32} AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
         "GROUP BY provider, model, prefix "
-        "HAVING rows >= {min_calls:UInt32} AND cache_read_tokens < 0.2 * prompt_tokens "
-        "ORDER BY prompt_tokens DESC LIMIT {limit:UInt32}",
+        "HAVING rows >= {min_calls:UInt32} AND cache_read < 0.2 * prompt "
+        "ORDER BY prompt DESC LIMIT {limit:UInt32}",
         {**params, "prefix": PREFIX_CHARS, "long": LONG_PREFIX_CHARS, "min_tokens": int(min_prompt_tokens),
          "days": int(days), "min_calls": int(min_calls), "limit": int(limit)},
     )
@@ -122,9 +119,9 @@ def list_hourly_metrics(
         "intDiv(toUnixTimestamp64Milli({now:DateTime64(3, 'UTC')}) - toUnixTimestamp64Milli(created_at), "
         "3600000) AS ago, "
         f"count() AS rows, sum({WEIGHT}) AS calls, sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, "
-        f"sum({_COST} * {WEIGHT}) AS cost_usd, "
+        f"sum({_COST} * {WEIGHT}) AS spend, "
         f"quantileExactWeightedIf(0.95)(latency_ms, toUInt64(round({WEIGHT})), NOT {ERROR_CONDITION}) "
-        "AS p95_latency_ms, "
+        "AS p95_latency, "
         f"countIf(NOT {ERROR_CONDITION}) AS ok_rows "
         f"FROM requests WHERE {where} AND model != '' AND NOT cache_hit "
         "AND created_at < {now:DateTime64(3, 'UTC')} "
@@ -162,7 +159,7 @@ def get_anomaly_factors(
         f"SELECT {period} AS period, sum({WEIGHT}) AS calls, "
         f"sum(prompt_tokens * {WEIGHT}) / sum({WEIGHT}) AS avg_prompt_tokens, "
         f"sum(completion_tokens * {WEIGHT}) / sum({WEIGHT}) AS avg_completion_tokens, "
-        f"sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, avg(latency_ms) AS avg_latency_ms "
+        f"sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, avg(latency_ms) AS avg_latency "
         f"FROM requests WHERE {where} AND {span} GROUP BY period",
         params,
     )

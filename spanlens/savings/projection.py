@@ -28,11 +28,11 @@ class TokenMix:
 
     def add(self, row: dict) -> None:
         self.calls += float(row["calls"] or 0)
-        self.prompt += float(row["prompt_tokens"] or 0)
-        self.completion += float(row["completion_tokens"] or 0)
-        self.cache_read += float(row["cache_read_tokens"] or 0)
-        self.cache_write += float(row["cache_write_tokens"] or 0)
-        self.logged_cost += float(row["cost_usd"] or 0)
+        self.prompt += float(row["prompt"] or 0)
+        self.completion += float(row["completion"] or 0)
+        self.cache_read += float(row["cache_read"] or 0)
+        self.cache_write += float(row["cache_write"] or 0)
+        self.logged_cost += float(row["spend"] or 0)
         self.rows += int(row["rows"] or 0)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.utils.text import slugify
 
 from spanlens.core import pricing
 from spanlens.core.models import Organization
@@ -115,12 +116,12 @@ def prompt_cache_mtd(*, organization_id, project_id: str | None = None, retentio
                                             retention_days=retention_days, project_id=project_id)
     models = []
     for r in rows:
-        saved = proj.cache_read_saving(r["provider"], r["model"], float(r["cache_read_tokens"] or 0))
-        premium = proj.cache_write_premium(r["provider"], r["model"], float(r["cache_write_tokens"] or 0))
+        saved = proj.cache_read_saving(r["provider"], r["model"], float(r["cache_read"] or 0))
+        premium = proj.cache_write_premium(r["provider"], r["model"], float(r["cache_write"] or 0))
         models.append({"provider": r["provider"], "model": r["model"], "calls": float(r["calls"] or 0),
-                       "cache_read_tokens": float(r["cache_read_tokens"] or 0),
-                       "cache_write_tokens": float(r["cache_write_tokens"] or 0),
-                       "prompt_tokens": float(r["prompt_tokens"] or 0),
+                       "cache_read_tokens": float(r["cache_read"] or 0),
+                       "cache_write_tokens": float(r["cache_write"] or 0),
+                       "prompt_tokens": float(r["prompt"] or 0),
                        "saved_usd": saved, "write_premium_usd": premium, "net_usd": saved - premium})
     models.sort(key=lambda m: -m["net_usd"])
     saved = sum(m["saved_usd"] for m in models)
@@ -145,7 +146,7 @@ def cacheable_calls(*, organization_id, project_id: str | None = None, retention
         reads = max(calls - 1, 0) * prefix_tokens
         weekly = proj.cache_read_saving(r["provider"], r["model"], reads)
         out.append({**r, "calls": calls, "prefix_tokens": prefix_tokens, "at_least": not long_shared,
-                    "avg_prompt_tokens": float(r["prompt_tokens"] or 0) / calls if calls else 0.0,
+                    "avg_prompt_tokens": float(r["prompt"] or 0) / calls if calls else 0.0,
                     "monthly_saving_usd": weekly / proj.DAYS * proj.DAYS_PER_MONTH,
                     "advice": CACHE_ADVICE.get(r["provider"], CACHE_ADVICE["openai"])})
     out.sort(key=lambda g: -g["monthly_saving_usd"])
@@ -181,7 +182,8 @@ def simulate(*, organization_id, provider: str, model: str, target_provider: str
              "target_usd": p.daily_target[i]} for i in reversed(range(proj.DAYS))]
     total = usage.total
     return {"provider": provider, "model": model, "target_provider": target_provider,
-            "target_model": target_model, "projection": p, "days": days, "calls": total.calls,
+            "target_model": target_model, "projection": p, "days": days,
+            "monthly_extra": max(-p.monthly_saving, 0.0), "calls": total.calls,
             "rows": total.rows, "logged_week_usd": total.logged_cost,
             "prompt_tokens": total.prompt, "completion_tokens": total.completion,
             "cache_read_tokens": total.cache_read, "replay_url": replay_url(provider, model, target_provider,
@@ -198,6 +200,11 @@ def replay_url(provider: str, model: str, target_provider: str, target_model: st
         "target_provider": target_provider, "target_model": target_model,
         "target_name": f"Savings check: {model} → {target_model}",
     })
+
+
+def model_anchor(provider: str, model: str) -> str:
+    """The id of a model's card on /savings."""
+    return "m-" + slugify(f"{provider}-{model}")
 
 
 def savings_summary(*, organization_id) -> dict:
@@ -221,7 +228,7 @@ def savings_summary(*, organization_id) -> dict:
     cache = prompt_cache_mtd(organization_id=org.id, retention_days=org.retention_days)
     top = []
     for s in best[:5]:
-        top.append({**s.as_dict(), "url": "/savings/?" + urlencode({"provider": s.provider, "model": s.model})})
+        top.append({**s.as_dict(), "url": f"/savings/#{model_anchor(s.provider, s.model)}"})
     return {
         "monthly_saving_usd": round(sum(s.projection.monthly_saving for s in best), 2),
         "cache_saved_mtd_usd": round(cache["net_usd"], 2),
