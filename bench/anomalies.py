@@ -1,9 +1,11 @@
 """The anomaly detector on generated hourly series with known spikes (seconds, no database).
 
 Each series is 8 days of history then one evaluated week, hour by hour, for one metric:
-request volume (Poisson around a daily rhythm), p95 latency (log-normal noise), error rate
+request volume (Poisson around a daily rhythm, a third of the series with a daily batch hour
+at three times the traffic), p95 latency (log-normal noise), error rate
 (binomial), cost per hour (volume times a noisy cost per call). Into each evaluated week go
-2 spikes of 1-3 hours at random places (also into the history: an old spike must not hide a
+2 spikes of 1-3 hours at random places (4x the volume, 2x the latency, +20 points of
+error rate, 3x the cost per call) (also into the history: an old spike must not hide a
 new one). The detector sees the same hourly values the beat task reads from the request log.
 
 Prints detection rate and false alarms per day per metric, then one JSON line.
@@ -33,9 +35,11 @@ class Series:
     spikes: list[tuple[int, int]] = field(default_factory=list)  # [start, end) hours, in the evaluated week
 
 
-def _rhythm(hour: int, amplitude: float) -> float:
-    # Busy in the (UTC) afternoon, quiet at night.
-    return 1.0 + amplitude * math.sin(2 * math.pi * ((hour % 24) - 9) / 24)
+def _rhythm(hour: int, amplitude: float, batch_hour: int | None = None) -> float:
+    # Busy in the (UTC) afternoon, quiet at night; some series also run a daily batch job
+    # that triples the traffic of one hour: a peak that is not an anomaly.
+    level = 1.0 + amplitude * math.sin(2 * math.pi * ((hour % 24) - 9) / 24)
+    return level * (3.0 if batch_hour is not None and hour % 24 == batch_hour else 1.0)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -54,6 +58,7 @@ def generate(metric: str, rng: random.Random) -> Series:
     # Calls per hour; an error-rate spike needs some traffic to be told from bad luck.
     level = rng.choice([120, 600, 3000] if metric == "error_rate" else [40, 120, 600, 3000])
     amplitude = rng.choice([0.0, 0.3, 0.6])
+    batch_hour = rng.choice([None, None, rng.randrange(24)])
     spike_hours: set[int] = set()
     spikes = []
     # Two spikes in the evaluated week, one in the history, never overlapping.
@@ -71,10 +76,10 @@ def generate(metric: str, rng: random.Random) -> Series:
     values, calls = [], []
     base_latency, base_error, cost_per_call = rng.choice([400, 1200, 3000]), rng.choice([0.005, 0.02]), 0.002
     for h in range(total):
-        lam = level * _rhythm(h, amplitude)
+        lam = level * _rhythm(h, amplitude, batch_hour)
         spiking = h in spike_hours
         if metric == "requests" and spiking:
-            lam *= 3
+            lam *= 4
         n = _poisson(rng, lam)
         calls.append(float(n))
         if metric == "requests":

@@ -118,6 +118,26 @@ def _column_medians(a):
     return np.where(n > 0, out, np.nan)
 
 
+def _leave_one_out_medians(grid):
+    """For each cell, the median of its column without it. Full columns of 7 take the
+    sorted-order shortcut (the median of the other 6 depends only on the cell's rank);
+    columns with gaps are computed one left-out row at a time."""
+    out = np.full(grid.shape, np.nan)
+    full = ~np.isnan(grid).any(axis=0)
+    if full.any() and grid.shape[0] == 7:
+        g = grid[:, full]
+        o = np.sort(g, axis=0)
+        rank = np.argsort(np.argsort(g, axis=0, kind="stable"), axis=0, kind="stable")
+        out[:, full] = np.where(rank <= 2, (o[3] + o[4]) / 2, np.where(rank == 3, (o[2] + o[4]) / 2, (o[2] + o[3]) / 2))
+        gaps = ~full
+    else:
+        gaps = np.ones(grid.shape[1], dtype=bool)
+    if gaps.any():
+        sub = grid[:, gaps]
+        out[:, gaps] = np.stack([_column_medians(np.delete(sub, d, axis=0)) for d in range(grid.shape[0])])
+    return out
+
+
 def _median_and_sigma(values) -> tuple[float, float]:
     center = float(np.median(values))
     return center, MAD_TO_SIGMA * float(np.median(np.abs(values - center)))
@@ -143,13 +163,16 @@ def baseline(series: dict[int, float], metric: str, calls: float = 0.0) -> Basel
     center, spread, seasonal = plain_center, plain_spread, False
     if len(same_hour) >= MIN_SAME_HOUR:
         # Each baseline hour against the median of the same hour on the other days.
-        others = np.stack([_column_medians(np.delete(grid, d, axis=0)) for d in range(7)])
+        others = _leave_one_out_medians(grid)
         residuals = (grid - others)[~np.isnan(grid) & ~np.isnan(others)]
         if len(residuals) >= MIN_BASELINE_HOURS:
             offset, seasonal_spread = _median_and_sigma(residuals)
-            # A daily rhythm shows as residuals much tighter than the raw spread.
-            if seasonal_spread < 0.8 * plain_spread:
-                center, spread, seasonal = float(np.median(same_hour)) + offset, seasonal_spread, True
+            same_level = float(np.median(same_hour))
+            # A daily rhythm shows as residuals much tighter than the raw spread, or as this
+            # hour of day sitting far from the week's median (a daily batch job, a lunch peak).
+            if (seasonal_spread < 0.8 * plain_spread
+                    or abs(same_level - plain_center) > 2 * max(plain_spread, seasonal_spread)):
+                center, spread, seasonal = same_level + offset, seasonal_spread, True
     level = _back(kind, center)
     floor = spread_floor(metric, level, calls)
     return Baseline(metric, center, max(spread, floor), seasonal, hours, plain_center,
