@@ -120,8 +120,9 @@ def list_hourly_metrics(
         "3600000) AS ago, "
         f"count() AS rows, sum({WEIGHT}) AS calls, sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, "
         f"sum({_COST} * {WEIGHT}) AS spend, "
-        f"quantileExactWeightedIf(0.95)(latency_ms, toUInt64(round({WEIGHT})), NOT {ERROR_CONDITION}) "
-        "AS p95_latency, "
+        # Unweighted: the rows whose rate differs are errors (kept whatever the rate), and they
+        # are left out; the successful calls of a scope share its SDK's rate.
+        f"quantileExactIf(0.95)(latency_ms, NOT {ERROR_CONDITION}) AS p95_latency, "
         f"countIf(NOT {ERROR_CONDITION}) AS ok_rows "
         f"FROM requests WHERE {where} AND model != '' AND NOT cache_hit "
         "AND created_at < {now:DateTime64(3, 'UTC')} "
