@@ -82,14 +82,14 @@ def stacked_bars(buckets: list[datetime], series: dict[str, list[int]], *, label
                      f'aria-label="{escape(aria)}">{"".join(bars)}</svg>')
 
 
-def band_chart(points: list[dict], *, labels: list[str], fmt, aria: str, width: int = 480,
-               height: int = 140) -> SafeString:
+def band_chart(points: list[dict], *, labels: list[str], fmt, aria: str, width: int = 960,
+               height: int = 170) -> SafeString:
     """Hourly values as a line over the band their baseline allowed (shaded) and the expected
     value (dashed); the last point, the window, is drawn larger. <title> on each point gives
     the tooltip. points: [{"value", "expected", "low", "high"}], oldest first."""
     if not points:
         return mark_safe("")
-    pad_l, pad_r, pad_t, pad_b = 44, 8, 8, 18
+    pad_l, pad_r, pad_t, pad_b = 64, 10, 10, 20
     numbers = [v for p in points for v in (p.get("value"), p.get("high")) if v is not None]
     top = max(numbers, default=0.0) * 1.08 or 1.0
     inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b

@@ -27,9 +27,10 @@ def test_no_module_outside_requestlog_writes_sql_for_the_request_log():
 
 
 def test_every_request_log_read_is_scoped_by_organization():
-    source = (ROOT / "spanlens" / "requestlog" / "queries.py").read_text()
-    for match in re.finditer(r"^def ((list|get|count)_\w+)\((.*?)\)", source, re.M | re.S):
-        name, _, params = match.groups()
-        if name == "count_rows_since":  # health check across tenants, returns a number only
-            continue
-        assert "*" in params and "organization_id" in params, f"{name} must take organization_id keyword-only"
+    for module in ("queries.py", "insights.py"):
+        source = (ROOT / "spanlens" / "requestlog" / module).read_text()
+        for match in re.finditer(r"^def ((list|get|count)_\w+)\((.*?)\)", source, re.M | re.S):
+            name, _, params = match.groups()
+            if name == "count_rows_since":  # health check across tenants, returns a number only
+                continue
+            assert "*" in params and "organization_id" in params, f"{name} must take organization_id keyword-only"

@@ -102,32 +102,35 @@ def list_cacheable_prefixes(
 
 # --- anomalies --------------------------------------------------------------------
 
-# The two kinds of scope the detector watches, as (kind, key) per row: a row counts once
-# in its provider/model and once in its project, in a single scan.
-_SCOPES = "arrayJoin([('model', concat(provider, '/', model)), ('project', toString(project_id))])"
-
-
 def list_hourly_metrics(
     *, organization_id: str, now: datetime, hours: int = 192, retention_days: int = 365,
 ) -> list[dict]:
-    """For each (provider, model) and each project, one row per whole hour before `now`
-    (ago = 0 is the last 60 minutes): calls, errors and cost (weighted), stored rows,
-    p95 latency of the calls that succeeded. Hours without traffic are absent."""
+    """For each (provider, model) and each project (kind "model" / "project", key
+    "provider/model" / project id), one row per whole hour before `now` (ago = 0 is the
+    last 60 minutes): calls, errors and spend (weighted), stored rows, p95 latency of the
+    calls that succeeded. Hours without traffic are absent."""
     where, params = _scope(organization_id, retention_days)
-    return get_engine().select(
-        f"SELECT {_SCOPES} AS scope, scope.1 AS kind, scope.2 AS key, "
+    # One scan grouped by model, project and hour; each group then counts once in its
+    # model's scope and once in its project's, quantile states merged exactly.
+    inner = (
+        "SELECT provider, model, project_id, "
         "intDiv(toUnixTimestamp64Milli({now:DateTime64(3, 'UTC')}) - toUnixTimestamp64Milli(created_at), "
-        "3600000) AS ago, "
-        f"count() AS rows, sum({WEIGHT}) AS calls, sumIf({WEIGHT}, {ERROR_CONDITION}) AS errors, "
-        f"sum({_COST} * {WEIGHT}) AS spend, "
+        "3600000) AS ago, count() AS n, "
+        f"sum({WEIGHT}) AS w, sumIf({WEIGHT}, {ERROR_CONDITION}) AS e, sum({_COST} * {WEIGHT}) AS c, "
         # Unweighted: the rows whose rate differs are errors (kept whatever the rate), and they
         # are left out; the successful calls of a scope share its SDK's rate.
-        f"quantileExactIf(0.95)(latency_ms, NOT {ERROR_CONDITION}) AS p95_latency, "
-        f"countIf(NOT {ERROR_CONDITION}) AS ok_rows "
+        f"quantileExactStateIf(latency_ms, NOT {ERROR_CONDITION}) AS lat, countIf(NOT {ERROR_CONDITION}) AS ok "
         f"FROM requests WHERE {where} AND model != '' AND NOT cache_hit "
         "AND created_at < {now:DateTime64(3, 'UTC')} "
         "AND created_at >= {now:DateTime64(3, 'UTC')} - toIntervalHour({hours:UInt32}) "
-        "GROUP BY scope, ago ORDER BY kind, key, ago",
+        "GROUP BY provider, model, project_id, ago"
+    )
+    return get_engine().select(
+        "SELECT scope.1 AS kind, scope.2 AS key, ago, sum(n) AS rows, sum(w) AS calls, sum(e) AS errors, "
+        "sum(c) AS spend, quantileExactMerge(0.95)(lat) AS p95_latency, sum(ok) AS ok_rows "
+        f"FROM ({inner}) "
+        "ARRAY JOIN [('model', concat(provider, '/', model)), ('project', toString(project_id))] AS scope "
+        "GROUP BY kind, key, ago ORDER BY kind, key, ago",
         {**params, "now": format_ts(now), "hours": int(hours)},
     )
 

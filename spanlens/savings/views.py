@@ -11,6 +11,9 @@ from spanlens.core.models import ProviderKey
 from spanlens.savings import services
 from spanlens.savings.models import ModelTier
 
+# Substitutes listed per model, largest saving first; the rest are counted.
+SHOWN = 5
+
 
 def _scope(request: HttpRequest, access: Access) -> dict:
     project = access_mod.current_project(request)
@@ -49,7 +52,8 @@ def _context(request: HttpRequest, access: Access) -> dict:
         m["sampled"] = u.calls > u.rows + 0.5
         m["sample_rate"] = u.rows / u.calls if u.calls else 1.0
         m["replays"] = [{"s": s, "url": services.replay_url(m["provider"], m["model"], s.substitute.provider,
-                                                            s.substitute.model)} for s in m["suggestions"]]
+                                                            s.substitute.model)} for s in m["suggestions"][:SHOWN]]
+        m["more"] = max(len(m["suggestions"]) - SHOWN, 0)
     best = [m["suggestions"][0] for m in models if m["suggestions"]]
     return {
         "models": models,
