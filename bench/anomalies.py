@@ -89,7 +89,10 @@ def generate(metric: str, rng: random.Random) -> Series:
             values.append(p95 * (2.0 if spiking else 1.0))
         elif metric == "error_rate":
             p = base_error + (0.2 if spiking else 0.0)
-            errors = sum(1 for _ in range(n) if rng.random() < p) if n < 2000 else round(rng.gauss(n * p, math.sqrt(n * p * (1 - p))))
+            if n < 2000:
+                errors = sum(1 for _ in range(n) if rng.random() < p)
+            else:
+                errors = round(rng.gauss(n * p, math.sqrt(n * p * (1 - p))))
             values.append(errors / n if n else 0.0)
         else:
             per_call = cost_per_call * math.exp(rng.gauss(0, 0.1)) * (3.0 if spiking else 1.0)

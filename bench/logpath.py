@@ -104,8 +104,8 @@ def dashboard_reads(ctx: dict) -> dict:
     """Every list_/get_/count_ function in queries.py and insights.py (/savings, /anomalies),
     with its arguments filled in."""
     calls = {}
-    functions = [(name, fn) for module in (queries, insights) for name, fn in inspect.getmembers(module, inspect.isfunction)
-                 if fn.__module__ == module.__name__]
+    functions = [(name, fn) for module in (queries, insights)
+                 for name, fn in inspect.getmembers(module, inspect.isfunction) if fn.__module__ == module.__name__]
     for name, fn in functions:
         if not name.startswith(("list_", "get_", "count_")):
             continue

@@ -57,7 +57,8 @@ def client_for(user):
 
 def test_a_latency_spike_opens_one_anomaly_per_scope_with_its_factors(org, project, spiked):
     latency = Anomaly.objects.filter(organization=org, metric="p95_latency_ms")
-    assert {(a.scope_kind, a.scope_key) for a in latency} == {("model", f"openai/{MODEL}"), ("project", str(project.id))}
+    scopes = {(a.scope_kind, a.scope_key) for a in latency}
+    assert scopes == {("model", f"openai/{MODEL}"), ("project", str(project.id))}
     a = latency.get(scope_kind="model")
     assert a.direction == "up" and a.score >= 3 and a.value > 2500 and 400 < a.expected < 650
     assert a.baseline_hours == 168 and a.confidence == 1.0 and a.window_calls == 10

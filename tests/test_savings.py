@@ -133,7 +133,8 @@ def test_prompt_cache_savings_month_to_date_are_reads_at_list_price_less_the_wri
     price = pricing.find_price("anthropic", "claude-sonnet-4-5")
     reads, writes = 20 * 8000, 20 * 1000
     assert cache["saved_usd"] == pytest.approx(reads * float(price.input_per_1m - price.cache_read_per_1m) / 1e6)
-    assert cache["write_premium_usd"] == pytest.approx(writes * float(price.cache_write_per_1m - price.input_per_1m) / 1e6)
+    premium = float(price.cache_write_per_1m - price.input_per_1m)
+    assert cache["write_premium_usd"] == pytest.approx(writes * premium / 1e6)
     assert cache["net_usd"] == pytest.approx(cache["saved_usd"] - cache["write_premium_usd"])
     assert cache["models"][0]["model"] == "claude-sonnet-4-5"
 

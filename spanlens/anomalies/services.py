@@ -170,7 +170,8 @@ def contributing_factors(org, kind: str, key: str, now: datetime) -> list[dict]:
 
 def _names(org, shares: dict) -> dict[tuple[str, str], str]:
     ids = {r["value"] for r in shares.get("api_key", []) if r["value"]}
-    names = {("api_key", str(k.id)): f"{k.name or k.prefix}" for k in ApiKey.objects.filter(organization=org, id__in=ids)}
+    keys = ApiKey.objects.filter(organization=org, id__in=ids)
+    names = {("api_key", str(k.id)): k.name or k.prefix for k in keys}
     pids = {r["value"] for r in shares.get("project", []) if r["value"]}
     names.update({("project", str(p.id)): p.name for p in Project.objects.filter(organization=org, id__in=pids)})
     return names
@@ -185,8 +186,8 @@ def scope_label(anomaly: Anomaly) -> str:
 
 
 def visible(organization_id, project_id: str | None = None):
-    """The organization's anomalies; with a project, those of it and of its models' scopes
-    are not separable, so a project filter keeps only that project's own anomalies."""
+    """The organization's anomalies. With a project chosen, only that project's own: a
+    model's anomaly may come from any project's calls, so it is not shown as the project's."""
     qs = Anomaly.objects.filter(organization_id=organization_id)
     if project_id:
         qs = qs.filter(scope_kind=Anomaly.ScopeKind.PROJECT, project_id=project_id)
@@ -280,7 +281,8 @@ def take_daily_snapshot(organization_id, day: date) -> AnomalySnapshot:
                      .annotate(n=Count("id")).order_by())
     summary = [{"id": str(a.id), "metric": a.metric, "metric_label": a.get_metric_display(),
                 "scope_label": scope_label(a), "direction": a.direction, "peak_score": round(a.peak_score, 1),
-                "opened_at": a.opened_at.isoformat(), "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+                "opened_at": a.opened_at.isoformat(),
+                "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
                 "acknowledged": a.acknowledged_at is not None, "note": a.note[:200]} for a in opened[:50]]
     snapshot, _ = AnomalySnapshot.objects.update_or_create(
         organization_id=organization_id, day=day,
