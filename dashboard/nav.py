@@ -6,7 +6,7 @@ from spanlens.core import health
 from spanlens.core.models import Project
 
 SECTIONS = ("requests", "traces", "users", "security", "prompts", "evals", "datasets", "experiments", "annotation",
-            "settings", "shares")
+            "alerts", "settings", "shares")
 
 
 def nav(request) -> dict:

@@ -21,9 +21,13 @@ app.conf.beat_schedule = {
     "resume-stale-eval-runs": {"task": "evals.tasks.resume_stale_runs", "schedule": 60.0},
     # Expired response-cache entries leave the on-disk store (Redis expires them itself).
     "purge-response-cache": {"task": "proxy.tasks.purge_response_cache", "schedule": 600.0},
+    # Alert rules of every organization; a task per organization.
+    "evaluate-alerts": {"task": "spanlens.alerts.tasks.evaluate_alerts", "schedule": settings.ALERT_EVALUATE_EVERY_S},
+    # Deliveries whose retry is due (their countdown task may have been lost to a restart).
+    "retry-alert-deliveries": {"task": "spanlens.alerts.tasks.retry_due_deliveries", "schedule": 60.0},
 }
 app.conf.worker_hijack_root_logger = False
-app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy"])
+app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.alerts"])
 
 
 @before_task_publish.connect

@@ -158,6 +158,8 @@ NUMBERS = {
     "EVAL_CONCURRENCY": int, "EVAL_HEARTBEAT_S": float, "EVAL_STALE_AFTER_S": float, "EVAL_MAX_RETRIES": int,
     "EVAL_RETRY_BASE_S": float, "EVAL_RETRY_MAX_WAIT_S": float,
     "OIDC_TIMEOUT_S": float, "OIDC_DISCOVERY_TTL_S": float, "SUPABASE_TIMEOUT_S": float,
+    "ALERT_MAX_ATTEMPTS": int, "ALERT_RETRY_BASE_S": float, "ALERT_RETRY_MAX_S": float,
+    "ALERT_HTTP_TIMEOUT_S": float, "ALERT_EVALUATE_EVERY_S": float, "EMAIL_PORT": int,
 }
 
 
