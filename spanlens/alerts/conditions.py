@@ -24,14 +24,17 @@ def open_anomaly_count(organization_id) -> int:
     return 0
 
 
+def _scope(rule) -> dict:
+    return {"organization_id": str(rule.organization_id), "minutes": rule.window_minutes,
+            "project_id": str(rule.project_id) if rule.project_id else None, "user_id": rule.end_user or None,
+            "api_key_id": str(rule.api_key_id) if rule.api_key_id else None,
+            "retention_days": rule.organization.retention_days}
+
+
 def _window(rule) -> dict:
     from spanlens.requestlog import alert_queries
 
-    return alert_queries.get_alert_window(
-        organization_id=str(rule.organization_id), minutes=rule.window_minutes,
-        project_id=str(rule.project_id) if rule.project_id else None, user_id=rule.end_user or None,
-        api_key_id=str(rule.api_key_id) if rule.api_key_id else None,
-        retention_days=rule.organization.retention_days)
+    return alert_queries.get_alert_window(**_scope(rule))
 
 
 def _compare(rule, value: float) -> bool:
@@ -87,21 +90,26 @@ def truncated_streams(rule) -> Reading:
 
 
 def _p95(rule, column: str, what: str) -> Reading:
-    w = _window(rule)
-    value = w[column]
+    from spanlens.alerts.stats import weighted_quantile
+    from spanlens.requestlog import alert_queries
+
+    rows = alert_queries.list_alert_value_weights(column=column, **_scope(rule))
+    value = weighted_quantile([(r["value"], r["weight"]) for r in rows], 0.95)
     if value is None:
-        return Reading(None, False, f"no calls in the last {window_label(rule.window_minutes)}", _fields(rule, w))
+        return Reading(None, False, f"no calls in the last {window_label(rule.window_minutes)}", [])
+    calls = sum(r["weight"] for r in rows)
+    sampled = sum(r["calls"] for r in rows) < round(calls)
     return Reading(value, _compare(rule, value),
-                   f"{what} p95 {format_value('ms', value)} over the last {window_label(rule.window_minutes)}"
-                   + _estimate_note(w), _fields(rule, w))
+                   f"{what} p95 {format_value('ms', value)} over the last {window_label(rule.window_minutes)}",
+                   [["Calls", f"{'≈' if sampled else ''}{calls:,.0f}"]])
 
 
 def p95_latency(rule) -> Reading:
-    return _p95(rule, "p95_latency_ms", "Latency")
+    return _p95(rule, "latency_ms", "Latency")
 
 
 def proxy_overhead_p95(rule) -> Reading:
-    return _p95(rule, "p95_overhead_ms", "Proxy overhead")
+    return _p95(rule, "proxy_overhead_ms", "Proxy overhead")
 
 
 def unpriced_models(rule) -> Reading:

@@ -36,7 +36,8 @@ def slack(notification, organization_name: str) -> dict:
     if notification.url:
         context += f" · <{notification.url}|Open in Spanlens>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(context, 3000)}]})
-    return {"text": _clip(f"{EVENT_EMOJI.get(notification.event, '')} {head}".strip(), 3000), "blocks": blocks}
+    text = f"{EVENT_EMOJI.get(notification.event, '')} {_slack_escape(head)}".strip()
+    return {"text": _clip(text, 3000), "blocks": blocks}
 
 
 def discord(notification, organization_name: str) -> dict:
