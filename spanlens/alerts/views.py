@@ -181,17 +181,18 @@ def channel_list(request: HttpRequest, access: Access) -> HttpResponse:
         post = request.POST
         values = post.dict()
         try:
-            channel, secret = services.create_channel(
+            channel, raw_secret = services.create_channel(
                 access.organization, kind=post.get("kind", ""), name=post.get("name", ""),
                 email_to=post.get("email_to", ""), email_owners=post.get("email_owners") == "on",
                 url=post.get("url", ""), **_who(request))
         except AlertError as exc:
             errors[exc.field], status = exc.message, 400
         else:
-            if secret is None:
+            if raw_secret is None:
                 messages.success(request, f"Channel “{channel.name}” added. Send a test to check it.")
                 return redirect("/alerts/channels/")
-            values = {"kind": "slack"}
+            # Rendered, not redirected: the secret must not sit in a session or a URL.
+            secret, values = {"channel": channel, "value": raw_secret}, {"kind": "slack"}
     return _channels_page(request, access, values=values, errors=errors, secret=secret, status=status)
 
 
