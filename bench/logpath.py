@@ -29,7 +29,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from spanlens.requestlog import engine as ch_engine, migrate, queries  # noqa: E402
+from spanlens.requestlog import alert_queries, engine as ch_engine, migrate, queries  # noqa: E402
 
 REQUEST_BODY = ('{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},'
                 '{"role":"user","content":"' + "Summarise the quarterly report in three bullet points. " * 36)[:2040]
@@ -91,6 +91,8 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
         "project_id": ctx["project"], "request_id": ctx["request_id"], "seconds": 3600, "days": 7,
         "since": now - timedelta(days=7), "until": now, "start": now - timedelta(days=7), "end": now,
         "retention_days": 365, "limit": 50, "provider": "openai", "model": "gpt-4o-mini",
+        # Alert rules: a daily spend rule's window, the p95 latency rules' column.
+        "minutes": 24 * 60, "column": "latency_ms",
     }
     if name in guesses:
         return guesses[name]
@@ -98,10 +100,13 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
 
 
 def dashboard_reads(ctx: dict) -> dict:
-    """Every list_/get_/count_ function in queries.py, with its arguments filled in."""
+    """Every list_/get_/count_ function in queries.py and alert_queries.py (what alert rules
+    read every minute), with its arguments filled in."""
     calls = {}
-    for name, fn in inspect.getmembers(queries, inspect.isfunction):
-        if fn.__module__ != queries.__name__ or not name.startswith(("list_", "get_", "count_")):
+    functions = [(name, fn) for module in (queries, alert_queries)
+                 for name, fn in inspect.getmembers(module, inspect.isfunction) if fn.__module__ == module.__name__]
+    for name, fn in functions:
+        if not name.startswith(("list_", "get_", "count_")):
             continue
         sig = inspect.signature(fn)
         if "organization_id" not in sig.parameters:

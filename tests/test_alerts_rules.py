@@ -307,3 +307,32 @@ def test_the_weighted_quantile_matches_numpy_on_random_samples():
             expected = np.percentile(np.repeat(values, weights), q * 100, method="inverted_cdf")
             assert weighted_quantile(list(zip(values, weights.astype(float))), q) == expected
     assert weighted_quantile([], 0.95) is None
+
+
+@pytest.fixture
+def eager_tasks():
+    from spanlens.celery_app import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_the_beat_tasks_fan_out_per_organization_and_send_what_is_due(org, project, other_org_and_project,
+                                                                      eager_tasks):
+    from spanlens.alerts import tasks
+    from spanlens.alerts.models import Delivery
+
+    _rows(org, project, 40, status_code=502, proxy_overhead_ms=3)
+    assert tasks.evaluate_alerts() == 2  # both organizations have enabled rules
+    rule = AlertRule.objects.get(organization=org, kind="server_error_rate")
+    assert rule.state == "firing" and rule.last_value == pytest.approx(100.0)
+    other_rule = AlertRule.objects.get(organization=other_org_and_project[0], kind="server_error_rate")
+    assert other_rule.state == "ok" and other_rule.last_evaluated_at is not None
+    # The firing's email is due (its own task was never sent: no commit in this test); beat sends it.
+    d = Delivery.objects.get(notification__rule=rule)
+    Delivery.objects.filter(id=d.id).update(created_at=dj_timezone.now() - timedelta(minutes=2))
+    assert tasks.retry_due_deliveries() == 1
+    d.refresh_from_db()
+    assert d.status == "dead" and "email is not configured" in d.last_error
