@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from django.conf import settings
+
 from spanlens.alerts.kinds import KINDS, format_value, window_label
 
 
@@ -139,7 +141,7 @@ def eval_score(rule) -> Reading:
     name = rule.evaluator.name if rule.evaluator_id else "the evaluator"
     return Reading(value, _compare(rule, value),
                    f"{name} scored {value:.2f} on its latest run ({run.total} samples)",
-                   _fields(rule, run=f"/evals/runs/{run.id}/"))
+                   _fields(rule, run=f"{settings.WEB_URL}/evals/runs/{run.id}/"))
 
 
 def fallback_queue(rule) -> Reading:

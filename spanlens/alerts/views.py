@@ -66,13 +66,15 @@ def _split_window(minutes: int) -> tuple[str, str]:
     return str(minutes), "min"
 
 
-def _values_of(rule: AlertRule | None) -> dict:
+def _values_of(rule: AlertRule | None, access: Access) -> dict:
     if rule is None:
         kind = kinds.KINDS["spend"]
         window, unit = _split_window(kind.default_window)
         return {"kind": "spend", "threshold": f"{kind.default_threshold:g}", "window": window, "window_unit": unit,
                 "min_requests": "10", "cooldown_minutes": "60", "is_enabled": True,
-                "channels": [str(c) for c in Channel.objects.none()]}
+                # The owners' email, as the default rules have it; unticked in one click.
+                "channels": [str(i) for i in Channel.objects.filter(organization=access.organization, is_default=True)
+                             .values_list("id", flat=True)]}
     window, unit = _split_window(rule.window_minutes)
     return {"name": rule.name, "kind": rule.kind,
             "threshold": "" if rule.threshold is None else f"{rule.threshold:g}", "window": window,
@@ -125,7 +127,7 @@ def _form_context(access: Access, values: dict, errors: dict, rule: AlertRule | 
 
 
 def _rule_form(request: HttpRequest, access: Access, rule: AlertRule | None) -> HttpResponse:
-    values, errors = _values_of(rule), {}
+    values, errors = _values_of(rule, access), {}
     if request.method == "POST":
         require_write(access)
         if rule is not None and request.POST.get("action") == "delete":
