@@ -29,7 +29,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from spanlens.requestlog import engine as ch_engine, insights, migrate, queries  # noqa: E402
+from spanlens.requestlog import alert_queries, engine as ch_engine, insights, migrate, queries  # noqa: E402
 
 REQUEST_BODY = ('{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},'
                 '{"role":"user","content":"' + "Summarise the quarterly report in three bullet points. " * 36)[:2040]
@@ -94,6 +94,8 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
         # The anomaly detector's reads: the hour before now against the week before it.
         "now": now, "kind": "model", "key": "openai/gpt-4o-mini", "window_start": now - timedelta(hours=1),
         "window_end": now, "baseline_start": now - timedelta(hours=169),
+        # Alert rules: a daily spend rule's window, the p95 latency rules' column.
+        "minutes": 24 * 60, "column": "latency_ms",
     }
     if name in guesses:
         return guesses[name]
@@ -101,10 +103,10 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
 
 
 def dashboard_reads(ctx: dict) -> dict:
-    """Every list_/get_/count_ function in queries.py and insights.py (/savings, /anomalies),
-    with its arguments filled in."""
+    """Every list_/get_/count_ function in queries.py, insights.py (/savings, /anomalies) and
+    alert_queries.py (what alert rules read every minute), with its arguments filled in."""
     calls = {}
-    functions = [(name, fn) for module in (queries, insights)
+    functions = [(name, fn) for module in (queries, insights, alert_queries)
                  for name, fn in inspect.getmembers(module, inspect.isfunction) if fn.__module__ == module.__name__]
     for name, fn in functions:
         if not name.startswith(("list_", "get_", "count_")):

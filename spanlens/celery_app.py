@@ -25,9 +25,13 @@ app.conf.beat_schedule = {
     "detect-anomalies": {"task": "spanlens.anomalies.tasks.detect_anomalies", "schedule": settings.ANOMALY_INTERVAL_S},
     # /anomalies history: one snapshot per organization and day.
     "snapshot-anomalies": {"task": "spanlens.anomalies.tasks.snapshot_anomalies", "schedule": 3600.0},
+    # Alert rules of every organization; a task per organization.
+    "evaluate-alerts": {"task": "spanlens.alerts.tasks.evaluate_alerts", "schedule": settings.ALERT_EVALUATE_EVERY_S},
+    # Deliveries whose retry is due (their countdown task may have been lost to a restart).
+    "retry-alert-deliveries": {"task": "spanlens.alerts.tasks.retry_due_deliveries", "schedule": 60.0},
 }
 app.conf.worker_hijack_root_logger = False
-app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.anomalies"])
+app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.anomalies", "spanlens.alerts"])
 
 
 @before_task_publish.connect

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "spanlens.anomalies",
     "dashboard",
     "evals",
+    "spanlens.alerts",
 ]
 
 MIDDLEWARE = [
@@ -351,19 +352,36 @@ ANOMALY_INTERVAL_S = env_float("ANOMALY_INTERVAL_S", 300.0)  # how often beat ru
 ANOMALY_THRESHOLD = env_float("ANOMALY_THRESHOLD", 3.0)  # robust z (sigma-equivalent) that opens an anomaly
 ANOMALY_MIN_CALLS = env_int("ANOMALY_MIN_CALLS", 20)  # calls in the last hour before latency / error rate count
 
+# --- Alerts ------------------------------------------------------------------------
+ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 8)  # per delivery, then it is a dead letter
+ALERT_RETRY_BASE_S = env_float("ALERT_RETRY_BASE_S", 30.0)  # first wait; doubles after each failure
+ALERT_RETRY_MAX_S = env_float("ALERT_RETRY_MAX_S", 3600.0)
+ALERT_HTTP_TIMEOUT_S = env_float("ALERT_HTTP_TIMEOUT_S", 10.0)
+ALERT_EVALUATE_EVERY_S = env_float("ALERT_EVALUATE_EVERY_S", 60.0)
+
 # --- Production run (`manage.py serve`) ------------------------------------------
 ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2)
 CELERY_CONCURRENCY = env_int("CELERY_CONCURRENCY", 2)
 
-# --- Email (invitations) ----------------------------------------------------------
-# With RESEND_API_KEY, mail goes out through Resend; without it nothing is sent
-# and the invite form hands the accept link to the admin instead.
+# --- Email (invitations, alerts) --------------------------------------------------
+# With RESEND_API_KEY, mail goes out through Resend; with EMAIL_HOST, through that SMTP
+# server; with neither nothing is sent: the invite form hands the accept link to the
+# admin instead, and alert emails are dead letters saying so.
 RESEND_API_KEY = env_str("RESEND_API_KEY")
+EMAIL_HOST = env_str("EMAIL_HOST") or ""
 DEFAULT_FROM_EMAIL = env_str("RESEND_FROM", "Spanlens <notifications@spanlens.io>")
 if RESEND_API_KEY:
     EMAIL_BACKEND = "anymail.backends.resend.EmailBackend"
     ANYMAIL = {"RESEND_API_KEY": RESEND_API_KEY}
+elif EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+    EMAIL_TIMEOUT = 10
 else:
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("evals.urls")),
     path("", include("spanlens.savings.urls")),
     path("", include("spanlens.anomalies.urls")),
+    path("", include("spanlens.alerts.urls")),
     path("", include("dashboard.urls")),
     # Last: an /api/ path nothing above matched gets the API's JSON 404.
     re_path(r"^api/(?P<path>.*)$", api.not_found),

@@ -189,6 +189,15 @@ END IF;
 END
 $spanlens$;
 
+-- evals.0001_initial
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'evals' AND "name" = '0001_initial') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('evals', '0001_initial', now());
+END IF;
+END
+$spanlens$;
+
 -- core.0002_seed_model_prices
 DO $spanlens$
 BEGIN
@@ -235,362 +244,6 @@ IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name"
   CREATE INDEX IF NOT EXISTS "core_auditevent_organization_id_fc75d292" ON "core_auditevent" ("organization_id");
   CREATE INDEX IF NOT EXISTS "core_audit_org_created" ON "core_auditevent" ("organization_id", "created_at" DESC);
   INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0003_invitations_audit_heartbeat', now());
-END IF;
-END
-$spanlens$;
-
--- core.0004_providers_and_cache_write_1h
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0004_providers_and_cache_write_1h') THEN
-  ALTER TABLE "core_modelprice" ADD COLUMN IF NOT EXISTS "cache_write_1h_per_1m" numeric(14, 6) NULL;
-  ALTER TABLE "core_providerkey" ADD COLUMN IF NOT EXISTS "base_url" varchar(500) DEFAULT '' NOT NULL;
-  ALTER TABLE "core_providerkey" ALTER COLUMN "base_url" DROP DEFAULT;
-  ALTER TABLE "core_providerkey" ADD COLUMN IF NOT EXISTS "encrypted_headers" text DEFAULT '' NOT NULL;
-  ALTER TABLE "core_providerkey" ALTER COLUMN "encrypted_headers" DROP DEFAULT;
-  ALTER TABLE "core_providerkey" ADD COLUMN IF NOT EXISTS "price_free" boolean DEFAULT false NOT NULL;
-  ALTER TABLE "core_providerkey" ALTER COLUMN "price_free" DROP DEFAULT;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-3-5-haiku-20241022', "mode" = 'chat', "input_per_1m" = 0.800000, "output_per_1m" = 4.000000, "cache_read_per_1m" = 0.080000, "cache_write_per_1m" = 1.000000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 1.6 WHERE "core_modelprice"."id" = 1;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-fable-5', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 1.000000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 2;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-fable-5-1', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 0.250000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 3;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-haiku-4-5', "mode" = 'chat', "input_per_1m" = 1.000000, "output_per_1m" = 5.000000, "cache_read_per_1m" = 0.100000, "cache_write_per_1m" = 1.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 2 WHERE "core_modelprice"."id" = 4;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-haiku-4-5-20251001', "mode" = 'chat', "input_per_1m" = 1.000000, "output_per_1m" = 5.000000, "cache_read_per_1m" = 0.100000, "cache_write_per_1m" = 1.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 2 WHERE "core_modelprice"."id" = 5;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-haiku-5-5', "mode" = 'chat', "input_per_1m" = 0.100000, "output_per_1m" = 0.500000, "cache_read_per_1m" = 0.010000, "cache_write_per_1m" = 0.125000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 0.2 WHERE "core_modelprice"."id" = 6;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-mythos-5', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 1.000000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 7;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-mythos-5-1', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 0.250000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 8;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-mythos-preview', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 1.000000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 9;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-5', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 10;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-5-20251101', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 11;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-6', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 12;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-6-20260205', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 13;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-7', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 14;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-7-20260416', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 15;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-8', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 16;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-5', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 17;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-5-5', "mode" = 'chat', "input_per_1m" = 4.000000, "output_per_1m" = 20.000000, "cache_read_per_1m" = 0.200000, "cache_write_per_1m" = 5.000000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 8 WHERE "core_modelprice"."id" = 18;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-4-5', "mode" = 'chat', "input_per_1m" = 3.000000, "output_per_1m" = 15.000000, "cache_read_per_1m" = 0.300000, "cache_write_per_1m" = 3.750000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 6 WHERE "core_modelprice"."id" = 19;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-4-5-20250929', "mode" = 'chat', "input_per_1m" = 3.000000, "output_per_1m" = 15.000000, "cache_read_per_1m" = 0.300000, "cache_write_per_1m" = 3.750000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 6 WHERE "core_modelprice"."id" = 20;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-4-6', "mode" = 'chat', "input_per_1m" = 3.000000, "output_per_1m" = 15.000000, "cache_read_per_1m" = 0.300000, "cache_write_per_1m" = 3.750000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 6 WHERE "core_modelprice"."id" = 21;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-5', "mode" = 'chat', "input_per_1m" = 2.000000, "output_per_1m" = 10.000000, "cache_read_per_1m" = 0.200000, "cache_write_per_1m" = 2.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 4 WHERE "core_modelprice"."id" = 22;
-  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-5-5', "mode" = 'chat', "input_per_1m" = 2.000000, "output_per_1m" = 10.000000, "cache_read_per_1m" = 0.100000, "cache_write_per_1m" = 2.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 4 WHERE "core_modelprice"."id" = 23;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0004_providers_and_cache_write_1h', now());
-END IF;
-END
-$spanlens$;
-
--- core.0005_unpriced_models
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0005_unpriced_models') THEN
-  CREATE TABLE IF NOT EXISTS "core_unpricedmodel" ("id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "provider" varchar(20) NOT NULL, "model" varchar(200) NOT NULL, "calls" integer NOT NULL CHECK ("calls" >= 0), "calls_24h" integer NOT NULL CHECK ("calls_24h" >= 0), "first_seen" timestamp with time zone NOT NULL, "last_seen" timestamp with time zone NOT NULL, "refreshed_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL);
-  BEGIN
-      ALTER TABLE "core_unpricedmodel" ADD CONSTRAINT "core_unpricedmodel_organization_id_provider_model_27579393_uniq" UNIQUE ("organization_id", "provider", "model");
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  BEGIN
-      ALTER TABLE "core_unpricedmodel" ADD CONSTRAINT "core_unpricedmodel_organization_id_28faf7a5_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  CREATE INDEX IF NOT EXISTS "core_unpricedmodel_organization_id_28faf7a5" ON "core_unpricedmodel" ("organization_id");
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0005_unpriced_models', now());
-END IF;
-END
-$spanlens$;
-
--- core.0006_api_key_scopes_and_sso
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0006_api_key_scopes_and_sso') THEN
-  ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "scopes" jsonb DEFAULT '["proxy", "ingest", "read", "admin"]'::jsonb NOT NULL;
-  ALTER TABLE "core_apikey" ALTER COLUMN "scopes" DROP DEFAULT;
-  ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "expires_at" timestamp with time zone NULL;
-  ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "allowed_ips" jsonb DEFAULT '[]'::jsonb NOT NULL;
-  ALTER TABLE "core_apikey" ALTER COLUMN "allowed_ips" DROP DEFAULT;
-  ALTER TABLE "core_organization" ADD COLUMN IF NOT EXISTS "password_login_disabled" boolean DEFAULT false NOT NULL;
-  UPDATE "core_apikey" SET "scopes" = '["proxy", "ingest", "read", "admin"]'::jsonb;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0006_api_key_scopes_and_sso', now());
-END IF;
-END
-$spanlens$;
-
--- anomalies.0001_initial
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'anomalies' AND "name" = '0001_initial') THEN
-  CREATE TABLE IF NOT EXISTS "anomalies_anomaly" ("id" uuid NOT NULL PRIMARY KEY, "scope_kind" varchar(10) NOT NULL, "scope_key" varchar(300) NOT NULL, "metric" varchar(20) NOT NULL, "direction" varchar(4) NOT NULL, "opened_at" timestamp with time zone NOT NULL, "last_seen_at" timestamp with time zone NOT NULL, "resolved_at" timestamp with time zone NULL, "value" double precision NOT NULL, "expected" double precision NOT NULL, "scale" double precision NOT NULL, "score" double precision NOT NULL, "peak_score" double precision NOT NULL, "seasonal" boolean NOT NULL, "baseline_hours" smallint NOT NULL CHECK ("baseline_hours" >= 0), "window_calls" double precision NOT NULL, "confidence" double precision NOT NULL, "factors" jsonb NOT NULL, "chart" jsonb NOT NULL, "acknowledged_at" timestamp with time zone NULL, "note" text NOT NULL, "acknowledged_by_id" integer NULL, "organization_id" uuid NOT NULL, "project_id" uuid NULL);
-  CREATE TABLE IF NOT EXISTS "anomalies_anomalysnapshot" ("id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "day" date NOT NULL, "opened" integer NOT NULL CHECK ("opened" >= 0), "open_at_end" integer NOT NULL CHECK ("open_at_end" >= 0), "by_metric" jsonb NOT NULL, "anomalies" jsonb NOT NULL, "taken_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL, CONSTRAINT "one_anomaly_snapshot_per_day" UNIQUE ("organization_id", "day"));
-  BEGIN
-      ALTER TABLE "anomalies_anomaly" ADD CONSTRAINT "anomalies_anomaly_acknowledged_by_id_59556113_fk_auth_user_id" FOREIGN KEY ("acknowledged_by_id") REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED;
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  BEGIN
-      ALTER TABLE "anomalies_anomaly" ADD CONSTRAINT "anomalies_anomaly_organization_id_ff64006e_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  BEGIN
-      ALTER TABLE "anomalies_anomaly" ADD CONSTRAINT "anomalies_anomaly_project_id_399b49f3_fk_core_project_id" FOREIGN KEY ("project_id") REFERENCES "core_project" ("id") DEFERRABLE INITIALLY DEFERRED;
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  CREATE UNIQUE INDEX IF NOT EXISTS "one_open_anomaly_per_scope_metric" ON "anomalies_anomaly" ("organization_id", "scope_kind", "scope_key", "metric") WHERE "resolved_at" IS NULL;
-  CREATE INDEX IF NOT EXISTS "anomalies_anomaly_acknowledged_by_id_59556113" ON "anomalies_anomaly" ("acknowledged_by_id");
-  CREATE INDEX IF NOT EXISTS "anomalies_anomaly_organization_id_ff64006e" ON "anomalies_anomaly" ("organization_id");
-  CREATE INDEX IF NOT EXISTS "anomalies_anomaly_project_id_399b49f3" ON "anomalies_anomaly" ("project_id");
-  CREATE INDEX IF NOT EXISTS "anomalies_a_organiz_c005d7_idx" ON "anomalies_anomaly" ("organization_id", "resolved_at", "acknowledged_at");
-  BEGIN
-      ALTER TABLE "anomalies_anomalysnapshot" ADD CONSTRAINT "anomalies_anomalysna_organization_id_a41d7962_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  CREATE INDEX IF NOT EXISTS "anomalies_anomalysnapshot_organization_id_a41d7962" ON "anomalies_anomalysnapshot" ("organization_id");
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('anomalies', '0001_initial', now());
-END IF;
-END
-$spanlens$;
-
--- contenttypes.0002_remove_content_type_name
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'contenttypes' AND "name" = '0002_remove_content_type_name') THEN
-  ALTER TABLE "django_content_type" ALTER COLUMN "name" DROP NOT NULL;
-  ALTER TABLE "django_content_type" DROP COLUMN "name" CASCADE;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('contenttypes', '0002_remove_content_type_name', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0002_alter_permission_name_max_length
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0002_alter_permission_name_max_length') THEN
-  ALTER TABLE "auth_permission" ALTER COLUMN "name" TYPE varchar(255);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0002_alter_permission_name_max_length', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0003_alter_user_email_max_length
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0003_alter_user_email_max_length') THEN
-  ALTER TABLE "auth_user" ALTER COLUMN "email" TYPE varchar(254);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0003_alter_user_email_max_length', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0004_alter_user_username_opts
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0004_alter_user_username_opts') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0004_alter_user_username_opts', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0005_alter_user_last_login_null
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0005_alter_user_last_login_null') THEN
-  ALTER TABLE "auth_user" ALTER COLUMN "last_login" DROP NOT NULL;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0005_alter_user_last_login_null', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0006_require_contenttypes_0002
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0006_require_contenttypes_0002') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0006_require_contenttypes_0002', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0007_alter_validators_add_error_messages
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0007_alter_validators_add_error_messages') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0007_alter_validators_add_error_messages', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0008_alter_user_username_max_length
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0008_alter_user_username_max_length') THEN
-  ALTER TABLE "auth_user" ALTER COLUMN "username" TYPE varchar(150);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0008_alter_user_username_max_length', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0009_alter_user_last_name_max_length
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0009_alter_user_last_name_max_length') THEN
-  ALTER TABLE "auth_user" ALTER COLUMN "last_name" TYPE varchar(150);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0009_alter_user_last_name_max_length', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0010_alter_group_name_max_length
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0010_alter_group_name_max_length') THEN
-  ALTER TABLE "auth_group" ALTER COLUMN "name" TYPE varchar(150);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0010_alter_group_name_max_length', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0011_update_proxy_permissions
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0011_update_proxy_permissions') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0011_update_proxy_permissions', now());
-END IF;
-END
-$spanlens$;
-
--- auth.0012_alter_user_first_name_max_length
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0012_alter_user_first_name_max_length') THEN
-  ALTER TABLE "auth_user" ALTER COLUMN "first_name" TYPE varchar(150);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0012_alter_user_first_name_max_length', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0001_initial
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0001_initial') THEN
-  CREATE TABLE IF NOT EXISTS "axes_accessattempt" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "user_agent" varchar(255) NOT NULL, "ip_address" inet NULL, "username" varchar(255) NULL, "trusted" boolean NOT NULL, "http_accept" varchar(1025) NOT NULL, "path_info" varchar(255) NOT NULL, "attempt_time" timestamp with time zone NOT NULL, "get_data" text NOT NULL, "post_data" text NOT NULL, "failures_since_start" integer NOT NULL CHECK ("failures_since_start" >= 0));
-  CREATE TABLE IF NOT EXISTS "axes_accesslog" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "user_agent" varchar(255) NOT NULL, "ip_address" inet NULL, "username" varchar(255) NULL, "trusted" boolean NOT NULL, "http_accept" varchar(1025) NOT NULL, "path_info" varchar(255) NOT NULL, "attempt_time" timestamp with time zone NOT NULL, "logout_time" timestamp with time zone NULL);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0001_initial', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0002_auto_20151217_2044
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0002_auto_20151217_2044') THEN
-  CREATE INDEX IF NOT EXISTS "axes_accessattempt_ip_address_10922d9c" ON "axes_accessattempt" ("ip_address");
-  CREATE INDEX IF NOT EXISTS "axes_accessattempt_trusted_0eddf52e" ON "axes_accessattempt" ("trusted");
-  CREATE INDEX IF NOT EXISTS "axes_accessattempt_user_agent_ad89678b" ON "axes_accessattempt" ("user_agent");
-  CREATE INDEX IF NOT EXISTS "axes_accessattempt_user_agent_ad89678b_like" ON "axes_accessattempt" ("user_agent" varchar_pattern_ops);
-  CREATE INDEX IF NOT EXISTS "axes_accessattempt_username_3f2d4ca0" ON "axes_accessattempt" ("username");
-  CREATE INDEX IF NOT EXISTS "axes_accessattempt_username_3f2d4ca0_like" ON "axes_accessattempt" ("username" varchar_pattern_ops);
-  CREATE INDEX IF NOT EXISTS "axes_accesslog_ip_address_86b417e5" ON "axes_accesslog" ("ip_address");
-  CREATE INDEX IF NOT EXISTS "axes_accesslog_trusted_496c5681" ON "axes_accesslog" ("trusted");
-  CREATE INDEX IF NOT EXISTS "axes_accesslog_user_agent_0e659004" ON "axes_accesslog" ("user_agent");
-  CREATE INDEX IF NOT EXISTS "axes_accesslog_user_agent_0e659004_like" ON "axes_accesslog" ("user_agent" varchar_pattern_ops);
-  CREATE INDEX IF NOT EXISTS "axes_accesslog_username_df93064b" ON "axes_accesslog" ("username");
-  CREATE INDEX IF NOT EXISTS "axes_accesslog_username_df93064b_like" ON "axes_accesslog" ("username" varchar_pattern_ops);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0002_auto_20151217_2044', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0003_auto_20160322_0929
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0003_auto_20160322_0929') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0003_auto_20160322_0929', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0004_auto_20181024_1538
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0004_auto_20181024_1538') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0004_auto_20181024_1538', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0005_remove_accessattempt_trusted
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0005_remove_accessattempt_trusted') THEN
-  ALTER TABLE "axes_accessattempt" DROP COLUMN "trusted" CASCADE;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0005_remove_accessattempt_trusted', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0006_remove_accesslog_trusted
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0006_remove_accesslog_trusted') THEN
-  ALTER TABLE "axes_accesslog" DROP COLUMN "trusted" CASCADE;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0006_remove_accesslog_trusted', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0007_alter_accessattempt_unique_together
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0007_alter_accessattempt_unique_together') THEN
-  BEGIN
-      ALTER TABLE "axes_accessattempt" ADD CONSTRAINT "axes_accessattempt_username_ip_address_user_agent_8ea22282_uniq" UNIQUE ("username", "ip_address", "user_agent");
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0007_alter_accessattempt_unique_together', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0008_accessfailurelog
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0008_accessfailurelog') THEN
-  CREATE TABLE IF NOT EXISTS "axes_accessfailurelog" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "user_agent" varchar(255) NOT NULL, "ip_address" inet NULL, "username" varchar(255) NULL, "http_accept" varchar(1025) NOT NULL, "path_info" varchar(255) NOT NULL, "attempt_time" timestamp with time zone NOT NULL, "locked_out" boolean NOT NULL);
-  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_user_agent_ea145dda" ON "axes_accessfailurelog" ("user_agent");
-  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_user_agent_ea145dda_like" ON "axes_accessfailurelog" ("user_agent" varchar_pattern_ops);
-  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_ip_address_2e9f5a7f" ON "axes_accessfailurelog" ("ip_address");
-  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_username_a8b7e8a4" ON "axes_accessfailurelog" ("username");
-  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_username_a8b7e8a4_like" ON "axes_accessfailurelog" ("username" varchar_pattern_ops);
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0008_accessfailurelog', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0009_add_session_hash
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0009_add_session_hash') THEN
-  ALTER TABLE "axes_accesslog" ADD COLUMN IF NOT EXISTS "session_hash" varchar(64) DEFAULT '' NOT NULL;
-  ALTER TABLE "axes_accesslog" ALTER COLUMN "session_hash" DROP DEFAULT;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0009_add_session_hash', now());
-END IF;
-END
-$spanlens$;
-
--- axes.0010_accessattemptexpiration
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0010_accessattemptexpiration') THEN
-  CREATE TABLE IF NOT EXISTS "axes_accessattemptexpiration" ("access_attempt_id" integer NOT NULL PRIMARY KEY, "expires_at" timestamp with time zone NOT NULL);
-  BEGIN
-      ALTER TABLE "axes_accessattemptexpiration" ADD CONSTRAINT "axes_accessattemptex_access_attempt_id_6b73a47a_fk_axes_acce" FOREIGN KEY ("access_attempt_id") REFERENCES "axes_accessattempt" ("id") DEFERRABLE INITIALLY DEFERRED;
-    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
-    END;
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0010_accessattemptexpiration', now());
-END IF;
-END
-$spanlens$;
-
--- evals.0001_initial
-DO $spanlens$
-BEGIN
-IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'evals' AND "name" = '0001_initial') THEN
-  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('evals', '0001_initial', now());
 END IF;
 END
 $spanlens$;
@@ -878,6 +531,64 @@ END IF;
 END
 $spanlens$;
 
+-- core.0004_providers_and_cache_write_1h
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0004_providers_and_cache_write_1h') THEN
+  ALTER TABLE "core_modelprice" ADD COLUMN IF NOT EXISTS "cache_write_1h_per_1m" numeric(14, 6) NULL;
+  ALTER TABLE "core_providerkey" ADD COLUMN IF NOT EXISTS "base_url" varchar(500) DEFAULT '' NOT NULL;
+  ALTER TABLE "core_providerkey" ALTER COLUMN "base_url" DROP DEFAULT;
+  ALTER TABLE "core_providerkey" ADD COLUMN IF NOT EXISTS "encrypted_headers" text DEFAULT '' NOT NULL;
+  ALTER TABLE "core_providerkey" ALTER COLUMN "encrypted_headers" DROP DEFAULT;
+  ALTER TABLE "core_providerkey" ADD COLUMN IF NOT EXISTS "price_free" boolean DEFAULT false NOT NULL;
+  ALTER TABLE "core_providerkey" ALTER COLUMN "price_free" DROP DEFAULT;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-3-5-haiku-20241022', "mode" = 'chat', "input_per_1m" = 0.800000, "output_per_1m" = 4.000000, "cache_read_per_1m" = 0.080000, "cache_write_per_1m" = 1.000000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 1.6 WHERE "core_modelprice"."id" = 1;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-fable-5', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 1.000000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 2;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-fable-5-1', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 0.250000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 3;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-haiku-4-5', "mode" = 'chat', "input_per_1m" = 1.000000, "output_per_1m" = 5.000000, "cache_read_per_1m" = 0.100000, "cache_write_per_1m" = 1.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 2 WHERE "core_modelprice"."id" = 4;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-haiku-4-5-20251001', "mode" = 'chat', "input_per_1m" = 1.000000, "output_per_1m" = 5.000000, "cache_read_per_1m" = 0.100000, "cache_write_per_1m" = 1.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 2 WHERE "core_modelprice"."id" = 5;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-haiku-5-5', "mode" = 'chat', "input_per_1m" = 0.100000, "output_per_1m" = 0.500000, "cache_read_per_1m" = 0.010000, "cache_write_per_1m" = 0.125000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 0.2 WHERE "core_modelprice"."id" = 6;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-mythos-5', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 1.000000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 7;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-mythos-5-1', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 0.250000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 8;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-mythos-preview', "mode" = 'chat', "input_per_1m" = 10.000000, "output_per_1m" = 50.000000, "cache_read_per_1m" = 1.000000, "cache_write_per_1m" = 12.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 20 WHERE "core_modelprice"."id" = 9;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-5', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 10;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-5-20251101', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 11;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-6', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 12;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-6-20260205', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 13;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-7', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 14;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-7-20260416', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 15;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-4-8', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 16;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-5', "mode" = 'chat', "input_per_1m" = 5.000000, "output_per_1m" = 25.000000, "cache_read_per_1m" = 0.500000, "cache_write_per_1m" = 6.250000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 10 WHERE "core_modelprice"."id" = 17;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-opus-5-5', "mode" = 'chat', "input_per_1m" = 4.000000, "output_per_1m" = 20.000000, "cache_read_per_1m" = 0.200000, "cache_write_per_1m" = 5.000000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 8 WHERE "core_modelprice"."id" = 18;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-4-5', "mode" = 'chat', "input_per_1m" = 3.000000, "output_per_1m" = 15.000000, "cache_read_per_1m" = 0.300000, "cache_write_per_1m" = 3.750000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 6 WHERE "core_modelprice"."id" = 19;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-4-5-20250929', "mode" = 'chat', "input_per_1m" = 3.000000, "output_per_1m" = 15.000000, "cache_read_per_1m" = 0.300000, "cache_write_per_1m" = 3.750000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 6 WHERE "core_modelprice"."id" = 20;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-4-6', "mode" = 'chat', "input_per_1m" = 3.000000, "output_per_1m" = 15.000000, "cache_read_per_1m" = 0.300000, "cache_write_per_1m" = 3.750000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 6 WHERE "core_modelprice"."id" = 21;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-5', "mode" = 'chat', "input_per_1m" = 2.000000, "output_per_1m" = 10.000000, "cache_read_per_1m" = 0.200000, "cache_write_per_1m" = 2.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 4 WHERE "core_modelprice"."id" = 22;
+  UPDATE "core_modelprice" SET "provider" = 'anthropic', "model" = 'claude-sonnet-5-5', "mode" = 'chat', "input_per_1m" = 2.000000, "output_per_1m" = 10.000000, "cache_read_per_1m" = 0.100000, "cache_write_per_1m" = 2.500000, "updated_at" = 'now()', "cache_write_1h_per_1m" = 4 WHERE "core_modelprice"."id" = 23;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0004_providers_and_cache_write_1h', now());
+END IF;
+END
+$spanlens$;
+
+-- core.0005_unpriced_models
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0005_unpriced_models') THEN
+  CREATE TABLE IF NOT EXISTS "core_unpricedmodel" ("id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "provider" varchar(20) NOT NULL, "model" varchar(200) NOT NULL, "calls" integer NOT NULL CHECK ("calls" >= 0), "calls_24h" integer NOT NULL CHECK ("calls_24h" >= 0), "first_seen" timestamp with time zone NOT NULL, "last_seen" timestamp with time zone NOT NULL, "refreshed_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL);
+  BEGIN
+      ALTER TABLE "core_unpricedmodel" ADD CONSTRAINT "core_unpricedmodel_organization_id_provider_model_27579393_uniq" UNIQUE ("organization_id", "provider", "model");
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "core_unpricedmodel" ADD CONSTRAINT "core_unpricedmodel_organization_id_28faf7a5_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "core_unpricedmodel_organization_id_28faf7a5" ON "core_unpricedmodel" ("organization_id");
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0005_unpriced_models', now());
+END IF;
+END
+$spanlens$;
+
 -- evals.0005_experiments
 DO $spanlens$
 BEGIN
@@ -1085,6 +796,403 @@ END IF;
 END
 $spanlens$;
 
+-- core.0006_api_key_scopes_and_sso
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0006_api_key_scopes_and_sso') THEN
+  ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "scopes" jsonb DEFAULT '["proxy", "ingest", "read", "admin"]'::jsonb NOT NULL;
+  ALTER TABLE "core_apikey" ALTER COLUMN "scopes" DROP DEFAULT;
+  ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "expires_at" timestamp with time zone NULL;
+  ALTER TABLE "core_apikey" ADD COLUMN IF NOT EXISTS "allowed_ips" jsonb DEFAULT '[]'::jsonb NOT NULL;
+  ALTER TABLE "core_apikey" ALTER COLUMN "allowed_ips" DROP DEFAULT;
+  ALTER TABLE "core_organization" ADD COLUMN IF NOT EXISTS "password_login_disabled" boolean DEFAULT false NOT NULL;
+  UPDATE "core_apikey" SET "scopes" = '["proxy", "ingest", "read", "admin"]'::jsonb;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0006_api_key_scopes_and_sso', now());
+END IF;
+END
+$spanlens$;
+
+-- alerts.0001_alert_rules_channels_deliveries
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'alerts' AND "name" = '0001_alert_rules_channels_deliveries') THEN
+  CREATE TABLE IF NOT EXISTS "alerts_channel" ("id" uuid NOT NULL PRIMARY KEY, "kind" varchar(20) NOT NULL, "name" varchar(200) NOT NULL, "email_to" jsonb NOT NULL, "email_owners" boolean NOT NULL, "encrypted_url" text NOT NULL, "url_hint" varchar(200) NOT NULL, "encrypted_secret" text NOT NULL, "is_default" boolean NOT NULL, "is_active" boolean NOT NULL, "created_at" timestamp with time zone NOT NULL, "updated_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL);
+  CREATE TABLE IF NOT EXISTS "alerts_alertrule" ("id" uuid NOT NULL PRIMARY KEY, "name" varchar(200) NOT NULL, "kind" varchar(40) NOT NULL, "threshold" double precision NULL, "window_minutes" integer NOT NULL CHECK ("window_minutes" >= 0), "min_requests" integer NOT NULL CHECK ("min_requests" >= 0), "cooldown_minutes" integer NOT NULL CHECK ("cooldown_minutes" >= 0), "end_user" varchar(200) NOT NULL, "is_enabled" boolean NOT NULL, "is_default" boolean NOT NULL, "state" varchar(20) NOT NULL, "state_since" timestamp with time zone NULL, "breach_since" timestamp with time zone NULL, "last_value" double precision NULL, "last_detail" text NOT NULL, "last_evaluated_at" timestamp with time zone NULL, "last_error" text NOT NULL, "last_fired_at" timestamp with time zone NULL, "notified" boolean NOT NULL, "created_at" timestamp with time zone NOT NULL, "updated_at" timestamp with time zone NOT NULL, "api_key_id" uuid NULL, "created_by_id" integer NULL, "evaluator_id" uuid NULL, "organization_id" uuid NOT NULL, "project_id" uuid NULL);
+  CREATE TABLE IF NOT EXISTS "alerts_alertrule_channels" ("id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "alertrule_id" uuid NOT NULL, "channel_id" uuid NOT NULL);
+  CREATE TABLE IF NOT EXISTS "alerts_notification" ("id" uuid NOT NULL PRIMARY KEY, "event" varchar(20) NOT NULL, "kind" varchar(40) NOT NULL, "title" varchar(300) NOT NULL, "text" text NOT NULL, "value" double precision NULL, "threshold" double precision NULL, "fields" jsonb NOT NULL, "url" varchar(500) NOT NULL, "key" varchar(200) NOT NULL, "created_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL, "rule_id" uuid NULL);
+  CREATE TABLE IF NOT EXISTS "alerts_delivery" ("id" uuid NOT NULL PRIMARY KEY, "status" varchar(20) NOT NULL, "attempts" integer NOT NULL CHECK ("attempts" >= 0), "max_attempts" integer NOT NULL CHECK ("max_attempts" >= 0), "next_attempt_at" timestamp with time zone NULL, "last_attempt_at" timestamp with time zone NULL, "delivered_at" timestamp with time zone NULL, "response_status" integer NULL CHECK ("response_status" >= 0), "last_error" text NOT NULL, "created_at" timestamp with time zone NOT NULL, "channel_id" uuid NOT NULL, "organization_id" uuid NOT NULL, "notification_id" uuid NOT NULL);
+  CREATE TABLE IF NOT EXISTS "alerts_alertkey" ("id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "key" varchar(200) NOT NULL, "last_fired_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL, CONSTRAINT "alerts_key_org_key" UNIQUE ("organization_id", "key"));
+  BEGIN
+      ALTER TABLE "alerts_channel" ADD CONSTRAINT "alerts_channel_org_name" UNIQUE ("organization_id", "name");
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule" ADD CONSTRAINT "alerts_rule_org_name" UNIQUE ("organization_id", "name");
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_delivery_due" ON "alerts_delivery" ("status", "next_attempt_at");
+  CREATE INDEX IF NOT EXISTS "alerts_delivery_org_created" ON "alerts_delivery" ("organization_id", "created_at" DESC);
+  BEGIN
+      ALTER TABLE "alerts_channel" ADD CONSTRAINT "alerts_channel_organization_id_09fde943_fk_core_organization_id" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_channel_organization_id_09fde943" ON "alerts_channel" ("organization_id");
+  BEGIN
+      ALTER TABLE "alerts_alertrule" ADD CONSTRAINT "alerts_alertrule_api_key_id_6847a41a_fk_core_apikey_id" FOREIGN KEY ("api_key_id") REFERENCES "core_apikey" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule" ADD CONSTRAINT "alerts_alertrule_created_by_id_05992d6e_fk_auth_user_id" FOREIGN KEY ("created_by_id") REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule" ADD CONSTRAINT "alerts_alertrule_evaluator_id_a247cf91_fk_evals_evaluator_id" FOREIGN KEY ("evaluator_id") REFERENCES "evals_evaluator" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule" ADD CONSTRAINT "alerts_alertrule_organization_id_e9f348c0_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule" ADD CONSTRAINT "alerts_alertrule_project_id_71b41767_fk_core_project_id" FOREIGN KEY ("project_id") REFERENCES "core_project" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_api_key_id_6847a41a" ON "alerts_alertrule" ("api_key_id");
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_created_by_id_05992d6e" ON "alerts_alertrule" ("created_by_id");
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_evaluator_id_a247cf91" ON "alerts_alertrule" ("evaluator_id");
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_organization_id_e9f348c0" ON "alerts_alertrule" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_project_id_71b41767" ON "alerts_alertrule" ("project_id");
+  BEGIN
+      ALTER TABLE "alerts_alertrule_channels" ADD CONSTRAINT "alerts_alertrule_channels_alertrule_id_channel_id_541f3eb5_uniq" UNIQUE ("alertrule_id", "channel_id");
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule_channels" ADD CONSTRAINT "alerts_alertrule_cha_alertrule_id_45a36fc1_fk_alerts_al" FOREIGN KEY ("alertrule_id") REFERENCES "alerts_alertrule" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_alertrule_channels" ADD CONSTRAINT "alerts_alertrule_cha_channel_id_fa070925_fk_alerts_ch" FOREIGN KEY ("channel_id") REFERENCES "alerts_channel" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_channels_alertrule_id_45a36fc1" ON "alerts_alertrule_channels" ("alertrule_id");
+  CREATE INDEX IF NOT EXISTS "alerts_alertrule_channels_channel_id_fa070925" ON "alerts_alertrule_channels" ("channel_id");
+  BEGIN
+      ALTER TABLE "alerts_notification" ADD CONSTRAINT "alerts_notification_organization_id_ffb93c06_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_notification" ADD CONSTRAINT "alerts_notification_rule_id_14b6caaf_fk_alerts_alertrule_id" FOREIGN KEY ("rule_id") REFERENCES "alerts_alertrule" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_notification_organization_id_ffb93c06" ON "alerts_notification" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "alerts_notification_rule_id_14b6caaf" ON "alerts_notification" ("rule_id");
+  BEGIN
+      ALTER TABLE "alerts_delivery" ADD CONSTRAINT "alerts_delivery_channel_id_8851c777_fk_alerts_channel_id" FOREIGN KEY ("channel_id") REFERENCES "alerts_channel" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_delivery" ADD CONSTRAINT "alerts_delivery_organization_id_0947dfe4_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "alerts_delivery" ADD CONSTRAINT "alerts_delivery_notification_id_f5bd34b0_fk_alerts_no" FOREIGN KEY ("notification_id") REFERENCES "alerts_notification" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_delivery_channel_id_8851c777" ON "alerts_delivery" ("channel_id");
+  CREATE INDEX IF NOT EXISTS "alerts_delivery_organization_id_0947dfe4" ON "alerts_delivery" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "alerts_delivery_notification_id_f5bd34b0" ON "alerts_delivery" ("notification_id");
+  BEGIN
+      ALTER TABLE "alerts_alertkey" ADD CONSTRAINT "alerts_alertkey_organization_id_999d9833_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "alerts_alertkey_organization_id_999d9833" ON "alerts_alertkey" ("organization_id");
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('alerts', '0001_alert_rules_channels_deliveries', now());
+END IF;
+END
+$spanlens$;
+
+-- alerts.0002_default_rules_for_existing_organizations
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'alerts' AND "name" = '0002_default_rules_for_existing_organizations') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('alerts', '0002_default_rules_for_existing_organizations', now());
+END IF;
+END
+$spanlens$;
+
+-- anomalies.0001_initial
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'anomalies' AND "name" = '0001_initial') THEN
+  CREATE TABLE IF NOT EXISTS "anomalies_anomaly" ("id" uuid NOT NULL PRIMARY KEY, "scope_kind" varchar(10) NOT NULL, "scope_key" varchar(300) NOT NULL, "metric" varchar(20) NOT NULL, "direction" varchar(4) NOT NULL, "opened_at" timestamp with time zone NOT NULL, "last_seen_at" timestamp with time zone NOT NULL, "resolved_at" timestamp with time zone NULL, "value" double precision NOT NULL, "expected" double precision NOT NULL, "scale" double precision NOT NULL, "score" double precision NOT NULL, "peak_score" double precision NOT NULL, "seasonal" boolean NOT NULL, "baseline_hours" smallint NOT NULL CHECK ("baseline_hours" >= 0), "window_calls" double precision NOT NULL, "confidence" double precision NOT NULL, "factors" jsonb NOT NULL, "chart" jsonb NOT NULL, "acknowledged_at" timestamp with time zone NULL, "note" text NOT NULL, "acknowledged_by_id" integer NULL, "organization_id" uuid NOT NULL, "project_id" uuid NULL);
+  CREATE TABLE IF NOT EXISTS "anomalies_anomalysnapshot" ("id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "day" date NOT NULL, "opened" integer NOT NULL CHECK ("opened" >= 0), "open_at_end" integer NOT NULL CHECK ("open_at_end" >= 0), "by_metric" jsonb NOT NULL, "anomalies" jsonb NOT NULL, "taken_at" timestamp with time zone NOT NULL, "organization_id" uuid NOT NULL, CONSTRAINT "one_anomaly_snapshot_per_day" UNIQUE ("organization_id", "day"));
+  BEGIN
+      ALTER TABLE "anomalies_anomaly" ADD CONSTRAINT "anomalies_anomaly_acknowledged_by_id_59556113_fk_auth_user_id" FOREIGN KEY ("acknowledged_by_id") REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "anomalies_anomaly" ADD CONSTRAINT "anomalies_anomaly_organization_id_ff64006e_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "anomalies_anomaly" ADD CONSTRAINT "anomalies_anomaly_project_id_399b49f3_fk_core_project_id" FOREIGN KEY ("project_id") REFERENCES "core_project" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE UNIQUE INDEX IF NOT EXISTS "one_open_anomaly_per_scope_metric" ON "anomalies_anomaly" ("organization_id", "scope_kind", "scope_key", "metric") WHERE "resolved_at" IS NULL;
+  CREATE INDEX IF NOT EXISTS "anomalies_anomaly_acknowledged_by_id_59556113" ON "anomalies_anomaly" ("acknowledged_by_id");
+  CREATE INDEX IF NOT EXISTS "anomalies_anomaly_organization_id_ff64006e" ON "anomalies_anomaly" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "anomalies_anomaly_project_id_399b49f3" ON "anomalies_anomaly" ("project_id");
+  CREATE INDEX IF NOT EXISTS "anomalies_a_organiz_c005d7_idx" ON "anomalies_anomaly" ("organization_id", "resolved_at", "acknowledged_at");
+  BEGIN
+      ALTER TABLE "anomalies_anomalysnapshot" ADD CONSTRAINT "anomalies_anomalysna_organization_id_a41d7962_fk_core_orga" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "anomalies_anomalysnapshot_organization_id_a41d7962" ON "anomalies_anomalysnapshot" ("organization_id");
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('anomalies', '0001_initial', now());
+END IF;
+END
+$spanlens$;
+
+-- contenttypes.0002_remove_content_type_name
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'contenttypes' AND "name" = '0002_remove_content_type_name') THEN
+  ALTER TABLE "django_content_type" ALTER COLUMN "name" DROP NOT NULL;
+  ALTER TABLE "django_content_type" DROP COLUMN "name" CASCADE;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('contenttypes', '0002_remove_content_type_name', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0002_alter_permission_name_max_length
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0002_alter_permission_name_max_length') THEN
+  ALTER TABLE "auth_permission" ALTER COLUMN "name" TYPE varchar(255);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0002_alter_permission_name_max_length', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0003_alter_user_email_max_length
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0003_alter_user_email_max_length') THEN
+  ALTER TABLE "auth_user" ALTER COLUMN "email" TYPE varchar(254);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0003_alter_user_email_max_length', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0004_alter_user_username_opts
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0004_alter_user_username_opts') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0004_alter_user_username_opts', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0005_alter_user_last_login_null
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0005_alter_user_last_login_null') THEN
+  ALTER TABLE "auth_user" ALTER COLUMN "last_login" DROP NOT NULL;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0005_alter_user_last_login_null', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0006_require_contenttypes_0002
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0006_require_contenttypes_0002') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0006_require_contenttypes_0002', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0007_alter_validators_add_error_messages
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0007_alter_validators_add_error_messages') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0007_alter_validators_add_error_messages', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0008_alter_user_username_max_length
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0008_alter_user_username_max_length') THEN
+  ALTER TABLE "auth_user" ALTER COLUMN "username" TYPE varchar(150);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0008_alter_user_username_max_length', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0009_alter_user_last_name_max_length
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0009_alter_user_last_name_max_length') THEN
+  ALTER TABLE "auth_user" ALTER COLUMN "last_name" TYPE varchar(150);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0009_alter_user_last_name_max_length', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0010_alter_group_name_max_length
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0010_alter_group_name_max_length') THEN
+  ALTER TABLE "auth_group" ALTER COLUMN "name" TYPE varchar(150);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0010_alter_group_name_max_length', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0011_update_proxy_permissions
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0011_update_proxy_permissions') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0011_update_proxy_permissions', now());
+END IF;
+END
+$spanlens$;
+
+-- auth.0012_alter_user_first_name_max_length
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'auth' AND "name" = '0012_alter_user_first_name_max_length') THEN
+  ALTER TABLE "auth_user" ALTER COLUMN "first_name" TYPE varchar(150);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0012_alter_user_first_name_max_length', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0001_initial
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0001_initial') THEN
+  CREATE TABLE IF NOT EXISTS "axes_accessattempt" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "user_agent" varchar(255) NOT NULL, "ip_address" inet NULL, "username" varchar(255) NULL, "trusted" boolean NOT NULL, "http_accept" varchar(1025) NOT NULL, "path_info" varchar(255) NOT NULL, "attempt_time" timestamp with time zone NOT NULL, "get_data" text NOT NULL, "post_data" text NOT NULL, "failures_since_start" integer NOT NULL CHECK ("failures_since_start" >= 0));
+  CREATE TABLE IF NOT EXISTS "axes_accesslog" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "user_agent" varchar(255) NOT NULL, "ip_address" inet NULL, "username" varchar(255) NULL, "trusted" boolean NOT NULL, "http_accept" varchar(1025) NOT NULL, "path_info" varchar(255) NOT NULL, "attempt_time" timestamp with time zone NOT NULL, "logout_time" timestamp with time zone NULL);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0001_initial', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0002_auto_20151217_2044
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0002_auto_20151217_2044') THEN
+  CREATE INDEX IF NOT EXISTS "axes_accessattempt_ip_address_10922d9c" ON "axes_accessattempt" ("ip_address");
+  CREATE INDEX IF NOT EXISTS "axes_accessattempt_trusted_0eddf52e" ON "axes_accessattempt" ("trusted");
+  CREATE INDEX IF NOT EXISTS "axes_accessattempt_user_agent_ad89678b" ON "axes_accessattempt" ("user_agent");
+  CREATE INDEX IF NOT EXISTS "axes_accessattempt_user_agent_ad89678b_like" ON "axes_accessattempt" ("user_agent" varchar_pattern_ops);
+  CREATE INDEX IF NOT EXISTS "axes_accessattempt_username_3f2d4ca0" ON "axes_accessattempt" ("username");
+  CREATE INDEX IF NOT EXISTS "axes_accessattempt_username_3f2d4ca0_like" ON "axes_accessattempt" ("username" varchar_pattern_ops);
+  CREATE INDEX IF NOT EXISTS "axes_accesslog_ip_address_86b417e5" ON "axes_accesslog" ("ip_address");
+  CREATE INDEX IF NOT EXISTS "axes_accesslog_trusted_496c5681" ON "axes_accesslog" ("trusted");
+  CREATE INDEX IF NOT EXISTS "axes_accesslog_user_agent_0e659004" ON "axes_accesslog" ("user_agent");
+  CREATE INDEX IF NOT EXISTS "axes_accesslog_user_agent_0e659004_like" ON "axes_accesslog" ("user_agent" varchar_pattern_ops);
+  CREATE INDEX IF NOT EXISTS "axes_accesslog_username_df93064b" ON "axes_accesslog" ("username");
+  CREATE INDEX IF NOT EXISTS "axes_accesslog_username_df93064b_like" ON "axes_accesslog" ("username" varchar_pattern_ops);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0002_auto_20151217_2044', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0003_auto_20160322_0929
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0003_auto_20160322_0929') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0003_auto_20160322_0929', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0004_auto_20181024_1538
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0004_auto_20181024_1538') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0004_auto_20181024_1538', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0005_remove_accessattempt_trusted
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0005_remove_accessattempt_trusted') THEN
+  ALTER TABLE "axes_accessattempt" DROP COLUMN "trusted" CASCADE;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0005_remove_accessattempt_trusted', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0006_remove_accesslog_trusted
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0006_remove_accesslog_trusted') THEN
+  ALTER TABLE "axes_accesslog" DROP COLUMN "trusted" CASCADE;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0006_remove_accesslog_trusted', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0007_alter_accessattempt_unique_together
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0007_alter_accessattempt_unique_together') THEN
+  BEGIN
+      ALTER TABLE "axes_accessattempt" ADD CONSTRAINT "axes_accessattempt_username_ip_address_user_agent_8ea22282_uniq" UNIQUE ("username", "ip_address", "user_agent");
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0007_alter_accessattempt_unique_together', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0008_accessfailurelog
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0008_accessfailurelog') THEN
+  CREATE TABLE IF NOT EXISTS "axes_accessfailurelog" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "user_agent" varchar(255) NOT NULL, "ip_address" inet NULL, "username" varchar(255) NULL, "http_accept" varchar(1025) NOT NULL, "path_info" varchar(255) NOT NULL, "attempt_time" timestamp with time zone NOT NULL, "locked_out" boolean NOT NULL);
+  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_user_agent_ea145dda" ON "axes_accessfailurelog" ("user_agent");
+  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_user_agent_ea145dda_like" ON "axes_accessfailurelog" ("user_agent" varchar_pattern_ops);
+  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_ip_address_2e9f5a7f" ON "axes_accessfailurelog" ("ip_address");
+  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_username_a8b7e8a4" ON "axes_accessfailurelog" ("username");
+  CREATE INDEX IF NOT EXISTS "axes_accessfailurelog_username_a8b7e8a4_like" ON "axes_accessfailurelog" ("username" varchar_pattern_ops);
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0008_accessfailurelog', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0009_add_session_hash
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0009_add_session_hash') THEN
+  ALTER TABLE "axes_accesslog" ADD COLUMN IF NOT EXISTS "session_hash" varchar(64) DEFAULT '' NOT NULL;
+  ALTER TABLE "axes_accesslog" ALTER COLUMN "session_hash" DROP DEFAULT;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0009_add_session_hash', now());
+END IF;
+END
+$spanlens$;
+
+-- axes.0010_accessattemptexpiration
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'axes' AND "name" = '0010_accessattemptexpiration') THEN
+  CREATE TABLE IF NOT EXISTS "axes_accessattemptexpiration" ("access_attempt_id" integer NOT NULL PRIMARY KEY, "expires_at" timestamp with time zone NOT NULL);
+  BEGIN
+      ALTER TABLE "axes_accessattemptexpiration" ADD CONSTRAINT "axes_accessattemptex_access_attempt_id_6b73a47a_fk_axes_acce" FOREIGN KEY ("access_attempt_id") REFERENCES "axes_accessattempt" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('axes', '0010_accessattemptexpiration', now());
+END IF;
+END
+$spanlens$;
+
 -- savings.0001_initial
 DO $spanlens$
 BEGIN
@@ -1285,7 +1393,7 @@ DO $spanlens$
 DECLARE t text;
 BEGIN
 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated') LIMIT 1) THEN
-  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'core_unpricedmodel', 'anomalies_anomaly', 'anomalies_anomalysnapshot', 'axes_accessattempt', 'axes_accesslog', 'axes_accessfailurelog', 'axes_accessattemptexpiration', 'evals_prompt', 'evals_promptversion', 'evals_promptlabelmove', 'evals_promptlabel', 'evals_promptexperiment', 'evals_dataset', 'evals_datasetitem', 'evals_datasetupload', 'evals_evalrun', 'evals_evalresult', 'evals_evaluator', 'evals_judgeverdict', 'evals_experiment', 'evals_experimentitem', 'evals_experimentrun', 'evals_experimentresult', 'evals_experimentscore', 'evals_experimentvariant', 'evals_annotationqueue', 'evals_annotationitem', 'evals_scoreconfig', 'evals_annotation', 'savings_modeltier', 'security_securitypolicy', 'django_session', 'sharing_savedview', 'sharing_defaultview', 'sharing_share', 'traces_span', 'traces_trace'] LOOP
+  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'evals_prompt', 'evals_promptversion', 'evals_promptlabelmove', 'evals_promptlabel', 'evals_promptexperiment', 'evals_dataset', 'evals_datasetitem', 'evals_datasetupload', 'evals_evalrun', 'evals_evalresult', 'evals_evaluator', 'evals_judgeverdict', 'core_unpricedmodel', 'evals_experiment', 'evals_experimentitem', 'evals_experimentrun', 'evals_experimentresult', 'evals_experimentscore', 'evals_experimentvariant', 'evals_annotationqueue', 'evals_annotationitem', 'evals_scoreconfig', 'evals_annotation', 'alerts_channel', 'alerts_alertrule', 'alerts_alertrule_channels', 'alerts_notification', 'alerts_delivery', 'alerts_alertkey', 'anomalies_anomaly', 'anomalies_anomalysnapshot', 'axes_accessattempt', 'axes_accesslog', 'axes_accessfailurelog', 'axes_accessattemptexpiration', 'savings_modeltier', 'security_securitypolicy', 'django_session', 'sharing_savedview', 'sharing_defaultview', 'sharing_share', 'traces_span', 'traces_trace'] LOOP
     IF to_regclass(format('%I', t)) IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     END IF;

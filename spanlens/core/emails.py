@@ -1,5 +1,5 @@
-"""Outgoing email. Resend (through django-anymail) when RESEND_API_KEY is set;
-otherwise nothing is sent and callers show the link instead."""
+"""Outgoing email. Resend (through django-anymail) when RESEND_API_KEY is set, an SMTP
+server when EMAIL_HOST is; otherwise nothing is sent and callers show the link instead."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +11,7 @@ log = logging.getLogger("spanlens.email")
 
 
 def enabled() -> bool:
-    return bool(settings.RESEND_API_KEY)
+    return bool(settings.RESEND_API_KEY or getattr(settings, "EMAIL_HOST", ""))
 
 
 def send_invitation(invitation, accept_url: str) -> tuple[bool, str | None]:

@@ -96,6 +96,16 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def check_host(host: str) -> None:
+    """ValueError when a host (of any outbound URL: webhooks too) is a metadata service or
+    resolves to a refused address."""
+    host = host.lower().rstrip(".")
+    if host in _METADATA_NAMES:
+        raise ValueError(f"{host} is a cloud metadata service")
+    if any(is_refused_address(ip) for ip in _addresses(host)):
+        raise ValueError(f"{host} points at a metadata, link-local or unspecified address")
+
+
 def check_headers(headers: dict[str, str]) -> dict[str, str]:
     """Extra upstream headers: valid names, single-line values, none the proxy owns."""
     if len(headers) > MAX_HEADERS:
