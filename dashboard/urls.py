@@ -5,7 +5,6 @@ from dashboard import api, security_views, settings_views, views
 from spanlens.core.views.login import SignInView
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch/", views.switch_org, name="switch_org"),

@@ -20,10 +20,6 @@ from spanlens.requestlog import queries
 from spanlens.sharing.views import default_redirect
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("/requests/" if request.user.is_authenticated else "/login/")
-
-
 @login_required
 @require_POST
 def switch_org(request: HttpRequest) -> HttpResponse:

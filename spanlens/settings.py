@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "spanlens.security",
     "dashboard",
     "evals",
+    "spanlens.home",
 ]
 
 MIDDLEWARE = [

@@ -101,3 +101,29 @@ def sort_link(filters, column: str, label: str) -> dict:
     arrow = ("↓" if filters.sortDir == "desc" else "↑") if active else ""
     return {"qs": filters.querystring(sortBy=column, sortDir=direction, page=1), "label": label,
             "arrow": arrow, "active": active}
+
+
+@register.filter
+def pct0(value) -> str:
+    return f"{float(value or 0) * 100:.0f}%"
+
+
+@register.filter
+def per(value, divisor):
+    """value / divisor, or 0 when there is nothing to divide by."""
+    divisor = float(divisor or 0)
+    return float(value or 0) / divisor if divisor else 0.0
+
+
+@register.filter
+def share(value, whole) -> str:
+    """value as a percentage of whole, clipped to 0–100 (widths of bars)."""
+    whole = float(whole or 0)
+    return f"{min(max(float(value or 0) / whole * 100, 0.0), 100.0):.1f}" if whole else "0"
+
+
+@register.filter
+def usd_delta(value) -> str:
+    """A signed amount of money: +$0.12 or −$0.12."""
+    value = float(value or 0)
+    return ("−" if value < 0 else "+") + usd(abs(value))
