@@ -21,6 +21,7 @@ TIMELINE_LIMIT = 200
 def _session_row(row: dict) -> dict:
     return {
         **row,
+        "user_id": row.get("last_user") or "",
         "requests": int(row["requests"]), "errors": int(row["errors"]), "total_tokens": int(row["total_tokens"]),
         "cost_usd": float(row["cost_usd"] or 0), "duration_ms": int(row["duration_ms"] or 0),
         "first_seen": rows_mod.parse_ts(row["first_seen"]), "last_seen": rows_mod.parse_ts(row["last_seen"]),

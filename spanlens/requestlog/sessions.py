@@ -1,6 +1,6 @@
 """Reads for /sessions: calls grouped by their x-spanlens-session value, and one session's calls.
 
-Counts and sums are weighted by 1 / sample_rate (see weighting): a session of a sampled
+`last_user` is the user of the session's latest call. Counts and sums are weighted by 1 / sample_rate (see weighting): a session of a sampled
 client shows its estimated size; `sampled_rows` > 0 says so.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ SESSION_SORT_COLUMNS = {
 }
 _HAS_SESSION = " AND session_id IS NOT NULL AND session_id != ''"
 _AGGREGATES = (
-    "argMax(ifNull(user_id, ''), created_at) AS user_id, "
+    "argMax(ifNull(user_id, ''), created_at) AS last_user, "
     f"toUInt64(round({W.est_count()})) AS requests, {W.est_sum(W.COST)} AS cost_usd, "
     f"toUInt64(round({W.est_sum('total_tokens')})) AS total_tokens, "
     f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, "
