@@ -39,6 +39,8 @@ def daily_bars(days: list[dict], *, count: int = 30, today: date | None = None) 
     """One bar per day; a day with any error is drawn in the error colour. <title> gives the tooltip."""
     today = today or datetime.now(timezone.utc).date()
     by_day = {d["day"]: (int(d["requests"]), int(d["errors"])) for d in days}
+    # Days whose rows include sampled calls: their counts are estimates.
+    estimated = {d["day"] for d in days if int(d.get("sampled_rows") or 0)}
     slots = [today - timedelta(days=count - 1 - i) for i in range(count)]
     top = max((by_day.get(s.isoformat(), (0, 0))[0] for s in slots), default=0) or 1
     width, height, gap = count * 10, 60, 2
@@ -46,7 +48,9 @@ def daily_bars(days: list[dict], *, count: int = 30, today: date | None = None) 
     for i, day in enumerate(slots):
         requests, errors = by_day.get(day.isoformat(), (0, 0))
         h = max((requests / top) * (height - 2), 1.5 if requests else 0.75)
-        label = f"{day.strftime('%a %b %-d')}: {requests:,} requests" + (f", {errors:,} errors" if errors else "")
+        approx = "≈" if day.isoformat() in estimated else ""
+        label = (f"{day.strftime('%a %b %-d')}: {approx}{requests:,} requests" + (f", {errors:,} errors" if errors else "")
+                 + (" (sampled calls scaled up)" if approx else ""))
         bars.append(
             f'<rect class="bar{" err" if errors else ""}" x="{i * 10 + gap / 2:.1f}" y="{height - h:.1f}" '
             f'width="{10 - gap}" height="{h:.1f}" rx="1.5" data-day="{day.isoformat()}">'

@@ -95,6 +95,7 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
         "errors_hot": stats["error_rate"] > 0.01,
         "bars": charts.daily_bars(days),
         "days_total": sum(int(d["requests"]) for d in days),
+        "days_sampled": any(int(d.get("sampled_rows") or 0) for d in days),
     }
 
 
@@ -290,6 +291,7 @@ def users_page(request: HttpRequest, access: Access) -> HttpResponse:
             "errors": int(row["errors"]),
             "cost_usd": float(row["cost_usd"] or 0),
             "unpriced": int(row.get("unpriced") or 0),
+            "sampled": int(row.get("sampled_rows") or 0) > 0,
             "last_seen": rows_mod.parse_ts(row["last_seen"]),
             "link": "/requests/?" + urlencode({"userId": row["user_id"]}),
         })
