@@ -29,7 +29,10 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from spanlens.requestlog import engine as ch_engine, migrate, queries  # noqa: E402
+from spanlens.requestlog import engine as ch_engine, migrate, overview, queries, sessions  # noqa: E402
+
+# The modules whose list_/get_/count_ functions are the dashboard's reads.
+READ_MODULES = (queries, overview, sessions)
 
 REQUEST_BODY = ('{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},'
                 '{"role":"user","content":"' + "Summarise the quarterly report in three bullet points. " * 36)[:2040]
@@ -91,6 +94,7 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
         "project_id": ctx["project"], "request_id": ctx["request_id"], "seconds": 3600, "days": 7,
         "since": now - timedelta(days=7), "until": now, "start": now - timedelta(days=7), "end": now,
         "retention_days": 365, "limit": 50, "provider": "openai", "model": "gpt-4o-mini",
+        "bucket_seconds": 3600, "session_id": "session-0",
     }
     if name in guesses:
         return guesses[name]
@@ -98,10 +102,10 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
 
 
 def dashboard_reads(ctx: dict) -> dict:
-    """Every list_/get_/count_ function in queries.py, with its arguments filled in."""
+    """Every list_/get_/count_ function of the read modules, with its arguments filled in."""
     calls = {}
-    for name, fn in inspect.getmembers(queries, inspect.isfunction):
-        if fn.__module__ != queries.__name__ or not name.startswith(("list_", "get_", "count_")):
+    for name, fn in [m for module in READ_MODULES for m in inspect.getmembers(module, inspect.isfunction)]:
+        if fn.__module__ not in {m.__name__ for m in READ_MODULES} or not name.startswith(("list_", "get_", "count_")):
             continue
         sig = inspect.signature(fn)
         if "organization_id" not in sig.parameters:
@@ -135,6 +139,9 @@ VARIANTS = [
                                                     "since": datetime.now(timezone.utc) - timedelta(days=1)}),
     ("list_requests (search bodies)", lambda ctx: {"search": "question 12345"}),
     ("list_requests (project)", lambda ctx: {"project_id": ctx["project"]}),
+    ("list_usage_series (30 d by user)", lambda ctx: {"dimension": "user", "bucket_seconds": 86400,
+                                                      "since": datetime.now(timezone.utc) - timedelta(days=30)}),
+    ("list_sessions (sort by cost)", lambda ctx: {"sort_by": "cost_usd"}),
 ]
 
 

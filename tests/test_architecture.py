@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["spanlens", "proxy", "dashboard", "evals"]
 CLICKHOUSE_CLIENTS = re.compile(r"^\s*(import|from)\s+(chdb|clickhouse_connect)\b", re.M)
@@ -26,8 +28,12 @@ def test_no_module_outside_requestlog_writes_sql_for_the_request_log():
     assert offenders == []
 
 
-def test_every_request_log_read_is_scoped_by_organization():
-    source = (ROOT / "spanlens" / "requestlog" / "queries.py").read_text()
+READ_MODULES = ("queries.py", "overview.py", "sessions.py")
+
+
+@pytest.mark.parametrize("module", READ_MODULES)
+def test_every_request_log_read_is_scoped_by_organization(module):
+    source = (ROOT / "spanlens" / "requestlog" / module).read_text()
     for match in re.finditer(r"^def ((list|get|count)_\w+)\((.*?)\)", source, re.M | re.S):
         name, _, params = match.groups()
         if name == "count_rows_since":  # health check across tenants, returns a number only

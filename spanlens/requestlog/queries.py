@@ -419,7 +419,9 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "toString(number), ' ', repeat('lorem ipsum ', 40), '\"}]}'), "
         "concat('{\"id\":\"chatcmpl-', toString(number), '\",\"choices\":[{\"message\":{\"content\":\"', "
         "repeat('dolor sit amet ', 25), '\"}}]}'), "
-        "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), NULL, "
+        # Every fifth call belongs to a session of ten calls in a row.
+        "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), "
+        "if(number % 5 = 0, concat('session-', toString(intDiv(number, 50))), NULL), "
         "'full', '[]', '[]', false, '', "
         "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})), "
         "false, NULL, 1 "  # cache_hit, cost_saved_usd, sample_rate
