@@ -29,7 +29,7 @@ MODELS = (
     ("anthropic", "claude-3-5-haiku-20241022", "v1/messages", 0.16, 900),
     ("anthropic", "claude-sonnet-4-5-20250929", "v1/messages", 0.10, 2100),
     ("gemini", "gemini-2.0-flash", "v1beta/models/gemini-2.0-flash:generateContent", 0.10, 550),
-    ("groq", "llama-3.1-8b-instant", "v1/chat/completions", 0.04, 250),
+    ("azure", "gpt-4o-mini", "openai/deployments/gpt-4o-mini/chat/completions", 0.04, 700),
 )
 QUESTIONS = (
     "Where is my order {n}?", "Can I change the delivery address for order {n}?", "How do I reset my password?",
@@ -153,7 +153,8 @@ def generate(organization, projects, *, days: int, calls_per_day: int = 3000, se
             result.rows += len(pending)
             pending.clear()
             if progress:
-                progress(result.rows, round(total_calls * sample_rate))
+                # The last session may run a few calls past the target.
+                progress(result.rows, max(round(total_calls * sample_rate), result.rows))
 
     def one_session() -> int:
         """One user's conversation: its calls queued in `pending`, its trace ingested; returns the calls made."""
@@ -248,5 +249,7 @@ def generate(organization, projects, *, days: int, calls_per_day: int = 3000, se
             while made < total_calls and len(pending) < batch_size:
                 made += one_session()
             flush()
+    if progress:
+        progress(result.rows, result.rows)
     result.users = len(seen_users)
     return result
