@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from dashboard import charts
-from dashboard.templatetags.spanlens import usd
 from spanlens.core.access import Access
 from spanlens.core.models import Project
 from spanlens.home import forecast as forecast_mod
@@ -106,9 +105,10 @@ def usage_context(access: Access, *, range_key: str, dimension: str, project_id:
 
 
 def _axis_usd(value: float) -> str:
+    """Money on an axis or in a tooltip: cents when they are enough, more digits for sub-cent amounts."""
     if value and value < 0.01:
         return f"${value:.4f}"
-    return usd(value)
+    return f"${value:,.2f}"
 
 
 def forecast_context(access: Access, *, project_id: str | None, now: datetime | None = None) -> dict:
