@@ -96,3 +96,19 @@ def test_through_the_proxy_kept_calls_record_the_rate_and_errors_count_once(
     assert 5 <= len(ok) <= 25 and all(r["sample_rate"] == pytest.approx(0.5) for r in ok)
     stats = queries.get_request_stats(organization_id=org.id)
     assert stats["requests"] == 2 * len(ok) + 4 and stats["errors"] == 4
+
+
+def test_prompt_totals_scale_sampled_calls_up(owner, org, project):
+    from evals.prompt_services import create_prompt
+
+    prompt = create_prompt(org, project, "support-reply", template="Answer {{question}}")
+    version = prompt.versions.get()
+    now = datetime.now(timezone.utc)
+    queries.insert_requests([make_row(org, project, status_code=200, sample_rate=0.5, cost_usd="0.01000000",
+                                      prompt_version_id=str(version.id), created_at=now - timedelta(minutes=i + 1))
+                             for i in range(6)])
+    totals = queries.list_prompt_version_totals(organization_id=org.id, version_ids=[str(version.id)])
+    assert int(totals[0]["calls"]) == 12 and float(totals[0]["cost_usd"]) == pytest.approx(0.12)
+    client = Client()
+    client.force_login(owner)
+    assert "≈12" in client.get("/prompts/").content.decode()

@@ -446,13 +446,14 @@ ARM_UNIT_COLUMNS = {"user_id": "user_id", "session_id": "session_id", "trace_id"
 def list_prompt_version_totals(
     *, organization_id: str, version_ids: list[str], retention_days: int = 365, days: int = 7
 ) -> list[dict]:
-    """Calls, cost and errors per prompt version over the last `days` days."""
+    """Calls, cost and errors per prompt version over the last `days` days (sampled calls scaled up)."""
     if not version_ids:
         return []
     where, params = _scope(organization_id, retention_days)
     return get_engine().select(
-        f"SELECT toString(prompt_version_id) AS version_id, count() AS calls, sum({_COST}) AS cost_usd, "
-        f"countIf({_ERROR}) AS errors FROM requests WHERE {where} "
+        f"SELECT toString(prompt_version_id) AS version_id, toUInt64(round({W.est_count()})) AS calls, "
+        f"{W.est_sum(_COST)} AS cost_usd, toUInt64(round({W.est_count(_ERROR)})) AS errors, "
+        f"{W.SAMPLED_ROWS} AS sampled_rows FROM requests WHERE {where} "
         "AND " + _IN_IDS + " AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
         "GROUP BY version_id",
         {**params, "ids": _id_list(version_ids), "days": int(days)},
@@ -467,7 +468,8 @@ def list_prompt_daily_calls(
         return []
     where, params = _scope(organization_id, retention_days)
     return get_engine().select(
-        "SELECT toString(prompt_version_id) AS version_id, toString(toDate(created_at)) AS day, count() AS calls "
+        "SELECT toString(prompt_version_id) AS version_id, toString(toDate(created_at)) AS day, "
+        f"toUInt64(round({W.est_count()})) AS calls "
         f"FROM requests WHERE {where} AND {_IN_IDS} "
         "AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({days:UInt32}) "
         "GROUP BY version_id, day ORDER BY day",
