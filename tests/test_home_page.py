@@ -128,3 +128,17 @@ def test_top_prompts_name_their_versions(owner, org, project):
     page = signed_in(owner).get("/").content.decode()
     top = page.split('data-panel="top-prompts"')[1].split("</section>")[0]
     assert "support-reply@1" in top
+
+
+def test_the_project_chosen_in_the_sidebar_scopes_the_home(owner, org, project, traffic):
+    from spanlens.core.models import Project
+
+    staging = Project.objects.create(organization=org, name="Staging")
+    rng = random.Random(12)
+    queries.insert_requests(_recent(org, staging, 5, rng=rng, model="staging-only-model", provider="openai",
+                                    status_code=200))
+    client = signed_in(owner)
+    assert "staging-only-model" in client.get("/").content.decode()
+    client.post("/switch/", {"target": f"{org.id}:{staging.id}", "next": "/"})
+    page = client.get("/").content.decode()
+    assert "staging-only-model" in page and "gpt-4o-mini" not in page and "· Staging" in page
