@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.test import Client
 
-from spanlens.core import services
 from spanlens.requestlog import queries
 from tests.seed import make_row
 
