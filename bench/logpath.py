@@ -29,7 +29,11 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from spanlens.requestlog import alert_queries, engine as ch_engine, insights, migrate, queries  # noqa: E402
+from spanlens.requestlog import alert_queries, engine as ch_engine, insights, migrate, overview, queries, sessions  # noqa: E402
+
+# The modules whose list_/get_/count_ functions are the dashboard's reads: the pages', /savings and
+# /anomalies' (insights), and what alert rules read every minute (alert_queries).
+READ_MODULES = (queries, overview, sessions, insights, alert_queries)
 
 REQUEST_BODY = ('{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},'
                 '{"role":"user","content":"' + "Summarise the quarterly report in three bullet points. " * 36)[:2040]
@@ -96,6 +100,7 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
         "window_end": now, "baseline_start": now - timedelta(hours=169),
         # Alert rules: a daily spend rule's window, the p95 latency rules' column.
         "minutes": 24 * 60, "column": "latency_ms",
+        "bucket_seconds": 3600, "session_id": "session-0",
     }
     if name in guesses:
         return guesses[name]
@@ -103,13 +108,10 @@ def _fill(name: str, param: inspect.Parameter, ctx: dict):
 
 
 def dashboard_reads(ctx: dict) -> dict:
-    """Every list_/get_/count_ function in queries.py, insights.py (/savings, /anomalies) and
-    alert_queries.py (what alert rules read every minute), with its arguments filled in."""
+    """Every list_/get_/count_ function of the read modules, with its arguments filled in."""
     calls = {}
-    functions = [(name, fn) for module in (queries, insights, alert_queries)
-                 for name, fn in inspect.getmembers(module, inspect.isfunction) if fn.__module__ == module.__name__]
-    for name, fn in functions:
-        if not name.startswith(("list_", "get_", "count_")):
+    for name, fn in [m for module in READ_MODULES for m in inspect.getmembers(module, inspect.isfunction)]:
+        if fn.__module__ not in {m.__name__ for m in READ_MODULES} or not name.startswith(("list_", "get_", "count_")):
             continue
         sig = inspect.signature(fn)
         if "organization_id" not in sig.parameters:
@@ -143,6 +145,9 @@ VARIANTS = [
                                                     "since": datetime.now(timezone.utc) - timedelta(days=1)}),
     ("list_requests (search bodies)", lambda ctx: {"search": "question 12345"}),
     ("list_requests (project)", lambda ctx: {"project_id": ctx["project"]}),
+    ("list_usage_series (30 d by user)", lambda ctx: {"dimension": "user", "bucket_seconds": 86400,
+                                                      "since": datetime.now(timezone.utc) - timedelta(days=30)}),
+    ("list_sessions (sort by cost)", lambda ctx: {"sort_by": "cost_usd"}),
 ]
 
 

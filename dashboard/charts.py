@@ -39,6 +39,8 @@ def daily_bars(days: list[dict], *, count: int = 30, today: date | None = None) 
     """One bar per day; a day with any error is drawn in the error colour. <title> gives the tooltip."""
     today = today or datetime.now(timezone.utc).date()
     by_day = {d["day"]: (int(d["requests"]), int(d["errors"])) for d in days}
+    # Days whose rows include sampled calls: their counts are estimates.
+    estimated = {d["day"] for d in days if int(d.get("sampled_rows") or 0)}
     slots = [today - timedelta(days=count - 1 - i) for i in range(count)]
     top = max((by_day.get(s.isoformat(), (0, 0))[0] for s in slots), default=0) or 1
     width, height, gap = count * 10, 60, 2
@@ -46,7 +48,9 @@ def daily_bars(days: list[dict], *, count: int = 30, today: date | None = None) 
     for i, day in enumerate(slots):
         requests, errors = by_day.get(day.isoformat(), (0, 0))
         h = max((requests / top) * (height - 2), 1.5 if requests else 0.75)
-        label = f"{day.strftime('%a %b %-d')}: {requests:,} requests" + (f", {errors:,} errors" if errors else "")
+        approx = "≈" if day.isoformat() in estimated else ""
+        label = (f"{day.strftime('%a %b %-d')}: {approx}{requests:,} requests" + (f", {errors:,} errors" if errors else "")
+                 + (" (sampled calls scaled up)" if approx else ""))
         bars.append(
             f'<rect class="bar{" err" if errors else ""}" x="{i * 10 + gap / 2:.1f}" y="{height - h:.1f}" '
             f'width="{10 - gap}" height="{h:.1f}" rx="1.5" data-day="{day.isoformat()}">'
@@ -133,4 +137,62 @@ def band_chart(points: list[dict], *, labels: list[str], fmt, aria: str, width: 
         parts.append(f'<text class="tick" x="{x(i):.1f}" y="{height - 4}" text-anchor="{anchor}">'
                      f'{escape(labels[i].split(" · ")[0])}</text>')
     return mark_safe(f'<svg class="band-chart" viewBox="0 0 {width} {height}" role="img" '
+                     f'aria-label="{escape(aria)}">{"".join(parts)}</svg>')
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 × 10^k at or above value (a readable axis top)."""
+    if value <= 0:
+        return 1.0
+    import math
+
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power + 1e-12:
+            return step * power
+    return 10 * power
+
+
+def stacked_chart(buckets: list[tuple[str, str]], series: list[dict], *, value_format, aria: str,
+                  height: int = 180) -> SafeString:
+    """Stacked bars with a y axis, one column per bucket; buckets = [(tooltip label, axis label)],
+    series = [{"label", "css", "values"}], bottom first.
+
+    Each column carries its whole breakdown in data-tip (the page's tooltip) and <title>
+    (without JavaScript), so hovering any part of a column reads every series of it."""
+    count = max(len(buckets), 1)
+    left, bottom, top_pad, width = 64, 20, 6, 720
+    plot_w, plot_h = width - left - 4, height - bottom - top_pad
+    totals = [sum(s["values"][i] for s in series) for i in range(len(buckets))]
+    top = nice_ceiling(max(totals, default=0))
+    step = plot_w / count
+    bar_w = max(step * 0.72, 1.0)
+    parts = []
+    for frac in (0, 0.5, 1):
+        y = top_pad + plot_h * (1 - frac)
+        parts.append(f'<line class="grid-line" x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="axis" x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">'
+                     f"{escape(value_format(top * frac))}</text>")
+    label_every = max(1, count // 6)
+    for i, (bucket, axis_label) in enumerate(buckets):
+        x = left + i * step + (step - bar_w) / 2
+        lines = [f"{s['label']}: {value_format(s['values'][i])}" for s in reversed(series) if s["values"][i]]
+        tip = f"{bucket} · total {value_format(totals[i])}" + ("\n" + "\n".join(lines) if lines else "")
+        rects, y = [], float(top_pad + plot_h)
+        for s in series:
+            v = s["values"][i]
+            if not v:
+                continue
+            h = max(v / top * plot_h, 0.8)
+            y -= h
+            rects.append(f'<rect class="{escape(s["css"])}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}"/>')
+        parts.append(
+            f'<g class="col" data-tip="{escape(tip)}"><title>{escape(tip)}</title>'
+            f'<rect class="hit" x="{left + i * step:.1f}" y="{top_pad}" width="{step:.1f}" height="{plot_h}"/>'
+            f'{"".join(rects)}</g>'
+        )
+        if i % label_every == 0:
+            parts.append(f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{height - 5}" text-anchor="middle">'
+                         f"{escape(axis_label)}</text>")
+    return mark_safe(f'<svg class="stack-chart" viewBox="0 0 {width} {height}" role="img" '
                      f'aria-label="{escape(aria)}">{"".join(parts)}</svg>')

@@ -5,16 +5,16 @@ from spanlens.core import access as access_mod
 from spanlens.core import health
 from spanlens.core.models import Project
 
-SECTIONS = ("requests", "traces", "users", "savings", "anomalies", "security", "prompts", "evals", "datasets",
-            "experiments", "annotation", "alerts", "settings", "shares")
+SECTIONS = ("requests", "traces", "users", "sessions", "savings", "anomalies", "security", "prompts", "evals",
+            "datasets", "experiments", "annotation", "alerts", "settings", "shares")
 
 
 def nav(request) -> dict:
     access = access_mod.current_access(request) if hasattr(request, "user") else None
     first = request.path.strip("/").split("/", 1)[0]
-    section = first if first in SECTIONS else ""
+    section = first if first in SECTIONS else ("home" if first == "" else "")
     # After switching, land on the same section (a detail page's id belongs to the old org).
-    switch_next = {"settings": "/settings/"}.get(section, f"/{section}/" if section else "/requests/")
+    switch_next = {"settings": "/settings/", "home": "/"}.get(section, f"/{section}/" if section else "/requests/")
     if section == "traces":
         switch_next = "/traces"
     context = {"section": section, "access": access, "switch_options": [], "switch_next": switch_next}

@@ -1,11 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import api, security_views, settings_views, views
+from dashboard import api, security_views, session_views, settings_views, views
 from spanlens.core.views.login import SignInView
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch/", views.switch_org, name="switch_org"),
@@ -16,6 +15,9 @@ urlpatterns = [
     path("requests/<str:request_id>/drawer/", views.request_drawer, name="request_drawer"),
     path("requests/<str:request_id>/replay/", views.replay_modal, name="replay_modal"),
     path("users/", views.users_page, name="users"),
+    path("sessions/", session_views.sessions_page, name="sessions"),
+    # Session ids are whatever the client sent, slashes included.
+    path("sessions/<path:session_id>/", session_views.session_detail, name="session_detail"),
     path("security/", security_views.security_page, name="security"),
     path("settings/", settings_views.settings_home, name="settings"),
     path("settings/projects/", settings_views.projects, name="settings_projects"),

@@ -21,10 +21,6 @@ from spanlens.requestlog import queries
 from spanlens.sharing.views import default_redirect
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("/requests/" if request.user.is_authenticated else "/login/")
-
-
 @login_required
 @require_POST
 def switch_org(request: HttpRequest) -> HttpResponse:
@@ -101,6 +97,7 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
         "errors_hot": stats["error_rate"] > 0.01,
         "bars": charts.daily_bars(days),
         "days_total": sum(int(d["requests"]) for d in days),
+        "days_sampled": any(int(d.get("sampled_rows") or 0) for d in days),
     }
 
 
@@ -296,6 +293,7 @@ def users_page(request: HttpRequest, access: Access) -> HttpResponse:
             "errors": int(row["errors"]),
             "cost_usd": float(row["cost_usd"] or 0),
             "unpriced": int(row.get("unpriced") or 0),
+            "sampled": int(row.get("sampled_rows") or 0) > 0,
             "last_seen": rows_mod.parse_ts(row["last_seen"]),
             "link": "/requests/?" + urlencode({"userId": row["user_id"]}),
         })

@@ -60,6 +60,7 @@ def prompt_list(request: HttpRequest, access: Access) -> HttpResponse:
             "calls": calls,
             "cost": sum(float(t["cost_usd"] or 0) for t in totals if t["version_id"] in mine),
             "error_rate": errors / calls if calls else 0.0,
+            "sampled": any(int(t.get("sampled_rows") or 0) for t in totals if t["version_id"] in mine),
             "spark": charts.spark(_daily_series([d for d in daily if d["version_id"] in mine]),
                                   label=f"Calls per day, last {DAYS} days"),
         })
@@ -156,7 +157,8 @@ def _summary(access: Access, versions) -> dict:
     calls = sum(int(t["calls"]) for t in totals)
     errors = sum(int(t["errors"]) for t in totals)
     return {"calls": calls, "cost": sum(float(t["cost_usd"] or 0) for t in totals),
-            "error_rate": errors / calls if calls else 0.0, "days": DAYS}
+            "error_rate": errors / calls if calls else 0.0, "days": DAYS,
+            "sampled": any(int(t.get("sampled_rows") or 0) for t in totals)}
 
 
 def _versions_tab(access, prompt, request, context) -> dict:

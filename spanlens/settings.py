@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "dashboard",
     "evals",
     "spanlens.alerts",
+    "spanlens.home",
 ]
 
 MIDDLEWARE = [

@@ -1299,6 +1299,15 @@ END IF;
 END
 $spanlens$;
 
+-- sharing.0002_saved_view_sessions_page
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'sharing' AND "name" = '0002_saved_view_sessions_page') THEN
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('sharing', '0002_saved_view_sessions_page', now());
+END IF;
+END
+$spanlens$;
+
 -- traces.0001_initial
 DO $spanlens$
 BEGIN

@@ -28,7 +28,10 @@ def test_no_module_outside_requestlog_writes_sql_for_the_request_log():
     assert offenders == []
 
 
-@pytest.mark.parametrize("module", ["queries.py", "insights.py", "alert_queries.py"])
+READ_MODULES = ("queries.py", "overview.py", "sessions.py", "insights.py", "alert_queries.py")
+
+
+@pytest.mark.parametrize("module", READ_MODULES)
 def test_every_request_log_read_is_scoped_by_organization(module):
     source = (ROOT / "spanlens" / "requestlog" / module).read_text()
     for match in re.finditer(r"^def ((list|get|count)_\w+)\((.*?)\)", source, re.M | re.S):

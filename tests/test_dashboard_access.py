@@ -24,7 +24,7 @@ def _patterns():
 def _url(pattern: URLPattern) -> str:
     route = str(pattern.pattern)
     for name in pattern.pattern.regex.groupindex:
-        route = route.replace(f"<str:{name}>", str(uuid.uuid4()))
+        route = route.replace(f"<str:{name}>", str(uuid.uuid4())).replace(f"<path:{name}>", str(uuid.uuid4()))
     return "/" + route
 
 

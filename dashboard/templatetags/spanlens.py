@@ -101,3 +101,62 @@ def sort_link(filters, column: str, label: str) -> dict:
     arrow = ("↓" if filters.sortDir == "desc" else "↑") if active else ""
     return {"qs": filters.querystring(sortBy=column, sortDir=direction, page=1), "label": label,
             "arrow": arrow, "active": active}
+
+
+@register.filter
+def pct0(value) -> str:
+    return f"{float(value or 0) * 100:.0f}%"
+
+
+@register.filter
+def per(value, divisor):
+    """value / divisor, or 0 when there is nothing to divide by."""
+    divisor = float(divisor or 0)
+    return float(value or 0) / divisor if divisor else 0.0
+
+
+@register.filter
+def share(value, whole) -> str:
+    """value as a percentage of whole, clipped to 0–100 (widths of bars)."""
+    whole = float(whole or 0)
+    return f"{min(max(float(value or 0) / whole * 100, 0.0), 100.0):.1f}" if whole else "0"
+
+
+@register.filter
+def usd_delta(value) -> str:
+    """A signed amount of money: +$0.12 or −$0.12."""
+    value = float(value or 0)
+    return ("−" if value < 0 else "+") + usd(abs(value))
+
+
+@register.filter
+def duration(value_ms) -> str:
+    """A span of time from milliseconds: 850 ms, 12 s, 4m 05s, 2h 10m."""
+    value = int(value_ms or 0)
+    if value < 1000:
+        return f"{value} ms"
+    seconds = value // 1000
+    if seconds < 60:
+        return f"{value / 1000:.1f} s" if seconds < 10 else f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+@register.filter
+def seconds(value) -> str:
+    """An offset in seconds since a start: 0.0s, 12.4s, 3m 02s."""
+    value = float(value or 0)
+    if value < 60:
+        return f"{value:.1f}s"
+    return duration(value * 1000)
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    return value.split()
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
 
 REQUEST_COLUMNS = (
@@ -100,6 +101,7 @@ USER_SORT_COLUMNS = {"cost_usd": "cost_usd", "requests": "requests", "last_seen"
 # row carries an error despite a 2xx: an error the provider sent inside a 200 stream, a
 # stream cut at the deadline or by the client.
 ERROR_CONDITION = "(status_code >= 400 OR status_code = 0 OR error_message != '')"
+UNPRICED = "cost_source = 'unknown'"
 STATUS_FILTERS = {
     "ok": "status_code >= 200 AND status_code < 300",
     "4xx": "status_code >= 400 AND status_code < 500",
@@ -270,37 +272,44 @@ def iter_requests_for_export(
 def get_request_stats(
     *, organization_id: str, retention_days: int = 365, project_id: str | None = None
 ) -> dict[str, Any]:
-    """The stat strip: last 24 h totals plus one point per hour for the spark lines."""
+    """The stat strip: last 24 h totals plus one point per hour for the spark lines.
+
+    Every figure weights a row by 1 / sample_rate (see weighting), so sampled traffic
+    is estimated; `sampled_rows` > 0 says the figures are estimates."""
     where, params = _request_filters(organization_id, retention_days, project_id=project_id)
     where += " AND created_at >= now64(3) - toIntervalHour(24)"
     totals = get_engine().select(
-        "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
-        "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
-        "countIf(" + ERROR_CONDITION + ") AS errors, "
-        "countIf(cost_source = 'unknown') AS unpriced, countIf(cache_hit) AS cache_hits, "
-        "toFloat64(sum(ifNull(cost_saved_usd, toDecimal64(0, 8)))) AS saved_usd "
+        f"SELECT count() AS kept_rows, {W.est_count()} AS requests, {W.est_avg('latency_ms')} AS avg_latency_ms, "
+        f"{W.est_sum(W.COST)} AS spend_usd, {W.est_count(ERROR_CONDITION)} AS errors, "
+        f"{W.est_count(UNPRICED)} AS unpriced, {W.est_count('cache_hit')} AS cache_hits, "
+        f"{W.est_sum(W.SAVED)} AS saved_usd, {W.SAMPLED_ROWS} AS sampled_rows "
         f"FROM requests WHERE {where}",
         params,
     )[0]
     hours = get_engine().select(
-        "SELECT toStartOfHour(created_at) AS hour, count() AS requests, avg(latency_ms) AS avg_latency_ms, "
-        "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS spend_usd, "
-        "countIf(" + ERROR_CONDITION + ") AS errors "
+        f"SELECT toStartOfHour(created_at) AS hour, {W.est_count()} AS requests, "
+        f"{W.est_avg('latency_ms')} AS avg_latency_ms, {W.est_sum(W.COST)} AS spend_usd, "
+        f"{W.est_count(ERROR_CONDITION)} AS errors "
         f"FROM requests WHERE {where} GROUP BY hour ORDER BY hour",
         params,
     )
-    requests = int(totals["requests"])
+    rows = int(totals["kept_rows"])
+    estimated = float(totals["requests"] or 0) if rows else 0.0
+    errors = float(totals["errors"] or 0) if rows else 0.0
     return {
-        "requests": requests,
-        "avg_latency_ms": float(totals["avg_latency_ms"] or 0) if requests else 0.0,
-        "spend_usd": float(totals["spend_usd"] or 0),
+        "requests": round(estimated),
+        "rows": rows,
+        "sampled_rows": int(totals["sampled_rows"] or 0),
+        "kept_share": W.kept_share(rows, estimated),
+        "avg_latency_ms": float(totals["avg_latency_ms"] or 0) if rows else 0.0,
+        "spend_usd": float(totals["spend_usd"] or 0) if rows else 0.0,
         # Calls whose model has no price: spend leaves them out, so the strip says how many.
-        "unpriced": int(totals["unpriced"] or 0),
-        "errors": int(totals["errors"]),
-        "error_rate": (int(totals["errors"]) / requests) if requests else 0.0,
+        "unpriced": round(float(totals["unpriced"] or 0)) if rows else 0,
+        "errors": round(errors),
+        "error_rate": (errors / estimated) if estimated else 0.0,
         # What the response cache saved: calls answered without the provider, and their cost.
-        "cache_hits": int(totals["cache_hits"] or 0),
-        "saved_usd": float(totals["saved_usd"] or 0),
+        "cache_hits": round(float(totals["cache_hits"] or 0)) if rows else 0,
+        "saved_usd": float(totals["saved_usd"] or 0) if rows else 0.0,
         "hourly": hours,
     }
 
@@ -308,11 +317,12 @@ def get_request_stats(
 def list_daily_traffic(
     *, organization_id: str, retention_days: int = 365, days: int = 30, project_id: str | None = None
 ) -> list[dict]:
-    """Requests and errors per UTC day for the last `days` days (days without traffic are absent)."""
+    """Estimated requests and errors per UTC day for the last `days` days (days without traffic
+    are absent); `sampled_rows` > 0 marks a day whose figures are estimates."""
     where, params = _request_filters(organization_id, retention_days, project_id=project_id)
     return get_engine().select(
-        "SELECT toString(toDate(created_at)) AS day, count() AS requests, "
-        "countIf(" + ERROR_CONDITION + ") AS errors "
+        f"SELECT toString(toDate(created_at)) AS day, toUInt64(round({W.est_count()})) AS requests, "
+        f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, {W.SAMPLED_ROWS} AS sampled_rows "
         f"FROM requests WHERE {where} AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({{days:UInt32}}) "
         "GROUP BY day ORDER BY day",
         {**params, "days": int(days) - 1},
@@ -329,15 +339,17 @@ def list_users(
     page: int = 1,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """Requests grouped by the caller-supplied end-user id, with spend and last activity."""
+    """Requests grouped by the caller-supplied end-user id, with spend and last activity
+    (estimated where sampled: `sampled_rows` > 0)."""
     where, params = _request_filters(organization_id, retention_days, project_id=project_id)
     where += " AND user_id IS NOT NULL AND user_id != ''"
     direction = "ASC" if sort_dir == "asc" else "DESC"
     rows = get_engine().select(
-        "SELECT assumeNotNull(user_id) AS user_id, count() AS requests, "
-        "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8)))) AS cost_usd, "
-        "sum(total_tokens) AS total_tokens, countIf(" + ERROR_CONDITION + ") AS errors, "
-        "countIf(cost_source = 'unknown') AS unpriced, max(created_at) AS last_seen "
+        f"SELECT assumeNotNull(user_id) AS user_id, toUInt64(round({W.est_count()})) AS requests, "
+        f"{W.est_sum(W.COST)} AS cost_usd, toUInt64(round({W.est_sum('total_tokens')})) AS total_tokens, "
+        f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, "
+        f"toUInt64(round({W.est_count(UNPRICED)})) AS unpriced, max(created_at) AS last_seen, "
+        f"{W.SAMPLED_ROWS} AS sampled_rows, count() AS kept_rows "
         f"FROM requests WHERE {where} GROUP BY user_id "
         f"ORDER BY {USER_SORT_COLUMNS[sort_by]} {direction}, user_id ASC "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
@@ -407,7 +419,9 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "toString(number), ' ', repeat('lorem ipsum ', 40), '\"}]}'), "
         "concat('{\"id\":\"chatcmpl-', toString(number), '\",\"choices\":[{\"message\":{\"content\":\"', "
         "repeat('dolor sit amet ', 25), '\"}}]}'), "
-        "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), NULL, "
+        # Every fifth call belongs to a session of ten calls in a row.
+        "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), "
+        "if(number % 5 = 0, concat('session-', toString(intDiv(number, 50))), NULL), "
         "'full', '[]', '[]', false, '', "
         "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})), "
         "false, NULL, 1 "  # cache_hit, cost_saved_usd, sample_rate
@@ -432,13 +446,14 @@ ARM_UNIT_COLUMNS = {"user_id": "user_id", "session_id": "session_id", "trace_id"
 def list_prompt_version_totals(
     *, organization_id: str, version_ids: list[str], retention_days: int = 365, days: int = 7
 ) -> list[dict]:
-    """Calls, cost and errors per prompt version over the last `days` days."""
+    """Calls, cost and errors per prompt version over the last `days` days (sampled calls scaled up)."""
     if not version_ids:
         return []
     where, params = _scope(organization_id, retention_days)
     return get_engine().select(
-        f"SELECT toString(prompt_version_id) AS version_id, count() AS calls, sum({_COST}) AS cost_usd, "
-        f"countIf({_ERROR}) AS errors FROM requests WHERE {where} "
+        f"SELECT toString(prompt_version_id) AS version_id, toUInt64(round({W.est_count()})) AS calls, "
+        f"{W.est_sum(_COST)} AS cost_usd, toUInt64(round({W.est_count(_ERROR)})) AS errors, "
+        f"{W.SAMPLED_ROWS} AS sampled_rows FROM requests WHERE {where} "
         "AND " + _IN_IDS + " AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
         "GROUP BY version_id",
         {**params, "ids": _id_list(version_ids), "days": int(days)},
@@ -453,7 +468,8 @@ def list_prompt_daily_calls(
         return []
     where, params = _scope(organization_id, retention_days)
     return get_engine().select(
-        "SELECT toString(prompt_version_id) AS version_id, toString(toDate(created_at)) AS day, count() AS calls "
+        "SELECT toString(prompt_version_id) AS version_id, toString(toDate(created_at)) AS day, "
+        f"toUInt64(round({W.est_count()})) AS calls "
         f"FROM requests WHERE {where} AND {_IN_IDS} "
         "AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({days:UInt32}) "
         "GROUP BY version_id, day ORDER BY day",

@@ -1,6 +1,7 @@
 """Per-call behaviour for provider clients, installed as HTTP client event hooks.
 
-Before each request: the sampling decision (x-spanlens-sample) and, inside a
+Before each request: the sampling decision (x-spanlens-sample, or the rate of a
+kept sampled call in x-spanlens-sample-rate) and, inside a
 trace, x-spanlens-trace-id / x-spanlens-span-id. A call made inside an `llm`
 span reports as that span; anywhere else it gets its own child `llm` span, so
 the waterfall shows every model call. The proxy later fills that span's
@@ -12,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from spanlens.sdk.sampling import SAMPLE_HEADER, Sampling
+from spanlens.sdk.sampling import SAMPLE_HEADER, SAMPLE_RATE_HEADER, Sampling
 from spanlens.sdk.tracing import SpanHandle, current_span, current_trace
 
 TRACE_HEADER = "x-spanlens-trace-id"
@@ -73,6 +74,8 @@ class CallTracer:
         decision = self.sampling.decide() if self.sampling else None
         if decision:
             request.headers[SAMPLE_HEADER] = decision
+        elif rate := (self.sampling.rate_header(decision) if self.sampling else None):
+            request.headers[SAMPLE_RATE_HEADER] = rate
         trace = current_trace()
         if trace is None:
             return

@@ -1,7 +1,8 @@
 """Call sampling, decided per call before the request is sent.
 
 A sampled-out call still goes through the proxy; its header tells the proxy not
-to keep it (`drop`), or to keep it only if it fails (`errors`).
+to keep it (`drop`), or to keep it only if it fails (`errors`). A kept call carries
+the rate, so totals of sampled traffic are scaled up to estimates of the whole.
 """
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 SAMPLE_HEADER = "x-spanlens-sample"
+# Sent with every kept call of a sampled client, so the dashboard counts each kept row
+# as 1 / rate calls.
+SAMPLE_RATE_HEADER = "x-spanlens-sample-rate"
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,9 @@ class Sampling:
         if self.rate >= 1.0 or rng() < self.rate:
             return None
         return "errors" if self.always_log_errors else "drop"
+
+    def rate_header(self, decision: str | None) -> str | None:
+        """The x-spanlens-sample-rate value for one call: the rate when a sampled client keeps it."""
+        if decision is None and float(self.rate) < 1.0:
+            return repr(float(self.rate))
+        return None

@@ -14,6 +14,7 @@ class SavedView(models.Model):
         REQUESTS = "requests", "Requests"
         TRACES = "traces", "Traces"
         USERS = "users", "Users"
+        SESSIONS = "sessions", "Sessions"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("core.Organization", on_delete=models.CASCADE, related_name="saved_views")

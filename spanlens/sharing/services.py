@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from spanlens.sharing.models import DefaultView, SavedView, Share
 
-PAGE_PATHS = {"requests": "/requests/", "traces": "/traces", "users": "/users/"}
+PAGE_PATHS = {"requests": "/requests/", "traces": "/traces", "users": "/users/", "sessions": "/sessions/"}
 # Parameters that describe where one is in a list, not what it shows.
 _NOT_SAVED = frozenset({"page", "pos", "view"})
 MAX_QUERY = 2000

@@ -152,4 +152,31 @@
     });
   }
   document.addEventListener("htmx:afterSettle", markSelected);
+
+  // Chart columns: a tooltip with the whole breakdown of the column under the pointer.
+  // Without JavaScript the column's <title> shows the same text.
+  function chartTip() { return document.getElementById("chart-tip"); }
+  document.addEventListener("mouseover", function (event) {
+    var col = event.target.closest && event.target.closest("[data-tip]");
+    var tip = chartTip();
+    if (!col || !tip) return;
+    var title = col.querySelector("title");
+    if (title) title.remove();
+    var lines = col.getAttribute("data-tip").split("\n");
+    tip.innerHTML = "<b>" + escapeHtml(lines[0]) + "</b>" + lines.slice(1).map(escapeHtml).join("\n");
+    tip.hidden = false;
+  });
+  document.addEventListener("mousemove", function (event) {
+    var tip = chartTip();
+    if (!tip || tip.hidden) return;
+    var x = event.clientX + 14, y = event.clientY + 14;
+    if (x + tip.offsetWidth > window.innerWidth - 8) x = event.clientX - tip.offsetWidth - 14;
+    if (y + tip.offsetHeight > window.innerHeight - 8) y = event.clientY - tip.offsetHeight - 14;
+    tip.style.left = x + "px"; tip.style.top = y + "px";
+  });
+  document.addEventListener("mouseout", function (event) {
+    var col = event.target.closest && event.target.closest("[data-tip]");
+    var tip = chartTip();
+    if (col && tip && !col.contains(event.relatedTarget)) tip.hidden = true;
+  });
 })();

@@ -1,0 +1,108 @@
+"""Reads for /sessions: calls grouped by their x-spanlens-session value, and one session's calls.
+
+`last_user` is the user of the session's latest call. Counts and sums are weighted by 1 / sample_rate (see weighting): a session of a sampled
+client shows its estimated size; `sampled_rows` > 0 says so.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from spanlens.requestlog import weighting as W
+from spanlens.requestlog.engine import get_engine
+from spanlens.requestlog.queries import ERROR_CONDITION, REQUEST_COLUMNS, _request_filters
+
+SESSION_SORT_COLUMNS = {
+    "last_seen": "last_seen",
+    "first_seen": "first_seen",
+    "requests": "requests",
+    "cost_usd": "cost_usd",
+    "total_tokens": "total_tokens",
+    "errors": "errors",
+    "duration": "duration_ms",
+}
+_HAS_SESSION = " AND session_id IS NOT NULL AND session_id != ''"
+_AGGREGATES = (
+    "argMax(ifNull(user_id, ''), created_at) AS last_user, "
+    f"toUInt64(round({W.est_count()})) AS requests, {W.est_sum(W.COST)} AS cost_usd, "
+    f"toUInt64(round({W.est_sum('total_tokens')})) AS total_tokens, "
+    f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, "
+    "min(created_at) AS first_seen, max(created_at) AS last_seen, "
+    "toUnixTimestamp64Milli(max(created_at)) - toUnixTimestamp64Milli(min(created_at)) AS duration_ms, "
+    f"groupUniqArray(4)(model) AS models, count() AS kept_rows, {W.SAMPLED_ROWS} AS sampled_rows"
+)
+
+
+def _session_filters(
+    organization_id: str, retention_days: int, *, project_id: str | None, user_id: str | None,
+    model: str | None, search: str | None, since: datetime | None, until: datetime | None,
+) -> tuple[str, dict[str, Any]]:
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id, user_id=user_id,
+                                     model=model, since=since, until=until)
+    where += _HAS_SESSION
+    if search:
+        where += " AND positionCaseInsensitiveUTF8(session_id, {session_search:String}) > 0"
+        params["session_search"] = search
+    return where, params
+
+
+def list_sessions(
+    *,
+    organization_id: str,
+    retention_days: int = 365,
+    project_id: str | None = None,
+    user_id: str | None = None,
+    model: str | None = None,
+    search: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    errors_only: bool = False,
+    sort_by: str = "last_seen",
+    sort_dir: str = "desc",
+    page: int = 1,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """One page of sessions (of the calls matching the filters) and how many there are."""
+    where, params = _session_filters(organization_id, retention_days, project_id=project_id, user_id=user_id,
+                                     model=model, search=search, since=since, until=until)
+    having = " HAVING errors > 0" if errors_only else ""
+    direction = "ASC" if sort_dir == "asc" else "DESC"
+    rows = get_engine().select(
+        f"SELECT assumeNotNull(session_id) AS session_id, {_AGGREGATES} "
+        f"FROM requests WHERE {where} GROUP BY session_id{having} "
+        f"ORDER BY {SESSION_SORT_COLUMNS[sort_by]} {direction}, session_id ASC "
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        {**params, "limit": int(limit), "offset": (max(page, 1) - 1) * int(limit)},
+    )
+    if errors_only:
+        total = get_engine().select(
+            f"SELECT count() AS n FROM (SELECT session_id FROM requests WHERE {where} GROUP BY session_id "
+            f"HAVING {W.est_count(ERROR_CONDITION)} > 0)",
+            params,
+        )
+    else:
+        total = get_engine().select(f"SELECT uniqExact(session_id) AS n FROM requests WHERE {where}", params)
+    return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
+
+
+def get_session(*, organization_id: str, session_id: str, retention_days: int = 365) -> dict | None:
+    """One session's totals, or None when the organization has no call in it."""
+    where, params = _request_filters(organization_id, retention_days, session_id=session_id)
+    rows = get_engine().select(
+        f"SELECT assumeNotNull(session_id) AS session_id, {_AGGREGATES} FROM requests WHERE {where} "
+        "GROUP BY session_id",
+        params,
+    )
+    return rows[0] if rows else None
+
+
+def list_session_calls(
+    *, organization_id: str, session_id: str, retention_days: int = 365, limit: int = 200
+) -> list[dict]:
+    """A session's calls in the order they were made, bodies included (the conversation)."""
+    where, params = _request_filters(organization_id, retention_days, session_id=session_id)
+    return get_engine().select(
+        f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {where} "
+        "ORDER BY created_at ASC, id ASC LIMIT {limit:UInt32}",
+        {**params, "limit": int(limit)},
+    )
