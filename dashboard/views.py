@@ -78,12 +78,13 @@ def _list_context(access: Access, f: filters_mod.RequestFilters) -> dict:
 
 
 def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
-    project_id = f.projectId or None
+    # The strip and the bars describe the rows the filters select; sorting does not matter to them.
+    kwargs = {k: v for k, v in f.query_kwargs().items() if k not in ("sort_by", "sort_dir")}
     stats = queries.get_request_stats(
-        organization_id=access.organization.id, retention_days=access.retention_days, project_id=project_id
+        organization_id=access.organization.id, retention_days=access.retention_days, **kwargs
     )
     days = queries.list_daily_traffic(
-        organization_id=access.organization.id, retention_days=access.retention_days, project_id=project_id
+        organization_id=access.organization.id, retention_days=access.retention_days, **kwargs
     )
     hourly = stats["hourly"]
     return {
@@ -99,6 +100,8 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
         "errors_hot": stats["error_rate"] > 0.01,
         "bars": charts.daily_bars(days),
         "days_total": sum(int(d["requests"]) for d in days),
+        "stats_filtered": bool(f.params(projectId="", sortBy="", sortDir="", page="", limit="")),
+        "stats_qs": f.querystring(sortBy="", sortDir="", page="", limit=""),
     }
 
 
@@ -113,6 +116,9 @@ def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
         if request.htmx.trigger == "filters":
             # The form sends every field, empty ones too; history gets the tidy URL.
             response["HX-Push-Url"] = f"/requests/?{f.querystring()}" if f.params() else "/requests/"
+            # The strip and the 30-day bars follow the filters, swapped in beside the list.
+            response.content += render(request, "dashboard/requests.html#stats",
+                                       {**_stats_context(access, f), "stats_oob": True}).content
         return response
     if target == "stat-strip":
         return render(request, "dashboard/requests.html#stats", _stats_context(access, f))

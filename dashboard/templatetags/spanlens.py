@@ -1,9 +1,13 @@
-"""Formatting for the dashboard: ages, durations, money, token counts, status badges."""
+"""The dashboard's template library: every number through spanlens.core.formatting, plus ages,
+timestamps and status badges."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from django import template
+
+from dashboard.filters import URL_ONLY
+from spanlens.core import formatting
 
 register = template.Library()
 
@@ -28,23 +32,27 @@ def fulltime(value: datetime | None) -> str:
 
 @register.filter
 def ms(value) -> str:
-    if value is None:
-        return "—"
-    value = float(value)
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+    return formatting.duration_ms(value)
+
+
+@register.filter
+def duration(value) -> str:
+    return formatting.duration_ms(value)
 
 
 @register.filter
 def usd(value) -> str:
-    if value is None:
-        return "—"
-    value = float(value)
-    if value == 0:
-        return "$0.00"
-    if value >= 1:
-        return f"${value:,.2f}"
-    # Most calls cost fractions of a cent: keep four significant-looking decimals.
-    return f"${value:.4f}" if value >= 0.0001 else f"${value:.6f}"
+    return formatting.usd(value)
+
+
+@register.filter
+def usd_signed(value) -> str:
+    return formatting.usd_signed(value)
+
+
+@register.filter
+def count(value) -> str:
+    return formatting.count(value)
 
 
 @register.filter
@@ -68,19 +76,12 @@ def row_status_class(row) -> str:
 
 @register.filter
 def tokens(value) -> str:
-    if value is None:
-        return "—"
-    value = int(value)
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
-    if value >= 10_000:
-        return f"{value / 1000:.1f}k"
-    return f"{value:,}"
+    return formatting.tokens(value)
 
 
 @register.filter
 def pct(value) -> str:
-    return f"{float(value or 0) * 100:.1f}%"
+    return formatting.pct(value)
 
 
 @register.filter
@@ -101,3 +102,12 @@ def sort_link(filters, column: str, label: str) -> dict:
     arrow = ("↓" if filters.sortDir == "desc" else "↑") if active else ""
     return {"qs": filters.querystring(sortBy=column, sortDir=direction, page=1), "label": label,
             "arrow": arrow, "active": active}
+
+
+@register.simple_tag
+def without_filter(filters, name: str) -> str:
+    """The list's query string with one filter dropped and the others kept; "banner" drops
+    every drill-down filter of the banner."""
+    if name == "banner":
+        return filters.querystring_without(*(n for n, _ in URL_ONLY))
+    return filters.querystring_without(name)

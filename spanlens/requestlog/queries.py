@@ -267,11 +267,10 @@ def iter_requests_for_export(
         offset += batch_size
 
 
-def get_request_stats(
-    *, organization_id: str, retention_days: int = 365, project_id: str | None = None
-) -> dict[str, Any]:
-    """The stat strip: last 24 h totals plus one point per hour for the spark lines."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+def get_request_stats(*, organization_id: str, retention_days: int = 365, **filters: Any) -> dict[str, Any]:
+    """The stat strip: last 24 h totals plus one point per hour for the spark lines, of the
+    rows the request-list filters (the same keywords as list_requests) select."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
     where += " AND created_at >= now64(3) - toIntervalHour(24)"
     totals = get_engine().select(
         "SELECT count() AS requests, avg(latency_ms) AS avg_latency_ms, "
@@ -305,11 +304,10 @@ def get_request_stats(
     }
 
 
-def list_daily_traffic(
-    *, organization_id: str, retention_days: int = 365, days: int = 30, project_id: str | None = None
-) -> list[dict]:
-    """Requests and errors per UTC day for the last `days` days (days without traffic are absent)."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+def list_daily_traffic(*, organization_id: str, retention_days: int = 365, days: int = 30, **filters: Any) -> list[dict]:
+    """Requests and errors per UTC day for the last `days` days (days without traffic are absent),
+    of the rows the request-list filters select."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
     return get_engine().select(
         "SELECT toString(toDate(created_at)) AS day, count() AS requests, "
         "countIf(" + ERROR_CONDITION + ") AS errors "

@@ -115,13 +115,13 @@
         setTimeout(function () { button.textContent = "Copy curl"; }, 1200);
         return;
       }
-      var cost = d.cost_usd == null ? "—" : "$" + Number(d.cost_usd).toFixed(6);
+      var shown = d.display || {};
       result.innerHTML = '<div class="result-card" data-replay-card>' +
         '<div class="metrics" style="margin-bottom:10px">' +
-        '<div><div class="ml">Latency</div><div class="mv">' + escapeHtml(d.latency_ms) + ' ms</div></div>' +
-        '<div><div class="ml">Tokens</div><div class="mv">' + escapeHtml(d.total_tokens) + '</div><div class="faint" style="font-size:11px">' +
-        escapeHtml(d.prompt_tokens) + ' in · ' + escapeHtml(d.completion_tokens) + ' out</div></div>' +
-        '<div><div class="ml">Cost</div><div class="mv">' + cost + '</div></div></div>' +
+        '<div><div class="ml">Latency</div><div class="mv">' + escapeHtml(shown.latency) + '</div></div>' +
+        '<div><div class="ml">Tokens</div><div class="mv">' + escapeHtml(shown.tokens) + '</div><div class="faint" style="font-size:11px">' +
+        escapeHtml(shown.prompt_tokens) + ' in · ' + escapeHtml(shown.completion_tokens) + ' out</div></div>' +
+        '<div><div class="ml">Cost</div><div class="mv">' + escapeHtml(shown.cost) + '</div></div></div>' +
         '<div class="msg msg-assistant"><div class="msg-role">' + escapeHtml(d.model) + ' · ' + escapeHtml(d.status_code) + '</div>' +
         '<div class="msg-text">' + escapeHtml(d.output) + '</div></div>' +
         '<a href="/requests/' + escapeHtml(d.request_id) + '/">Open the logged replay →</a></div>';
