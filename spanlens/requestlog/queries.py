@@ -142,10 +142,15 @@ def _request_filters(
     until: datetime | None = None,
     search: str | None = None,
     cache_hit: bool | None = None,
+    request_ids: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause for the request list: tenant scope first, then each set filter."""
     where, params = _scope(organization_id, retention_days)
     clauses = [where]
+    if request_ids is not None:
+        # The live tail asks which of the rows just written match a page's filters.
+        clauses.append("id IN {request_ids:Array(UUID)}")
+        params["request_ids"] = uuid_array(request_ids)
     if project_id:
         clauses.append("project_id = {project_id:UUID}")
         params["project_id"] = str(project_id)
@@ -218,6 +223,13 @@ def list_requests(
     )
     total = get_engine().select(f"SELECT count() AS n FROM requests WHERE {where}", params)
     return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
+
+
+def count_matching_requests(*, organization_id: str, retention_days: int = 365, **filters: Any) -> int:
+    """How many rows the request-list filters select (the pager's total)."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    total = get_engine().select(f"SELECT count() AS n FROM requests WHERE {where}", params)
+    return int(total[0]["n"]) if total else 0
 
 
 def list_request_window(

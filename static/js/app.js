@@ -81,6 +81,28 @@
     }
   });
 
+  // The replay model list: typing narrows it; the first match is chosen so Run uses what is shown.
+  document.addEventListener("input", function (event) {
+    if (!event.target.matches("[data-replay-search]")) return;
+    var words = event.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var select = event.target.closest("[data-replay-modal]").querySelector("[data-replay-model]");
+    var firstShown = null;
+    select.querySelectorAll("optgroup").forEach(function (group) {
+      var any = false;
+      group.querySelectorAll("option").forEach(function (option) {
+        var name = option.value.toLowerCase();
+        var match = words.every(function (w) { return name.indexOf(w) !== -1; });
+        option.hidden = !match; option.disabled = !match;
+        if (match) { any = true; if (!firstShown) firstShown = option; }
+      });
+      group.hidden = !any;
+    });
+    if (firstShown && select.selectedOptions[0] && select.selectedOptions[0].hidden) {
+      select.value = firstShown.value;
+      select.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  });
+
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
   }
