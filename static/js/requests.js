@@ -1,7 +1,11 @@
 // The /requests page: filter controls that follow the URL (Back, Forward, sort links),
 // keyboard shortcuts, and the live tail over the /ws/requests/ socket.
 (function () {
+  // htmx re-runs the page's scripts when it restores a page from history: set up once.
+  if (window.spanlensRequestsPage) return;
+  window.spanlensRequestsPage = true;
   var LIVE_KEY = "spanlens.liveTail";
+  var cursorId = null;
 
   function form() { return document.getElementById("filters"); }
 
@@ -55,6 +59,7 @@
     index = Math.max(0, Math.min(all.length - 1, index));
     all.forEach(function (r) { r.classList.remove("cursor"); });
     all[index].classList.add("cursor");
+    cursorId = all[index].getAttribute("data-request-id");
     all[index].scrollIntoView({block: "nearest"});
   }
 
@@ -95,13 +100,12 @@
     if (event.target.closest("[data-shortcuts-open]")) { help(true); return; }
     if (event.target.closest("[data-shortcuts-close]") || event.target.id === "shortcut-help") help(false);
   });
-  // The drawer's row becomes the cursor, so j/k continue from the row last opened.
+  // The drawer's row becomes the cursor, so j/k continue from the row last opened; a
+  // refreshed list keeps the cursor where it was.
   document.addEventListener("htmx:afterSettle", function () {
     var drawer = document.querySelector(".drawer[data-request-id]");
-    if (!drawer) return;
-    rows().forEach(function (r) {
-      r.classList.toggle("cursor", r.getAttribute("data-request-id") === drawer.getAttribute("data-request-id"));
-    });
+    if (drawer) cursorId = drawer.getAttribute("data-request-id");
+    rows().forEach(function (r) { r.classList.toggle("cursor", r.getAttribute("data-request-id") === cursorId); });
   });
 
   // --- live tail --------------------------------------------------------------
