@@ -28,6 +28,8 @@ class RequestTailConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         code = await database_sync_to_async(self._resolve)()
         if code:
+            # Refused after the handshake, so the page reads why (a refused handshake is a bare 403).
+            await self.accept()
             await self.close(code=code)
             return
         live.note_loop()

@@ -228,3 +228,56 @@ def test_the_404_page_sits_in_the_layout(spanlens_server, live_db, owner, browse
     icon = page.goto(f"{spanlens_server.url}/favicon.ico")
     assert icon.status == 200 and "svg" in icon.headers["content-type"]
     page.close()
+
+
+def test_a_socket_hears_only_its_own_organization(spanlens_server, live_db, owner, outsider, org, project,
+                                                   other_org_and_project):
+    import asyncio
+    import json
+
+    import websockets
+    from django.test import Client
+
+    from dashboard import live
+    from spanlens.requestlog import queries
+
+    def cookie(user) -> str:
+        client = Client()
+        client.force_login(user)
+        return f"sessionid={client.cookies['sessionid'].value}"
+
+    mine = make_row(org, project, model="gpt-4o-mini", status_code=200)
+    other_org, other_project = other_org_and_project
+    theirs = make_row(other_org, other_project, model="outsider-secret-model", status_code=200)
+    queries.insert_requests([mine, theirs])
+    owner_cookie, outsider_cookie = cookie(owner), cookie(outsider)
+
+    async def watch():
+        url = spanlens_server.url.replace("http", "ws") + "/ws/requests/"
+        async with websockets.connect(url, origin=spanlens_server.url, additional_headers={"Cookie": owner_cookie}) as a, \
+                websockets.connect(url, origin=spanlens_server.url, additional_headers={"Cookie": outsider_cookie}) as b:
+            assert json.loads(await a.recv())["type"] == "ready"
+            assert json.loads(await b.recv())["type"] == "ready"
+            # What the writer thread does after a batch: both organizations' rows at once.
+            await asyncio.get_running_loop().run_in_executor(None, live.announce, [mine, theirs])
+            got_a = json.loads(await asyncio.wait_for(a.recv(), 5))
+            got_b = json.loads(await asyncio.wait_for(b.recv(), 5))
+            return got_a, got_b
+
+    got_a, got_b = asyncio.run(watch())
+    assert got_a["ids"] == [mine["id"]] and "outsider-secret-model" not in got_a["html"]
+    assert got_b["ids"] == [theirs["id"]] and "gpt-4o-mini" not in got_b["html"]
+
+
+def test_a_socket_from_another_site_is_refused(spanlens_server):
+    import asyncio
+
+    import websockets
+
+    async def attempt():
+        url = spanlens_server.url.replace("http", "ws") + "/ws/requests/"
+        async with websockets.connect(url, origin="https://evil.example"):
+            pass
+
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        asyncio.run(attempt())
