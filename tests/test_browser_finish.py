@@ -281,3 +281,24 @@ def test_a_socket_from_another_site_is_refused(spanlens_server):
 
     with pytest.raises(websockets.exceptions.InvalidStatus):
         asyncio.run(attempt())
+
+
+def test_the_replay_list_narrows_as_you_type(spanlens_server, live_db, owner, org, project, browser):
+    from spanlens.core import services
+
+    key = services.add_provider_key(project, "openai", "sk-test-1234567890", "OpenAI production")
+    rows = seed_requests(org, project, str(key.id), count=2)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    sign_in(page, spanlens_server)
+    page.goto(f"{spanlens_server.url}/requests/{rows[1]['id']}/")
+    page.click("[data-replay]")
+    page.wait_for_selector("[data-replay-modal]")
+    groups = page.locator("[data-replay-model] optgroup").evaluate_all("gs => gs.map(g => g.label)")
+    assert groups[0] == "Original" and "GPT-4o" in groups
+    assert page.input_value("[data-replay-model]") == "gpt-4o-mini-2024-07-18"
+    page.fill("[data-replay-search]", "4.1 nano")
+    assert page.input_value("[data-replay-model]").startswith("gpt-4.1-nano")
+    shown = page.locator("[data-replay-model] option:not([hidden])").all_inner_texts()
+    assert shown and all("4.1-nano" in s for s in shown)
+    page.screenshot(path=str(SHOTS / "replay-search.png"))
+    page.close()
