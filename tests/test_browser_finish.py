@@ -218,12 +218,12 @@ def test_the_main_pages_fit_from_375_to_1920_px(spanlens_server, live_db, owner,
     context.close()
 
 
-def test_the_404_page_sits_in_the_layout(spanlens_server, live_db, owner, browser):
+def test_the_404_page_sits_in_the_layout(spanlens_server, live_db, owner, org, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     sign_in(page, spanlens_server)
     response = page.goto(f"{spanlens_server.url}/no-such-page/")
     assert response.status == 404
-    assert page.locator("[data-error-page='404']").is_visible() and page.locator(".sidebar").is_visible()
+    assert page.locator("[data-error-page='404']").is_visible() and page.locator(".sidebar .switcher").is_visible()
     page.screenshot(path=str(SHOTS / "error-404.png"))
     icon = page.goto(f"{spanlens_server.url}/favicon.ico")
     assert icon.status == 200 and "svg" in icon.headers["content-type"]

@@ -133,10 +133,10 @@ def test_the_replay_modal_has_a_search_box_and_groups(owner, org, project, live_
     assert "daybreak" not in html and "ft:gpt" not in html
 
 
-def test_a_missing_page_is_a_404_in_the_layout(owner):
+def test_a_missing_page_is_a_404_in_the_layout(owner, org):
     response = signed_in(owner).get("/no-such-page/")
     html = response.content.decode()
-    assert response.status_code == 404 and 'data-error-page="404"' in html and 'class="sidebar"' in html
+    assert response.status_code == 404 and 'data-error-page="404"' in html and 'class="switcher"' in html
     assert "favicon.svg" in html
     api = signed_in(owner).get("/api/v1/nothing-here")
     assert api.status_code == 404 and api.json()["success"] is False

@@ -174,4 +174,13 @@
     });
   }
   document.addEventListener("htmx:afterSettle", markSelected);
+
+  // On a narrow screen the sections scroll sideways in the top bar: show the current one.
+  document.addEventListener("DOMContentLoaded", function () {
+    var active = document.querySelector(".nav a.active");
+    var nav = active && active.parentElement;
+    if (nav && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft = active.offsetLeft - (nav.clientWidth - active.offsetWidth) / 2;
+    }
+  });
 })();
