@@ -269,10 +269,16 @@ def test_a_socket_hears_only_its_own_organization(spanlens_server, live_db, owne
     assert got_b["ids"] == [theirs["id"]] and "gpt-4o-mini" not in got_b["html"]
 
 
-def test_a_socket_from_another_site_is_refused(spanlens_server):
+def test_a_socket_from_another_site_is_refused(spanlens_server, monkeypatch):
     import asyncio
 
     import websockets
+
+    from spanlens.asgi import application
+
+    # The validator takes ALLOWED_HOSTS as the app was imported; pin a server install's own name.
+    validator = application.application_mapping["websocket"]
+    monkeypatch.setattr(validator, "allowed_origins", ["127.0.0.1"])
 
     async def attempt():
         url = spanlens_server.url.replace("http", "ws") + "/ws/requests/"
