@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import filters as filters_mod
 from dashboard import replay, rows as rows_mod
+from spanlens.core import formatting
 from spanlens.core.access import Access, api_auth, api_error, get_project_or_404, require_write, uuid_or_404
 from spanlens.requestlog import queries
 
@@ -64,6 +65,12 @@ def replay_run(request: HttpRequest, access: Access, request_id) -> JsonResponse
         result = replay.run(access, row, model)
     except replay.ReplayError as exc:
         return api_error(str(exc), 400)
+    # The dashboard shows the figures as every page does; the raw numbers stay beside them.
+    result["display"] = {"latency": formatting.duration_ms(result.get("latency_ms")),
+                         "cost": formatting.usd(result.get("cost_usd")),
+                         "tokens": formatting.tokens(result.get("total_tokens")),
+                         "prompt_tokens": formatting.tokens(result.get("prompt_tokens")),
+                         "completion_tokens": formatting.tokens(result.get("completion_tokens"))}
     return JsonResponse({"success": True, "data": result})
 
 

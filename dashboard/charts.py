@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from spanlens.core import formatting
+
 
 def spark(values: list[float], *, width: int = 120, height: int = 30, label: str = "") -> SafeString:
     """A line with a soft area under it; stretches to its container."""
@@ -49,7 +51,8 @@ def daily_bars(days: list[dict], *, count: int = 30, today: date | None = None) 
         requests, errors = by_day.get(day.isoformat(), (0, 0))
         h = max((requests / top) * (height - 2), 1.5 if requests else 0.75)
         approx = "≈" if day.isoformat() in estimated else ""
-        label = (f"{day.strftime('%a %b %-d')}: {approx}{requests:,} requests" + (f", {errors:,} errors" if errors else "")
+        label = (f"{day.strftime('%a %b %-d')}: {approx}{formatting.count(requests)} requests"
+                 + (f", {formatting.count(errors)} errors" if errors else "")
                  + (" (sampled calls scaled up)" if approx else ""))
         bars.append(
             f'<rect class="bar{" err" if errors else ""}" x="{i * 10 + gap / 2:.1f}" y="{height - h:.1f}" '

@@ -91,6 +91,10 @@ class RequestFilters:
     def querystring(self, **overrides) -> str:
         return urlencode(self.params(**overrides))
 
+    def querystring_without(self, *names: str) -> str:
+        """The query string with these filters dropped and the others kept, from page 1."""
+        return self.querystring(**{name: "" for name in names}, page=1)
+
     def url_only_active(self) -> list[tuple[str, str, str]]:
         return [(name, label, getattr(self, name)) for name, label in URL_ONLY if getattr(self, name)]
 

@@ -34,14 +34,64 @@ class ReplayRequest:
     model: str
 
 
-def models_for(row: dict) -> list[str]:
-    """The replay dropdown: the original model first, then priced models of the same provider."""
+# Model names a replay can call as chat: the provider's own families. Price lists also hold
+# fine-tune templates (ft:…), codenames and audio / search / realtime variants no chat call takes.
+_CHAT_FAMILIES = {
+    "openai": re.compile(r"^(gpt-|o\d|chatgpt-)"),
+    "anthropic": re.compile(r"^claude-"),
+    "gemini": re.compile(r"^(gemini-\d|gemini-(flash|pro)|gemma-)"),
+}
+_NOT_CHAT = re.compile(r"(^ft:|audio|search|realtime|transcribe|tts|image|embedding|moderation|computer-use|robotics|"
+                       r"customtools|dall-e|whisper)")
+_DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{2}-\d{4})$")
+_CLAUDE_TIER = re.compile(r"(opus|sonnet|haiku|fable|mythos)")
+
+
+@dataclass
+class ModelGroup:
+    label: str
+    models: list[str]
+
+
+def models_for(row: dict) -> list[ModelGroup]:
+    """The replay dropdown: the original model first, then the provider's chat models by family,
+    newest family and version first."""
     provider = "openai" if row["provider"] == "azure" else row["provider"]
-    names = list(
-        ModelPrice.objects.filter(provider=provider, mode="chat").values_list("model", flat=True)
-    ) or list(ModelPrice.objects.filter(provider=provider).values_list("model", flat=True))
+    endpoint = row.get("endpoint") or ""
+    modes = ("chat", "responses") if "responses" in endpoint else ("chat",)
+    family = _CHAT_FAMILIES.get(provider)
+    names = [
+        n for n in ModelPrice.objects.filter(provider=provider, mode__in=modes).values_list("model", flat=True)
+        if (family is None or family.match(n)) and not _NOT_CHAT.search(n)
+    ]
     original = _original_model(row)
-    return [original] + [n for n in names if n != original]
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names) - {original}, key=_natural, reverse=True):
+        groups.setdefault(_family_label(name), []).append(name)
+    return [ModelGroup("Original", [original]), *(ModelGroup(label, models) for label, models in groups.items())]
+
+
+def _natural(name: str) -> list:
+    """Sort key where gpt-10 follows gpt-9 and dated snapshots follow their alias (sorted descending)."""
+    base = _DATED.sub("", name)
+    parts = re.split(r"(\d+)", base)
+    return [(1, int(p)) if p.isdigit() else (0, p) for p in parts] + [(1 if base == name else 0, name)]
+
+
+def _family_label(name: str) -> str:
+    base = _DATED.sub("", name)
+    if base.startswith("claude-"):
+        tier = _CLAUDE_TIER.search(base)
+        return f"Claude {tier.group(1).title()}" if tier else "Claude"
+    if match := re.match(r"gpt-(\d+(?:\.\d+)?o?)", base):
+        return f"GPT-{match.group(1)}"
+    if re.match(r"o\d", base):
+        return "o-series"
+    if match := re.match(r"gemini-(\d+(?:\.\d+)?)", base):
+        return f"Gemini {match.group(1)}"
+    if base.startswith("gemini-"):
+        return "Gemini (latest)"
+    return base.split("-", 1)[0].split("/", 1)[0].title()
 
 
 def _original_model(row: dict) -> str:

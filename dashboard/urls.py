@@ -31,4 +31,5 @@ urlpatterns = [
     path("api/v1/requests/<str:request_id>", api.get_request, name="api_request"),
     path("api/v1/requests/<str:request_id>/replay", api.replay_snippet, name="api_replay"),
     path("api/v1/requests/<str:request_id>/replay/run", api.replay_run, name="api_replay_run"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -19,6 +20,11 @@ from spanlens.core.access import Access, org_required
 from spanlens.core.models import Project, ProviderKey
 from spanlens.requestlog import queries
 from spanlens.sharing.views import default_redirect
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers and feed readers ask for /favicon.ico whatever the page's <link> says.
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @login_required
@@ -36,7 +42,7 @@ def switch_org(request: HttpRequest) -> HttpResponse:
 
 # --- /requests ----------------------------------------------------------------
 
-def _filters_for(request: HttpRequest, access: Access) -> filters_mod.RequestFilters:
+def page_filters(request: HttpRequest, access: Access) -> filters_mod.RequestFilters:
     """The list filters from the URL; bad values are dropped and shown as form errors."""
     f = filters_mod.parse(request.GET, strict=False, organization_id=access.organization.id)
     if f.projectId and not Project.objects.filter(organization=access.organization, id=f.projectId).exists():
@@ -75,12 +81,14 @@ def _list_context(access: Access, f: filters_mod.RequestFilters) -> dict:
 
 
 def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
-    project_id = f.projectId or None
+    # The strip and the bars describe the rows the filters select; sorting does not matter to them.
+    kwargs = {k: v for k, v in f.query_kwargs().items() if k not in ("sort_by", "sort_dir")}
+    project_id = kwargs.get("project_id")
     stats = queries.get_request_stats(
-        organization_id=access.organization.id, retention_days=access.retention_days, project_id=project_id
+        organization_id=access.organization.id, retention_days=access.retention_days, **kwargs
     )
     days = queries.list_daily_traffic(
-        organization_id=access.organization.id, retention_days=access.retention_days, project_id=project_id
+        organization_id=access.organization.id, retention_days=access.retention_days, **kwargs
     )
     hourly = stats["hourly"]
     return {
@@ -98,6 +106,8 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
         "bars": charts.daily_bars(days),
         "days_total": sum(int(d["requests"]) for d in days),
         "days_sampled": any(int(d.get("sampled_rows") or 0) for d in days),
+        "stats_filtered": bool(f.params(projectId="", sortBy="", sortDir="", page="", limit="")),
+        "stats_qs": f.querystring(sortBy="", sortDir="", page="", limit=""),
     }
 
 
@@ -105,13 +115,16 @@ def _stats_context(access: Access, f: filters_mod.RequestFilters) -> dict:
 def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
     if opened_default := default_redirect(request, access, "requests"):
         return opened_default
-    f = _filters_for(request, access)
+    f = page_filters(request, access)
     target = request.htmx.target if request.htmx else None
     if target == "request-list":
         response = render(request, "dashboard/requests.html#list", _list_context(access, f))
         if request.htmx.trigger == "filters":
             # The form sends every field, empty ones too; history gets the tidy URL.
             response["HX-Push-Url"] = f"/requests/?{f.querystring()}" if f.params() else "/requests/"
+            # The strip and the 30-day bars follow the filters, swapped in beside the list.
+            response.content += render(request, "dashboard/requests.html#stats",
+                                       {**_stats_context(access, f), "stats_oob": True}).content
         return response
     if target == "stat-strip":
         return render(request, "dashboard/requests.html#stats", _stats_context(access, f))
@@ -123,6 +136,7 @@ def requests_page(request: HttpRequest, access: Access) -> HttpResponse:
         "providers": ProviderKey.Provider.choices,
         "statuses": (("all", "All"), ("ok", "OK"), ("4xx", "4xx"), ("5xx", "5xx")),
         "flag_choices": flag_choices(),
+        "default_project_id": str(project.id) if (project := access_mod.current_project(request)) else "",
     }
     return render(request, "dashboard/requests.html", context)
 
@@ -194,7 +208,7 @@ def _neighbours(access: Access, f: filters_mod.RequestFilters, request_id: str, 
 @org_required
 def request_drawer(request: HttpRequest, access: Access, request_id: str) -> HttpResponse:
     """The drawer for one row, with Prev/Next across page boundaries of the current list."""
-    f = _filters_for(request, access)
+    f = page_filters(request, access)
     context = _detail_context(access, request_id)
     try:
         pos = max(int(request.GET.get("pos", "")), 0)
@@ -235,7 +249,7 @@ EXPORT_COLUMNS = (*queries.SUMMARY_COLUMNS, "provider_key_name")
 @org_required
 def export_requests(request: HttpRequest, access: Access, fmt: str) -> HttpResponse:
     """The filtered list as CSV (no bodies) or JSON Lines (with bodies), streamed."""
-    f = _filters_for(request, access)
+    f = page_filters(request, access)
     names = {str(k.id): k.name for k in ProviderKey.objects.filter(organization=access.organization)}
     source = queries.iter_requests_for_export(
         organization_id=access.organization.id, retention_days=access.retention_days,

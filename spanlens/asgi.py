@@ -15,6 +15,7 @@ django_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from proxy.app import proxy_app  # noqa: E402
 from spanlens.core import invalidation  # noqa: E402
@@ -41,7 +42,8 @@ def _http_router(proxy, django):
 application = ProtocolTypeRouter(
     {
         "http": _http_router(proxy_app, django_app),
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # Sockets ride on the session cookie, so another site's page must not open one.
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": proxy_app,
     }
 )

@@ -1,2 +1,8 @@
 """WebSocket routes (live page updates). Pages add their consumers here."""
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from dashboard.consumers import RequestTailConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/requests/", RequestTailConsumer.as_asgi()),
+]

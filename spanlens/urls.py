@@ -17,3 +17,8 @@ urlpatterns = [
     # Last: an /api/ path nothing above matched gets the API's JSON 404.
     re_path(r"^api/(?P<path>.*)$", api.not_found),
 ]
+
+# Error pages in the product's layout (JSON on /api/ paths).
+handler403 = "dashboard.errors.permission_denied"
+handler404 = "dashboard.errors.page_not_found"
+handler500 = "dashboard.errors.server_error"

@@ -173,7 +173,7 @@ def test_replay_runs_from_the_drawer(spanlens_server, live_db, owner, org, proje
     page.click("[data-replay-run]")
     page.wait_for_selector("[data-replay-card]")
     card = page.locator("[data-replay-card]").inner_text()
-    assert "1200 in · 300 out" in card and "gpt-4o-2024-08-06" in card.lower()
+    assert "1,200 in · 300 out" in card and "gpt-4o-2024-08-06" in card.lower()
     page.screenshot(path=str(SHOTS / "replay.png"))
     assert upstream.last().json["model"] == "gpt-4o"
 

@@ -12,7 +12,7 @@ from dashboard import urls as dashboard_urls
 from spanlens.core import access
 from spanlens.core.models import Membership
 
-PUBLIC = {"home", "login", "logout"}
+PUBLIC = {"home", "login", "logout", "favicon"}
 
 
 def _patterns():

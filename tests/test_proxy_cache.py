@@ -326,7 +326,7 @@ def test_the_requests_api_and_page_filter_on_cache_hits(owner, org, hits_and_mis
     assert "data-cache-hit" in page
     stats = queries.get_request_stats(organization_id=str(org.id))
     assert stats["cache_hits"] == 1 and abs(stats["saved_usd"] - 0.00036) < 1e-9
-    assert "cache saved $0.0004 · 1 hit" in client.get("/requests/?view=none").content.decode()
+    assert "cache saved $0.00036 · 1 hit" in client.get("/requests/?view=none").content.decode()
 
     refused = client.get("/api/v1/requests?cacheHit=maybe")
     assert refused.status_code == 400 and "cacheHit" in refused.json()["error"]

@@ -95,7 +95,7 @@ def test_the_waterfall_shows_the_tree_on_one_time_axis(seeded, spanlens_server, 
     page.goto(f"{spanlens_server.url}/traces")
     row = page.locator(f"tr[data-trace-id='{trace_id}']")
     assert "support-agent" in row.inner_text() and "Error" in row.inner_text()
-    assert "450" in row.inner_text() and "$0.000085" in row.inner_text()  # tokens and cost from the proxy link
+    assert "450" in row.inner_text() and "$0.0000846" in row.inner_text()  # tokens and cost from the proxy link
     page.screenshot(path=str(SCREENSHOTS / "traces-list.png"), full_page=True)
 
     page.locator("th a", has_text="Cost").click()  # most expensive first, then cheapest first

@@ -1,9 +1,13 @@
-"""Formatting for the dashboard: ages, durations, money, token counts, status badges."""
+"""The dashboard's template library: every number through spanlens.core.formatting, plus ages,
+timestamps and status badges."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from django import template
+
+from dashboard.filters import URL_ONLY
+from spanlens.core import formatting
 
 register = template.Library()
 
@@ -28,23 +32,27 @@ def fulltime(value: datetime | None) -> str:
 
 @register.filter
 def ms(value) -> str:
-    if value is None:
-        return "—"
-    value = float(value)
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+    return formatting.duration_ms(value)
+
+
+@register.filter
+def duration(value) -> str:
+    return formatting.duration_ms(value)
 
 
 @register.filter
 def usd(value) -> str:
-    if value is None:
-        return "—"
-    value = float(value)
-    if value == 0:
-        return "$0.00"
-    if value >= 1:
-        return f"${value:,.2f}"
-    # Most calls cost fractions of a cent: keep four significant-looking decimals.
-    return f"${value:.4f}" if value >= 0.0001 else f"${value:.6f}"
+    return formatting.usd(value)
+
+
+@register.filter
+def usd_signed(value) -> str:
+    return formatting.usd_signed(value)
+
+
+@register.filter
+def count(value) -> str:
+    return formatting.count(value)
 
 
 @register.filter
@@ -68,19 +76,12 @@ def row_status_class(row) -> str:
 
 @register.filter
 def tokens(value) -> str:
-    if value is None:
-        return "—"
-    value = int(value)
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
-    if value >= 10_000:
-        return f"{value / 1000:.1f}k"
-    return f"{value:,}"
+    return formatting.tokens(value)
 
 
 @register.filter
 def pct(value) -> str:
-    return f"{float(value or 0) * 100:.1f}%"
+    return formatting.pct(value)
 
 
 @register.filter
@@ -130,20 +131,6 @@ def usd_delta(value) -> str:
 
 
 @register.filter
-def duration(value_ms) -> str:
-    """A span of time from milliseconds: 850 ms, 12 s, 4m 05s, 2h 10m."""
-    value = int(value_ms or 0)
-    if value < 1000:
-        return f"{value} ms"
-    seconds = value // 1000
-    if seconds < 60:
-        return f"{value / 1000:.1f} s" if seconds < 10 else f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-
-
-@register.filter
 def seconds(value) -> str:
     """An offset in seconds since a start: 0.0s, 12.4s, 3m 02s."""
     value = float(value or 0)
@@ -160,3 +147,12 @@ def split(value: str) -> list[str]:
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.simple_tag
+def without_filter(filters, name: str) -> str:
+    """The list's query string with one filter dropped and the others kept; "banner" drops
+    every drill-down filter of the banner."""
+    if name == "banner":
+        return filters.querystring_without(*(n for n, _ in URL_ONLY))
+    return filters.querystring_without(name)

@@ -144,10 +144,15 @@ def _request_filters(
     until: datetime | None = None,
     search: str | None = None,
     cache_hit: bool | None = None,
+    request_ids: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause for the request list: tenant scope first, then each set filter."""
     where, params = _scope(organization_id, retention_days)
     clauses = [where]
+    if request_ids is not None:
+        # The live tail asks which of the rows just written match a page's filters.
+        clauses.append("id IN {request_ids:Array(UUID)}")
+        params["request_ids"] = uuid_array(request_ids)
     if project_id:
         clauses.append("project_id = {project_id:UUID}")
         params["project_id"] = str(project_id)
@@ -222,6 +227,13 @@ def list_requests(
     return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
 
 
+def count_matching_requests(*, organization_id: str, retention_days: int = 365, **filters: Any) -> int:
+    """How many rows the request-list filters select (the pager's total)."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
+    total = get_engine().select(f"SELECT count() AS n FROM requests WHERE {where}", params)
+    return int(total[0]["n"]) if total else 0
+
+
 def list_request_window(
     *,
     organization_id: str,
@@ -269,14 +281,13 @@ def iter_requests_for_export(
         offset += batch_size
 
 
-def get_request_stats(
-    *, organization_id: str, retention_days: int = 365, project_id: str | None = None
-) -> dict[str, Any]:
-    """The stat strip: last 24 h totals plus one point per hour for the spark lines.
+def get_request_stats(*, organization_id: str, retention_days: int = 365, **filters: Any) -> dict[str, Any]:
+    """The stat strip: last 24 h totals plus one point per hour for the spark lines, of the
+    rows the request-list filters (the same keywords as list_requests) select.
 
     Every figure weights a row by 1 / sample_rate (see weighting), so sampled traffic
     is estimated; `sampled_rows` > 0 says the figures are estimates."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+    where, params = _request_filters(organization_id, retention_days, **filters)
     where += " AND created_at >= now64(3) - toIntervalHour(24)"
     totals = get_engine().select(
         f"SELECT count() AS kept_rows, {W.est_count()} AS requests, {W.est_avg('latency_ms')} AS avg_latency_ms, "
@@ -314,12 +325,11 @@ def get_request_stats(
     }
 
 
-def list_daily_traffic(
-    *, organization_id: str, retention_days: int = 365, days: int = 30, project_id: str | None = None
-) -> list[dict]:
+def list_daily_traffic(*, organization_id: str, retention_days: int = 365, days: int = 30, **filters: Any) -> list[dict]:
     """Estimated requests and errors per UTC day for the last `days` days (days without traffic
-    are absent); `sampled_rows` > 0 marks a day whose figures are estimates."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
+    are absent), of the rows the request-list filters select; `sampled_rows` > 0 marks a day
+    whose figures are estimates."""
+    where, params = _request_filters(organization_id, retention_days, **filters)
     return get_engine().select(
         f"SELECT toString(toDate(created_at)) AS day, toUInt64(round({W.est_count()})) AS requests, "
         f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, {W.SAMPLED_ROWS} AS sampled_rows "

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from spanlens.core import formatting
 from spanlens.traces.models import Span, Trace
 
 MIN_WIDTH_PCT = 0.4  # a 0 ms span still shows as a sliver you can click
@@ -52,16 +53,6 @@ class Waterfall:
     @property
     def error_count(self) -> int:
         return sum(1 for row in self.rows if row.span.status == "error")
-
-
-def format_ms(ms: float | None) -> str:
-    if ms is None:
-        return "–"
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.2f} s"
-    return f"{ms / 60_000:.1f} min"
 
 
 def build(trace: Trace, spans: list[Span], now: datetime | None = None) -> Waterfall:
@@ -116,5 +107,5 @@ def build(trace: Trace, spans: list[Span], now: datetime | None = None) -> Water
     for span in in_order:
         visit(span, 0)
     total_ms = int(total / timedelta(milliseconds=1))
-    ticks = [Tick(left_pct=p, label=format_ms(total_ms * p / 100)) for p in (0, 25, 50, 75, 100)]
+    ticks = [Tick(left_pct=p, label=formatting.duration_ms(total_ms * p / 100)) for p in (0, 25, 50, 75, 100)]
     return Waterfall(rows=rows, ticks=ticks, total_ms=total_ms)

@@ -81,6 +81,28 @@
     }
   });
 
+  // The replay model list: typing narrows it; the first match is chosen so Run uses what is shown.
+  document.addEventListener("input", function (event) {
+    if (!event.target.matches("[data-replay-search]")) return;
+    var words = event.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var select = event.target.closest("[data-replay-modal]").querySelector("[data-replay-model]");
+    var firstShown = null;
+    select.querySelectorAll("optgroup").forEach(function (group) {
+      var any = false;
+      group.querySelectorAll("option").forEach(function (option) {
+        var name = option.value.toLowerCase();
+        var match = words.every(function (w) { return name.indexOf(w) !== -1; });
+        option.hidden = !match; option.disabled = !match;
+        if (match) { any = true; if (!firstShown) firstShown = option; }
+      });
+      group.hidden = !any;
+    });
+    if (firstShown && select.selectedOptions[0] && select.selectedOptions[0].hidden) {
+      select.value = firstShown.value;
+      select.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  });
+
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
   }
@@ -115,13 +137,13 @@
         setTimeout(function () { button.textContent = "Copy curl"; }, 1200);
         return;
       }
-      var cost = d.cost_usd == null ? "—" : "$" + Number(d.cost_usd).toFixed(6);
+      var shown = d.display || {};
       result.innerHTML = '<div class="result-card" data-replay-card>' +
         '<div class="metrics" style="margin-bottom:10px">' +
-        '<div><div class="ml">Latency</div><div class="mv">' + escapeHtml(d.latency_ms) + ' ms</div></div>' +
-        '<div><div class="ml">Tokens</div><div class="mv">' + escapeHtml(d.total_tokens) + '</div><div class="faint" style="font-size:11px">' +
-        escapeHtml(d.prompt_tokens) + ' in · ' + escapeHtml(d.completion_tokens) + ' out</div></div>' +
-        '<div><div class="ml">Cost</div><div class="mv">' + cost + '</div></div></div>' +
+        '<div><div class="ml">Latency</div><div class="mv">' + escapeHtml(shown.latency) + '</div></div>' +
+        '<div><div class="ml">Tokens</div><div class="mv">' + escapeHtml(shown.tokens) + '</div><div class="faint" style="font-size:11px">' +
+        escapeHtml(shown.prompt_tokens) + ' in · ' + escapeHtml(shown.completion_tokens) + ' out</div></div>' +
+        '<div><div class="ml">Cost</div><div class="mv">' + escapeHtml(shown.cost) + '</div></div></div>' +
         '<div class="msg msg-assistant"><div class="msg-role">' + escapeHtml(d.model) + ' · ' + escapeHtml(d.status_code) + '</div>' +
         '<div class="msg-text">' + escapeHtml(d.output) + '</div></div>' +
         '<a href="/requests/' + escapeHtml(d.request_id) + '/">Open the logged replay →</a></div>';
@@ -178,5 +200,13 @@
     var col = event.target.closest && event.target.closest("[data-tip]");
     var tip = chartTip();
     if (col && tip && !col.contains(event.relatedTarget)) tip.hidden = true;
+  });
+  // On a narrow screen the sections scroll sideways in the top bar: show the current one.
+  document.addEventListener("DOMContentLoaded", function () {
+    var active = document.querySelector(".nav a.active");
+    var nav = active && active.parentElement;
+    if (nav && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft = active.offsetLeft - (nav.clientWidth - active.offsetWidth) / 2;
+    }
   });
 })();

@@ -1,30 +1,11 @@
-"""Small formatting helpers for the trace pages."""
+"""Helpers for the trace pages: JSON, query strings, sort links (numbers: the `spanlens` library)."""
 from __future__ import annotations
 
 import json
 
 from django import template
 
-from spanlens.traces.waterfall import format_ms
-
 register = template.Library()
-
-
-@register.filter
-def duration(ms):
-    return format_ms(ms)
-
-
-@register.filter
-def usd(value):
-    if value is None:
-        return "–"
-    value = float(value)
-    if value == 0:
-        return "$0"
-    if value < 0.01:  # LLM calls often cost fractions of a cent: keep the significant digits
-        return f"${value:.6f}".rstrip("0")
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 @register.filter
