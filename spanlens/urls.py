@@ -6,6 +6,7 @@ from dashboard import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("spanlens.traces.urls")),
+    path("", include("spanlens.otel.urls")),
     path("", include("spanlens.sharing.urls")),
     path("", include("spanlens.core.urls")),
     path("", include("evals.urls")),
