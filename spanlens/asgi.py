@@ -16,8 +16,11 @@ django_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+
 from proxy.app import proxy_app  # noqa: E402
 from spanlens.core import invalidation  # noqa: E402
+from spanlens.core.accesslog import with_access_log  # noqa: E402
 from spanlens.requestlog.writer import start_web_writer  # noqa: E402
 from spanlens.routing import websocket_urlpatterns  # noqa: E402
 
@@ -38,9 +41,13 @@ def _http_router(proxy, django):
     return route
 
 
+http_app = _http_router(proxy_app, django_app)
+if settings.ACCESS_LOG:
+    http_app = with_access_log(http_app)
+
 application = ProtocolTypeRouter(
     {
-        "http": _http_router(proxy_app, django_app),
+        "http": http_app,
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
         "lifespan": proxy_app,
     }

@@ -343,6 +343,16 @@ EVAL_MAX_RETRIES = env_int("EVAL_MAX_RETRIES", 4)  # per judge call, on 429 / 5x
 EVAL_RETRY_BASE_S = env_float("EVAL_RETRY_BASE_S", 1.0)
 EVAL_RETRY_MAX_WAIT_S = env_float("EVAL_RETRY_MAX_WAIT_S", 60.0)
 
+# --- Operations: access log, /metrics, backups --------------------------------------
+# One line per request (method, path, status, ms); never query strings, headers or bodies.
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# With BACKUP_DIR set, beat runs `backup` every BACKUP_INTERVAL_HOURS and keeps the newest BACKUP_KEEP.
+BACKUP_DIR = env_str("BACKUP_DIR")
+BACKUP_INTERVAL_HOURS = env_float("BACKUP_INTERVAL_HOURS", 24.0)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7)
+
 # --- Production run (`manage.py serve`) ------------------------------------------
 ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2)

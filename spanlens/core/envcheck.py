@@ -158,6 +158,7 @@ NUMBERS = {
     "EVAL_CONCURRENCY": int, "EVAL_HEARTBEAT_S": float, "EVAL_STALE_AFTER_S": float, "EVAL_MAX_RETRIES": int,
     "EVAL_RETRY_BASE_S": float, "EVAL_RETRY_MAX_WAIT_S": float,
     "OIDC_TIMEOUT_S": float, "OIDC_DISCOVERY_TTL_S": float, "SUPABASE_TIMEOUT_S": float,
+    "BACKUP_INTERVAL_HOURS": float, "BACKUP_KEEP": int,
 }
 
 

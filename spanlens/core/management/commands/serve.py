@@ -29,7 +29,9 @@ MIGRATION_LOCK_ID = 0x5350414E  # "SPAN": any constant shared by all replicas
 def uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", APP, "--host", host, "--port", str(port),
             "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-            "--lifespan", "on", "--proxy-headers", "--no-server-header"]
+            "--lifespan", "on", "--proxy-headers", "--no-server-header",
+            # Spanlens writes its own access line, which leaves out query strings (Gemini's ?key=).
+            "--no-access-log"]
 
 
 def granian_argv(host: str, port: int, workers: int) -> list[str]:
