@@ -90,3 +90,24 @@ def test_the_server_logs_one_line_per_request_without_keys(embedded):
     assert embedded["key"] not in output and "AIzaSyLeakCheck" not in output
     line = next(line for line in output.splitlines() if "GET /api/v1/requests" in line)
     assert line.rstrip().endswith("ms")
+
+
+def test_mcp_on_stdio_relays_to_the_running_server(embedded):
+    """chDB belongs to the running server, so `manage.py mcp` relays to its /mcp with the same key."""
+    import asyncio
+
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    params = StdioServerParameters(command=sys.executable, args=["manage.py", "mcp"], cwd=str(ROOT),
+                                   env=base_env(embedded["tmp"], SPANLENS_API_KEY=embedded["key"]))
+
+    async def ask():
+        async with Client(params) as client:
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            return names, await client.call_tool("stats", {"period": "yesterday"})
+
+    names, result = asyncio.run(ask())
+    assert {"stats", "query_requests", "get_trace", "anomalies", "savings"} <= names
+    assert not result.is_error and result.structured_content["requests"] == 0
+    assert "POST /mcp 200" in "".join(embedded["served"])
