@@ -22,8 +22,13 @@ app.conf.beat_schedule = {
     # Expired response-cache entries leave the on-disk store (Redis expires them itself).
     "purge-response-cache": {"task": "proxy.tasks.purge_response_cache", "schedule": 600.0},
 }
+if settings.BACKUP_DIR:
+    # Opt-in: a timestamped backup in BACKUP_DIR, keeping the newest BACKUP_KEEP.
+    app.conf.beat_schedule["backup"] = {
+        "task": "spanlens.backups.tasks.scheduled_backup", "schedule": settings.BACKUP_INTERVAL_HOURS * 3600,
+    }
 app.conf.worker_hijack_root_logger = False
-app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy"])
+app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.backups"])
 
 
 @before_task_publish.connect

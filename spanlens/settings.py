@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "spanlens.sharing",
     "spanlens.security",
     "spanlens.mcp_server",
+    "spanlens.backups",
     "dashboard",
     "evals",
 ]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("spanlens.traces.urls")),
     path("", include("spanlens.otel.urls")),
     path("", include("spanlens.metrics.urls")),
+    path("", include("spanlens.backups.urls")),
     path("", include("spanlens.sharing.urls")),
     path("", include("spanlens.core.urls")),
     path("", include("evals.urls")),

@@ -15,9 +15,12 @@ from tests.procs import ROOT, base_env, free_port, spawn
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
     """`manage.py run_embedded` on a non-default port, with the first-run key it printed."""
+    from tests.mock_upstream import MockUpstream
+
     tmp = tmp_path_factory.mktemp("embedded")
     port = free_port()
-    env = base_env(tmp, PORT=str(port), PYTHONUNBUFFERED="1", LOG_LEVEL="INFO")
+    upstream = MockUpstream().start()
+    env = base_env(tmp, PORT=str(port), PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", OPENAI_BASE_URL=upstream.url)
     # Migrated beforehand: on a busy machine a fresh var dir's migrations outlast spawn's wait.
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     argv = [sys.executable, "manage.py", "run_embedded"]
@@ -30,6 +33,7 @@ def embedded(tmp_path_factory):
         served: list[str] = []
         threading.Thread(target=lambda: served.extend(proc.stdout), daemon=True).start()
         yield {"tmp": tmp, "port": port, "key": key, "served": served}
+    upstream.stop()
 
 
 def manage(embedded, *args, **env):
@@ -111,3 +115,58 @@ def test_mcp_on_stdio_relays_to_the_running_server(embedded):
     assert {"stats", "query_requests", "get_trace", "anomalies", "savings"} <= names
     assert not result.is_error and result.structured_content["requests"] == 0
     assert "POST /mcp 200" in "".join(embedded["served"])
+
+
+def shell(tmp, code: str) -> str:
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=base_env(tmp))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+READ_BACK = (
+    "import json; from spanlens.backups.services import relational_counts; from spanlens.core.models import "
+    "ProviderKey; from spanlens.core.crypto import decrypt; from spanlens.requestlog.backup import row_total; "
+    "print(json.dumps({'counts': relational_counts(), 'secret': decrypt(ProviderKey.objects.get("
+    "provider='openai').encrypted_secret), 'rows': row_total()}))"
+)
+
+
+def test_backup_while_the_server_runs_and_restore_into_a_fresh_var_dir(embedded, tmp_path):
+    import openai
+
+    from tests.mock_upstream import OPENAI_KEY
+
+    added = manage(embedded, "add_provider_key", "openai", OPENAI_KEY)
+    assert added.returncode == 0, added.stderr
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{embedded['port']}/proxy/openai/v1",
+                           api_key=embedded["key"], max_retries=0)
+    for _ in range(3):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    time.sleep(1.5)  # the writer flushes within LOG_FLUSH_INTERVAL_MS
+
+    dest = tmp_path / "backup-1"
+    made = manage(embedded, "backup", str(dest))
+
+    assert made.returncode == 0, made.stderr
+    assert "[2/2] request log" in made.stdout and "100%" in made.stdout
+    assert "ENCRYPTION_KEY is not in this backup" in made.stdout
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["request_log"] == {"kind": "chdb-native", "file": "requests.native", "rows": 3}
+    assert manifest["database"]["counts"]["provider_keys"] == 1
+    assert OPENAI_KEY not in (dest / "manifest.json").read_text()
+    # The server stays up and the restore refuses to overwrite a var dir it is serving.
+    refused = manage(embedded, "restore", str(dest), "--force")
+    assert refused.returncode == 1 and "stop it before restoring" in refused.stderr
+
+    fresh = tmp_path / "fresh"
+    restored = subprocess.run([sys.executable, "manage.py", "restore", str(dest)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300, env=base_env(fresh))
+    assert restored.returncode == 0, restored.stderr
+    assert "ENCRYPTION_KEY differs" not in restored.stdout
+
+    back = json.loads(shell(fresh, READ_BACK))
+    assert back == {"counts": manifest["database"]["counts"], "secret": OPENAI_KEY, "rows": 3}
+    again = subprocess.run([sys.executable, "manage.py", "restore", str(dest)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, env=base_env(fresh))
+    assert again.returncode == 1 and "--force" in again.stderr

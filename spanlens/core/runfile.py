@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 from pathlib import Path
 
 import httpx
@@ -20,9 +21,14 @@ def path() -> Path:
 
 
 def record(url: str) -> None:
+    """Note this server's address, and a token that lets a local command (backup) ask it
+    to act on the files it holds; readable by this user only."""
     target = path()
-    target.write_text(json.dumps({"url": url, "pid": os.getpid()}))
     pid = os.getpid()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps({"url": url, "pid": pid, "control_token": secrets.token_urlsafe(32)}))
 
     def forget():
         current = read_record()
@@ -57,6 +63,13 @@ def answers(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def control_token() -> str | None:
+    """The running server's token (see record); None when no server recorded one."""
+    data = read_record()
+    token = data.get("control_token") if data and _alive(data.get("pid")) else None
+    return token if isinstance(token, str) else None
 
 
 def running_server() -> str | None:
