@@ -45,3 +45,39 @@ def test_the_schedule_is_opt_in():
     from spanlens.celery_app import app
 
     assert "backup" not in app.conf.beat_schedule
+
+
+def test_on_postgresql_the_dump_restores_into_an_empty_database(live_db, org, project, tmp_path):
+    """pg_dump's file from create_backup, restored with pg_restore into a scratch database."""
+    import subprocess
+    import uuid
+
+    from django.db import connection
+
+    from spanlens.core import services as core_services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the real PostgreSQL (make test)")
+    core_services.add_provider_key(project, "openai", "sk-proj-backedup000000000000", "prod")
+    result = services.create_backup(tmp_path / "pg")
+    assert result.manifest["database"]["file"] == "database.dump"
+    assert result.manifest["request_log"]["kind"] == "chdb-native"
+
+    settings_db = connection.settings_dict
+    scratch = f"spanlens_restore_{uuid.uuid4().hex[:8]}"
+    base = ["-h", settings_db["HOST"] or "127.0.0.1", "-p", str(settings_db["PORT"] or 5432)]
+    if settings_db.get("USER"):
+        base += ["-U", settings_db["USER"]]
+    subprocess.run(["createdb", *base, scratch], check=True, capture_output=True)
+    try:
+        subprocess.run(["pg_restore", *base, "--no-owner", "--dbname", scratch, str(tmp_path / "pg" / "database.dump")],
+                       check=True, capture_output=True)
+        counted = subprocess.run(
+            ["psql", *base, "-d", scratch, "-tAc",
+             "SELECT (SELECT count(*) FROM core_organization) || ',' || (SELECT count(*) FROM core_providerkey)"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    finally:
+        subprocess.run(["dropdb", *base, "--if-exists", scratch], capture_output=True)
+    counts = result.manifest["database"]["counts"]
+    assert counted == f"{counts['organizations']},{counts['provider_keys']}"

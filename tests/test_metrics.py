@@ -39,8 +39,9 @@ def test_it_is_off_without_a_token_and_refuses_a_wrong_one(live_db, spanlens_ser
 
 
 def test_proxied_calls_and_the_log_writer_show_up(
-    live_db, token, upstream, provider_keys, openai_client, org, read_rows, spanlens_server
+    live_db, token, upstream, provider_keys, openai_client, org, read_rows, spanlens_server, monkeypatch
 ):
+    monkeypatch.setattr(settings, "CELERY_BROKER_URL", "memory://localhost/")
     before = samples(scrape(spanlens_server).text)
     key_200 = ("spanlens_proxied_calls_total", (("provider", "openai"), ("status", "200")))
     key_429 = ("spanlens_proxied_calls_total", (("provider", "openai"), ("status", "429")))

@@ -11,6 +11,8 @@ its own BACKUP TABLE … TO a disk or S3 (the server's configuration names them)
 """
 from __future__ import annotations
 
+import os
+
 from spanlens.requestlog.engine import get_engine
 
 TABLE = "requests"
@@ -27,6 +29,8 @@ def export_to_file(path: str) -> int:
     engine.command(
         f"INSERT INTO FUNCTION file({{path:String}}, 'Native') SELECT * FROM {TABLE}", {"path": path}
     )
+    if os.path.getsize(path) == 0:  # an empty table writes no block at all
+        return 0
     rows = engine.select("SELECT count() AS n FROM file({path:String}, 'Native')", {"path": path})
     return int(rows[0]["n"]) if rows else 0
 
@@ -36,7 +40,8 @@ def import_from_file(path: str, *, replace: bool = False) -> int:
     engine = get_engine()
     if replace:
         engine.command(f"TRUNCATE TABLE {TABLE}")
-    engine.command(f"INSERT INTO {TABLE} SELECT * FROM file({{path:String}}, 'Native')", {"path": path})
+    if os.path.getsize(path):
+        engine.command(f"INSERT INTO {TABLE} SELECT * FROM file({{path:String}}, 'Native')", {"path": path})
     return row_total()
 
 
