@@ -23,6 +23,15 @@ def _resolve(ctx):
     return access_for_key(bearer(ctx.headers))
 
 
+def _admit(raw: str | None, client_ip: str | None) -> None:
+    from django.db import connections
+
+    try:
+        access_for_key(raw, client_ip)
+    finally:
+        connections.close_all()
+
+
 # One MCP server per event loop that serves the app: its session manager runs a task group
 # bound to the loop whose lifespan started it (tests run several servers in one process).
 _apps: dict[asyncio.AbstractEventLoop, object] = {}
@@ -32,7 +41,7 @@ async def mcp_app(scope, receive, send):
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     client = scope.get("client")
     try:
-        await sync_to_async(access_for_key, thread_sensitive=False)(bearer(headers), client[0] if client else None)
+        await sync_to_async(_admit, thread_sensitive=False)(bearer(headers), client[0] if client else None)
     except KeyRefused as exc:
         body = orjson.dumps({"success": False, "error": str(exc)})
         await send({"type": "http.response.start", "status": exc.status,

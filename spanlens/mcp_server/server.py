@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
@@ -66,6 +67,9 @@ def build_server(resolve: Callable[[Context], Access]) -> MCPServer:
                 return answer(resolve(ctx))
             except (tools.ToolInputError, KeyRefused) as exc:
                 raise ToolError(str(exc)) from None
+            finally:
+                # A pool thread outside Django's request cycle: nothing else would close its connections.
+                connections.close_all()
 
         return await sync_to_async(call, thread_sensitive=False)()
 

@@ -20,7 +20,6 @@ from spanlens.otel import attributes as attrs_of
 
 STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
 _SPAN_NAMESPACE = uuid.UUID("6f9e5c1e-8a5e-4b53-9a31-2f0c4b7d9e10")
-_EMPTY_ID = b""
 
 
 @dataclass
@@ -84,7 +83,7 @@ def _problem(span) -> str | None:
         return "traceId must be 16 bytes, not all zero"
     if len(span.span_id) != 8 or span.span_id == bytes(8):
         return "spanId must be 8 bytes, not all zero"
-    if span.parent_span_id not in (_EMPTY_ID,) and len(span.parent_span_id) != 8:
+    if span.parent_span_id and len(span.parent_span_id) != 8:
         return "parentSpanId must be 8 bytes or empty"
     if not span.start_time_unix_nano:
         return "startTimeUnixNano is required"
@@ -100,6 +99,8 @@ def map_span(span, resource: dict, scope: str) -> tuple[dict, dict | None]:
     model = attrs_of.model(attrs)
     provider = attrs_of.provider(attrs)
     trace_id = uuid.UUID(bytes=bytes(span.trace_id))
+    # Some SDKs write an all-zero parent for a root span instead of leaving it empty.
+    parent = span.parent_span_id if span.parent_span_id and span.parent_span_id != bytes(8) else b""
     metadata = attrs_of.metadata_of(attrs) | {
         "otel.trace_id": span.trace_id.hex(),
         "otel.span_id": span.span_id.hex(),
@@ -111,7 +112,7 @@ def map_span(span, resource: dict, scope: str) -> tuple[dict, dict | None]:
     raw = {
         "id": str(span_uuid(span.trace_id, span.span_id)),
         "trace_id": str(trace_id),
-        "parent_span_id": str(span_uuid(span.trace_id, span.parent_span_id)) if span.parent_span_id else None,
+        "parent_span_id": str(span_uuid(span.trace_id, parent)) if parent else None,
         "name": span.name or None,
         "span_type": span_type,
         "status": "error" if failed else ("completed" if span.end_time_unix_nano else "running"),
@@ -128,7 +129,7 @@ def map_span(span, resource: dict, scope: str) -> tuple[dict, dict | None]:
         "cost_usd": _cost(provider, model, usage, failed),
     }
     trace = None
-    if not span.parent_span_id:
+    if not parent:
         trace = {
             "id": str(trace_id),
             "name": span.name or None,
