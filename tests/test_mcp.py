@@ -134,7 +134,8 @@ def test_http_needs_a_key_with_the_read_scope(live_db, project, spanlens_server)
 def test_stdio_mode_serves_the_same_tools_scoped_to_the_key_given_at_start(traffic, org, sl_key):
     """What `manage.py mcp` runs on stdio when it opens the log itself: the server with the key's access
     fixed at start (connected in-process here; the stdio relay runs for real in test_embedded_commands)."""
-    from spanlens.mcp_server.server import access_for_key, build_server
+    from spanlens.mcp_server.keys import access_for_key
+    from spanlens.mcp_server.server import build_server
 
     access = access_for_key(sl_key)
     names, answers = asyncio.run(call_all(lambda: Client(build_server(lambda ctx: access)),

@@ -15,9 +15,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
-from spanlens.core import apikeys
-from spanlens.core.access import Access, access_for_api_key
+from spanlens.core.access import Access
 from spanlens.mcp_server import tools
+from spanlens.mcp_server.keys import KeyRefused
 
 INSTRUCTIONS = (
     "Spanlens logs every LLM call an organization makes (provider, model, tokens, cost, latency, "
@@ -27,34 +27,6 @@ INSTRUCTIONS = (
     "savings for what changed and what could be cheaper. Money is USD; times are UTC."
 )
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-
-
-class KeyRefused(Exception):
-    def __init__(self, message: str, status: int = 401):
-        super().__init__(message)
-        self.status = status
-
-
-def access_for_key(raw: str | None, client_ip: str | None = None) -> Access:
-    """The organization a key reads, or KeyRefused saying why not (missing, revoked, expired, IP, scope)."""
-    if not raw:
-        raise KeyRefused("send a Spanlens API key: Authorization: Bearer sl_live_… (or SPANLENS_API_KEY for stdio)")
-    access = access_for_api_key(raw)
-    if access is None:
-        raise KeyRefused("invalid or revoked API key")
-    key = access.api_key
-    if key.is_expired:
-        raise KeyRefused(apikeys.expired_message())
-    if client_ip is not None and not apikeys.ip_allowed(apikeys.networks(key.allowed_ips), client_ip):
-        raise KeyRefused(apikeys.ip_refused_message(client_ip), 403)
-    if "read" not in (key.scopes or ()):
-        raise KeyRefused(apikeys.missing_scope_message("read"), 403)
-    return access
-
-
-def bearer(headers) -> str | None:
-    value = (headers or {}).get("authorization", "")
-    return value[7:].strip() if value[:7].lower() == "bearer " else None
 
 
 def build_server(resolve: Callable[[Context], Access]) -> MCPServer:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from spanlens.core import runfile
-from spanlens.mcp_server.server import KeyRefused, access_for_key, build_server
+from spanlens.mcp_server.keys import KeyRefused, access_for_key
 
 
 class Command(BaseCommand):
@@ -43,6 +43,8 @@ class Command(BaseCommand):
         if url:
             relay(url.rstrip("/") + "/mcp", api_key)
             return
+        from spanlens.mcp_server.server import build_server
+
         build_server(lambda ctx: access).run("stdio")
 
 
