@@ -22,6 +22,7 @@ from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
 from spanlens.security import policy
+from spanlens.metrics.registry import observe_call
 from spanlens.requestlog.writer import get_writer
 
 VERSION = "0.1.0"
@@ -348,6 +349,7 @@ def _finish(entry, started, upstream_started, upstream_done, sample) -> None:
     upstream_ms = (upstream_done - upstream_started) * 1000
     entry.latency_ms = int(round(total_ms))
     entry.proxy_overhead_ms = int(round(max(total_ms - upstream_ms, 0)))
+    observe_call(entry.provider, entry.status_code, total_ms - upstream_ms)
     if sample == "drop" or (sample == "errors" and entry.status_code < 400):
         return
     get_writer().enqueue(entry)

@@ -1,7 +1,7 @@
 """ASGI entry: the proxy (plain ASGI) beside Django, and WebSockets via Channels.
 
 /proxy/* and /health go straight to the proxy app: no Django request machinery
-on the hot path. Everything else is Django.
+on the hot path; /mcp to the MCP server (streamable HTTP). Everything else is Django.
 """
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from django.conf import settings  # noqa: E402
+
 from proxy.app import proxy_app  # noqa: E402
 from spanlens.core import invalidation  # noqa: E402
+from spanlens.core.accesslog import with_access_log  # noqa: E402
+from spanlens.mcp_server import http as mcp_http  # noqa: E402
 from spanlens.requestlog.writer import start_web_writer  # noqa: E402
 from spanlens.routing import websocket_urlpatterns  # noqa: E402
 
@@ -33,17 +37,29 @@ def _http_router(proxy, django):
         path = scope["path"]
         if path.startswith("/proxy/") or path == "/health":
             await proxy(scope, receive, send)
+        elif path == mcp_http.PATH or path.startswith(mcp_http.PATH + "/"):
+            await mcp_http.mcp_app(scope, receive, send)
         else:
             await django(scope, receive, send)
 
     return route
 
 
+async def _lifespan(scope, receive, send):
+    # The proxy answers the lifespan protocol; the MCP session manager lives for as long.
+    async with mcp_http.running():
+        await proxy_app(scope, receive, send)
+
+
+http_app = _http_router(proxy_app, django_app)
+if settings.ACCESS_LOG:
+    http_app = with_access_log(http_app)
+
 application = ProtocolTypeRouter(
     {
-        "http": _http_router(proxy_app, django_app),
+        "http": http_app,
         # Sockets ride on the session cookie, so another site's page must not open one.
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-        "lifespan": proxy_app,
+        "lifespan": _lifespan,
     }
 )

@@ -30,8 +30,14 @@ app.conf.beat_schedule = {
     # Deliveries whose retry is due (their countdown task may have been lost to a restart).
     "retry-alert-deliveries": {"task": "spanlens.alerts.tasks.retry_due_deliveries", "schedule": 60.0},
 }
+if settings.BACKUP_DIR:
+    # Opt-in: a timestamped backup in BACKUP_DIR, keeping the newest BACKUP_KEEP.
+    app.conf.beat_schedule["backup"] = {
+        "task": "spanlens.backups.tasks.scheduled_backup", "schedule": settings.BACKUP_INTERVAL_HOURS * 3600,
+    }
 app.conf.worker_hijack_root_logger = False
-app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.anomalies", "spanlens.alerts"])
+app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.anomalies", "spanlens.alerts",
+                        "spanlens.backups"])
 
 
 @before_task_publish.connect

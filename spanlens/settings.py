@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "spanlens.security",
     "spanlens.savings",
     "spanlens.anomalies",
+    "spanlens.mcp_server",
+    "spanlens.backups",
     "dashboard",
     "evals",
     "spanlens.alerts",
@@ -359,6 +361,16 @@ ALERT_RETRY_BASE_S = env_float("ALERT_RETRY_BASE_S", 30.0)  # first wait; double
 ALERT_RETRY_MAX_S = env_float("ALERT_RETRY_MAX_S", 3600.0)
 ALERT_HTTP_TIMEOUT_S = env_float("ALERT_HTTP_TIMEOUT_S", 10.0)
 ALERT_EVALUATE_EVERY_S = env_float("ALERT_EVALUATE_EVERY_S", 60.0)
+
+# --- Operations: access log, /metrics, backups --------------------------------------
+# One line per request (method, path, status, ms); never query strings, headers or bodies.
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# With BACKUP_DIR set, beat runs `backup` every BACKUP_INTERVAL_HOURS and keeps the newest BACKUP_KEEP.
+BACKUP_DIR = env_str("BACKUP_DIR")
+BACKUP_INTERVAL_HOURS = env_float("BACKUP_INTERVAL_HOURS", 24.0)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7)
 
 # --- Production run (`manage.py serve`) ------------------------------------------
 ASGI_SERVER = env_str("ASGI_SERVER", "uvicorn")

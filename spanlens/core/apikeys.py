@@ -32,7 +32,7 @@ SCOPE_HELP = {
 }
 
 # REST paths written to by instrumented code; the rest of /api/v1 is `read`.
-_INGEST_PATHS = ("/api/v1/ingest", "/api/v1/traces", "/api/v1/spans")
+_INGEST_PATHS = ("/api/v1/ingest", "/api/v1/traces", "/api/v1/spans", "/v1/traces")
 _ADMIN_PREFIXES = ("/api/v1/members", "/api/v1/invitations", "/api/v1/api-keys")
 
 

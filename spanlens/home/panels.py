@@ -36,7 +36,10 @@ def available_savings(access: Access, *, project_id: str | None = None, limit: i
     """The largest savings on offer: {"title", "detail", "monthly_usd", "url"}."""
     from spanlens.savings.services import savings_summary
 
-    # Savings are worked out over the whole organization: a substitute is a model-wide choice.
+    # Savings are worked out over the whole organization (a substitute is a model-wide choice):
+    # a page scoped to one project would show other projects' traffic, so it shows none.
+    if project_id:
+        return []
     return [{"title": f"{s['model']} → {s['substitute_model']}",
              "detail": f"{s['confidence']} confidence, {s['calls_sampled']:,} calls", "monthly_usd": s["monthly_saving_usd"],
              "url": s["url"]}

@@ -216,6 +216,31 @@ def ping_server(url: str, user: str, password: str, timeout: float = 3.0) -> str
         raise _wrapped(exc) from exc
 
 
+def chdb_held_elsewhere(path: str) -> bool:
+    """Whether another process (a running embedded server) holds the chDB folder.
+
+    ClickHouse flocks `status` in its folder for as long as it runs; probing the
+    same lock tells before opening, where chDB would print its own "Cannot lock
+    file" error and fail. Call it only in a process that has not opened the folder.
+    """
+    import fcntl
+    import os
+
+    try:
+        fd = os.open(os.path.join(path, "status"), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 _engine = None
 _engine_lock = threading.Lock()
 

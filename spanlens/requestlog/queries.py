@@ -325,6 +325,47 @@ def get_request_stats(*, organization_id: str, retention_days: int = 365, **filt
     }
 
 
+def get_period_stats(
+    *, organization_id: str, since: datetime, until: datetime, retention_days: int = 365,
+    project_id: str | None = None,
+) -> dict[str, Any]:
+    """Totals of one period, with its spend by model and by UTC day (what changed, and when)."""
+    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since, until=until)
+    cost = "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8))))"
+    totals = get_engine().select(
+        f"SELECT count() AS requests, countIf({ERROR_CONDITION}) AS errors, sum(prompt_tokens) AS prompt_tokens, "
+        f"sum(completion_tokens) AS completion_tokens, {cost} AS cost_usd, avg(latency_ms) AS avg_latency_ms, "
+        "quantile(0.95)(latency_ms) AS p95_latency_ms, countIf(cost_source = 'unknown') AS unpriced "
+        f"FROM requests WHERE {where}",
+        params,
+    )[0]
+    by_model = get_engine().select(
+        f"SELECT provider, model, count() AS requests, sum(total_tokens) AS total_tokens, {cost} AS cost_usd, "
+        f"countIf({ERROR_CONDITION}) AS errors FROM requests WHERE {where} "
+        "GROUP BY provider, model ORDER BY cost_usd DESC, requests DESC LIMIT 20",
+        params,
+    )
+    by_day = get_engine().select(
+        f"SELECT toString(toDate(created_at)) AS day, count() AS requests, {cost} AS cost_usd, "
+        f"countIf({ERROR_CONDITION}) AS errors FROM requests WHERE {where} GROUP BY day ORDER BY day",
+        params,
+    )
+    requests = int(totals["requests"])
+    return {
+        "requests": requests,
+        "errors": int(totals["errors"]),
+        "error_rate": int(totals["errors"]) / requests if requests else 0.0,
+        "prompt_tokens": int(totals["prompt_tokens"] or 0),
+        "completion_tokens": int(totals["completion_tokens"] or 0),
+        "cost_usd": float(totals["cost_usd"] or 0),
+        "unpriced_requests": int(totals["unpriced"] or 0),
+        "avg_latency_ms": float(totals["avg_latency_ms"] or 0) if requests else 0.0,
+        "p95_latency_ms": float(totals["p95_latency_ms"] or 0) if requests else 0.0,
+        "by_model": by_model,
+        "by_day": by_day,
+    }
+
+
 def list_daily_traffic(*, organization_id: str, retention_days: int = 365, days: int = 30, **filters: Any) -> list[dict]:
     """Estimated requests and errors per UTC day for the last `days` days (days without traffic
     are absent), of the rows the request-list filters select; `sampled_rows` > 0 marks a day

@@ -3,6 +3,7 @@
 With the embedded default, chDB's folder belongs to the running server process
 (it opens in one process only), so while `make run` is up this command asks the
 server's /api/v1/requests with your Spanlens API key instead of opening chDB.
+The server records its address in the var dir (runfile), so any PORT is found.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from spanlens.core import runfile
 from spanlens.core.models import Organization
 
 COLUMNS = ("created_at", "provider", "model", "status_code", "prompt_tokens", "completion_tokens",
@@ -26,15 +28,20 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="organization name or id (default: the first)")
         parser.add_argument("--api-key", default=os.environ.get("SPANLENS_API_KEY"),
                             help="used when the embedded server is running (or set SPANLENS_API_KEY)")
-        parser.add_argument("--url", default=settings.WEB_URL)
+        parser.add_argument("--url", help="the running server (default: the one recorded in the var dir, "
+                                              "else WEB_URL)")
 
     def handle(self, *args, limit, org, api_key, url, **options):
         if not 1 <= limit <= 100:
             raise CommandError("--limit must be between 1 and 100")
-        if not settings.CLICKHOUSE_URL and _server_up(url):
-            rows = self._via_api(url, api_key, limit)
+        server = None
+        if not settings.CLICKHOUSE_URL:
+            server = url if url else runfile.running_server() or settings.WEB_URL
+            server = server.rstrip("/") if runfile.answers(server.rstrip("/")) else None
+        if server:
+            rows = self._via_api(server, api_key, limit)
         else:
-            rows = self._direct(org, limit)
+            rows = self._direct(org, limit, url)
         if not rows:
             self.stdout.write("No requests logged yet.")
             return
@@ -52,14 +59,25 @@ class Command(BaseCommand):
             )
         response = httpx.get(f"{url}/api/v1/requests", params={"limit": limit},
                              headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
-        payload = response.json()
+        try:
+            payload = response.json()
+        except ValueError:
+            raise CommandError(f"{url} answered HTTP {response.status_code} without JSON: is it Spanlens?") from None
         if response.status_code != 200:
             raise CommandError(payload.get("error") or f"HTTP {response.status_code}")
         return payload["data"]
 
-    def _direct(self, org: str | None, limit: int) -> list[dict]:
+    def _direct(self, org: str | None, limit: int, url: str | None) -> list[dict]:
         from spanlens.requestlog import queries
+        from spanlens.requestlog.engine import chdb_held_elsewhere
 
+        if not settings.CLICKHOUSE_URL and chdb_held_elsewhere(settings.CHDB_PATH):
+            asked = f"nothing answers at {url}; " if url else ""
+            raise CommandError(
+                f"{asked}the request log in {settings.CHDB_PATH} is held by another process, most likely a "
+                "running Spanlens server (chDB opens in one process only). Pass that server's address and "
+                "a key: --url http://localhost:PORT --api-key sl_live_… (or set SPANLENS_API_KEY)."
+            )
         orgs = Organization.objects.order_by("created_at")
         target = next((o for o in orgs if org in (None, str(o.id), o.name)), None)
         if target is None:
@@ -67,13 +85,6 @@ class Command(BaseCommand):
         return queries.list_recent_requests(
             organization_id=target.id, limit=limit, retention_days=target.retention_days
         )
-
-
-def _server_up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _fmt(value) -> str:

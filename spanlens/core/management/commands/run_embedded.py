@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from spanlens.core import runfile
 from spanlens.core.services import bootstrap_first_run
 from spanlens.env import env_str
 
@@ -47,6 +48,9 @@ class Command(BaseCommand):
                 "  Then: OpenAI(base_url=\"" + base + "/proxy/openai/v1\", api_key=\"" + boot.raw_api_key + "\")"
             )
         self.stdout.write(f"Spanlens on {base}  (proxy at {base}/proxy/<provider>/…, listening on {host})")
+        # Commands run beside it (recent_requests, backup) find it here on any PORT.
+        local = host in ("127.0.0.1", "localhost", "0.0.0.0", "::1", "::")
+        runfile.record(f"http://{'127.0.0.1' if local else host}:{port}")
         if settings.CELERY_IN_PROCESS_WORKER:
             from spanlens import inprocess_worker
 

@@ -29,7 +29,9 @@ MIGRATION_LOCK_ID = 0x5350414E  # "SPAN": any constant shared by all replicas
 def uvicorn_argv(host: str, port: int, workers: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", APP, "--host", host, "--port", str(port),
             "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-            "--lifespan", "on", "--proxy-headers", "--no-server-header"]
+            "--lifespan", "on", "--proxy-headers", "--no-server-header",
+            # Spanlens writes its own access line, which leaves out query strings (Gemini's ?key=).
+            "--no-access-log"]
 
 
 def granian_argv(host: str, port: int, workers: int) -> list[str]:
@@ -110,6 +112,8 @@ class Command(BaseCommand):
             for name, argv in plan:
                 self.stdout.write(f"{name}: {' '.join(argv)}")
             return
+        if role in ("all", "web") and workers > 1:
+            prepare_metrics_dir()
         if migrate:
             with migration_lock():
                 call_command("migrate", interactive=False, verbosity=1)
@@ -119,6 +123,18 @@ class Command(BaseCommand):
             # One process per container: become it, so signals reach it directly.
             os.execv(plan[0][1][0], plan[0][1])
         raise SystemExit(supervise(plan, self.stdout))
+
+
+def prepare_metrics_dir() -> None:
+    """Several web workers: each writes its /metrics counters to files in one folder and
+    whichever worker answers a scrape sums them (prometheus_client's multiprocess mode).
+    The folder starts empty, or counters of dead workers from the last run would linger."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = settings.VAR_DIR / "prometheus"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 @contextlib.contextmanager

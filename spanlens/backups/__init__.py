@@ -1,0 +1,1 @@
+"""Backups of an installation: the relational database and the request log, and restoring them."""
