@@ -104,6 +104,11 @@ def build_targets(cfg: Config, upstream: Upstream, tmp: Path) -> list[T.Target]:
     litellm = T.litellm(upstream.url, tmp, skip_reason if "litellm" in cfg.skip else None)
     portkey = T.portkey(upstream.url, tmp, skip_reason if "portkey" in cfg.skip else None)
     main = [direct, passes[0], spans[0], T.spanlens_unlogged(spans[0]), litellm, portkey]
+    if "inproc" not in cfg.skip:
+        # The trade-off of the log builder process, measured: rows built in the web process.
+        main.append(T.spanlens_variant(cfg.server, upstream.url, tmp, seed, setup, key="inproc",
+                                       label="rows built in the web process (LOG_BUILD_PROCESS=0)",
+                                       env={"LOG_BUILD_PROCESS": "0"}))
     return main + passes[1:] + spans[1:]
 
 

@@ -286,6 +286,9 @@ CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
 # creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
 CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")
+# Against a ClickHouse server, inserts are asynchronous (async_insert=1), waiting for the
+# server's flush (wait_for_async_insert=1) so a row is acknowledged only once stored.
+CLICKHOUSE_ASYNC_INSERT = env_bool("CLICKHOUSE_ASYNC_INSERT", True)
 # The batch writer flushes when this many rows wait, or after this many ms.
 LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 2000)
 LOG_FLUSH_INTERVAL_MS = env_int("LOG_FLUSH_INTERVAL_MS", 200)
@@ -296,6 +299,9 @@ LOG_QUEUE_MAX_ROWS = env_int("LOG_QUEUE_MAX_ROWS", 200_000)
 # replays it on the next start. Past this size rows are kept in memory only (health says so);
 # 0 turns the spool off.
 LOG_SPOOL_MAX_MB = env_int("LOG_SPOOL_MAX_MB", 256)
+# Build request-log rows from the spool in a child process (spanlens/requestlog/builder.py)
+# rather than in the web process, where that work competes with the event loop for the GIL.
+LOG_BUILD_PROCESS = env_bool("LOG_BUILD_PROCESS", True)
 
 # --- Proxy ------------------------------------------------------------------
 UPSTREAM_BASE_URLS = {

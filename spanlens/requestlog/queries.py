@@ -46,6 +46,12 @@ def insert_requests(rows: Iterable[dict[str, Any]]) -> None:
         get_engine().insert_rows("requests", rows)
 
 
+def insert_request_files(paths: list[str], columns: list[str], *, exclude_ids: list[str] = ()) -> None:
+    """Batches the log builder wrote (Arrow files with these columns) in one insert, minus
+    ids already stored."""
+    get_engine().insert_files("requests", paths, columns, exclude_ids=list(exclude_ids) or None)
+
+
 # --- reads --------------------------------------------------------------------
 
 def get_request(*, organization_id: str, request_id: str, retention_days: int = 365) -> dict | None:
