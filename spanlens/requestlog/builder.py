@@ -113,9 +113,11 @@ class SpoolReader:
             self.offset += at
             if len(out) >= limit:
                 return out, True
-            if later and at >= len(data):
-                # The writer moved on to a newer segment: this one is complete (a torn
-                # tail of a killed writer stays torn), so go on with the next.
+            if later:
+                # A newer segment existed before this one was read, so this one was
+                # complete: what is left is the torn tail of a killed writer.
+                if at < len(data):
+                    log.warning("spool %s: a torn last record (%d bytes) ignored", self.slot, len(data) - at)
                 self.segment, self.offset = later[0], 0
                 continue
             return out, False
