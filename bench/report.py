@@ -29,6 +29,7 @@ class Report:
     logged: dict
     logpath: dict
     elapsed_s: float
+    processes: list = None
 
 
 def pct(values: list[float], q: float) -> float:
@@ -318,6 +319,14 @@ def _memory_section(r: Report, w, target) -> float | None:
     w(f"- {target.label}: mean RSS {first / 2**20:.0f} MB over the first third of the run → {last / 2**20:.0f} MB "
       f"over the last third ({growth:+.1f}% over {span:.0f} s, {len(samples)} samples after warm-up, "
       f"peak {max(s[1] for s in samples) / 2**20:.0f} MB)")
+    peak = max(s[1] for s in samples)
+    w(f"- Peak RSS of the whole server (web process and its log builder) under load: {peak / 2**20:.0f} MB "
+      f"(target ≤ 200 MB)")
+    if r.processes:
+        idle = sum(rss for _, rss in r.processes)
+        w(f"- Idle after the load: {idle / 2**20:.0f} MB (target ≤ 120 MB): "
+          + ", ".join(f"{what} {rss / 2**20:.0f} MB" for what, rss in r.processes)
+          + ". `python -m bench.memory` breaks a web process down (bench/results/memory.md)")
     if r.soak:
         s0, s1 = r.soak[0][1], r.soak[-1][1]
         w(f"- Soak at c=32 for {r.soak[-1][0]:.0f} s: {s0 / 2**20:.0f} MB → {s1 / 2**20:.0f} MB "

@@ -240,6 +240,9 @@ def main() -> int:
         streams = run_streams(cfg, targets, tmp) if "streams" not in cfg.skip else {}
         main_span = next(t for t in targets if t.key == f"spanlens-{cfg.server}")
         soak = run_soak(cfg, main_span, tmp) if "soak" not in cfg.skip else []
+        # After the load: what each process of the main Spanlens server holds once idle.
+        time.sleep(0 if cfg.quick else 15)
+        processes = main_span.server.rss_by_process() if main_span.server and main_span.server.alive() else []
         peaks = {t.key: (t.server.peak_rss if t.server else 0) for t in targets}
     finally:
         T.stop_all(targets)
@@ -253,7 +256,7 @@ def main() -> int:
                 logged[t.key] = {"error": str(exc)[-200:]}
     logpath = run_logpath(cfg, tmp) if "logpath" not in cfg.skip else {"error": "skipped by BENCH_SKIP"}
     report = Report(cfg=cfg, targets=targets, cells=cells, streams=streams, soak=soak, peaks=peaks,
-                    logged=logged, logpath=logpath, elapsed_s=time.time() - started)
+                    logged=logged, logpath=logpath, elapsed_s=time.time() - started, processes=processes)
     text = render(report)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(text)

@@ -283,6 +283,10 @@ CLICKHOUSE_USER = env_str("CLICKHOUSE_USER", "default")
 CLICKHOUSE_PASSWORD = env_str("CLICKHOUSE_PASSWORD", "")
 CLICKHOUSE_DB = env_str("CLICKHOUSE_DB", "spanlens")
 CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
+# Embedded chDB's allocator keeps memory it freed (inserts, reads) for reuse: about
+# 70-170 MB of RSS after a burst. The log writer hands it back to the system at most
+# this often (SYSTEM JEMALLOC PURGE); 0 never does.
+CHDB_MEMORY_PURGE_S = env_float("CHDB_MEMORY_PURGE_S", 10.0)
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
 # creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
 CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")

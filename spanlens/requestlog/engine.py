@@ -118,6 +118,10 @@ class ChdbEngine:
         self._run("SELECT 1")
         return True
 
+    def release_memory(self) -> None:
+        """Give memory ClickHouse's allocator freed but kept back to the system."""
+        self._run("SYSTEM JEMALLOC PURGE")
+
     def close(self) -> None:
         try:
             self._session.close()
@@ -229,6 +233,9 @@ class ServerEngine:
     def ping(self) -> bool:
         return bool(self._client.ping())
 
+    def release_memory(self) -> None:
+        """A server manages its own memory."""
+
     def close(self) -> None:
         self._client.close()
 
@@ -263,6 +270,11 @@ def ping_server(url: str, user: str, password: str, timeout: float = 3.0) -> str
 
 _engine = None
 _engine_lock = threading.Lock()
+
+
+def engine_if_open():
+    """The engine when something already opened it, else None (never opens chDB)."""
+    return _engine
 
 
 def get_engine():

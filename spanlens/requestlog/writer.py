@@ -76,6 +76,7 @@ class RequestLogWriter:
         # Spool segments before this one were written by a previous process: rows built
         # from them are checked against the stores before insert (a crash mid-insert).
         self._replay_before: int | None = None
+        self._purged_at = 0.0
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
         self._stopping = False
@@ -148,6 +149,21 @@ class RequestLogWriter:
                     connections.close_all()
                 except Exception:
                     log.debug("closing the writer's database connections failed", exc_info=True)
+                self._release_memory()
+
+    def _release_memory(self) -> None:
+        every = settings.CHDB_MEMORY_PURGE_S
+        if not every or time.monotonic() - self._purged_at < every:
+            return
+        self._purged_at = time.monotonic()
+        from spanlens.requestlog.engine import engine_if_open
+
+        engine = engine_if_open()
+        if engine is not None:
+            try:
+                engine.release_memory()
+            except Exception:  # an engine that cannot purge still serves
+                log.debug("could not release chDB memory", exc_info=True)
 
     def _retry_wait(self) -> float:
         return min(RETRY_FIRST_S * 2 ** (self._consecutive_failures - 1), RETRY_MAX_S)
