@@ -77,15 +77,24 @@ def parse_ttl(raw: str | None) -> int:
     return seconds
 
 
+def format_ttl(seconds: int) -> str:
+    """The shortest exact form parse_ttl reads back: 3600 -> "1h", 90 -> "90s"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def request_for(meta: dict, *, project_id: str, provider: str, method: str, path: str,
-                query_string: bytes, body: bytes, parsed) -> CacheRequest | None:
-    """What the call asks of the cache; None when the cache is off for it."""
-    mode = (meta.get("cache") or "off").lower()
+                query_string: bytes, body: bytes, parsed, project_ttl_s: int = 0) -> CacheRequest | None:
+    """What the call asks of the cache; None when the cache is off for it. Without the
+    header the project's setting decides (project_ttl_s, 0 = off)."""
+    mode = (meta.get("cache") or ("on" if project_ttl_s else "off")).lower()
     if mode not in MODES:
         raise CacheRequestError("x-spanlens-cache must be one of on, off, refresh.")
     if mode == "off":
         return None
-    ttl = parse_ttl(meta.get("cache_ttl"))
+    ttl = parse_ttl(meta.get("cache_ttl")) if meta.get("cache_ttl") or not project_ttl_s else project_ttl_s
     return CacheRequest(mode, ttl, cache_key(project_id=project_id, provider=provider, method=method,
                                              path=path, query_string=query_string, body=body, parsed=parsed))
 
