@@ -8,7 +8,7 @@ benchmarks the log path in its own process, and writes bench/results/latest.md.
 Settings (environment): BENCH_QUICK=1 (seconds, for the smoke test), BENCH_SECONDS
 per cell and round, BENCH_ROUNDS, BENCH_SERVER (ASGI server of the main Spanlens
 row), BENCH_ROWS (dashboard sizes, e.g. 1000000,10000000), BENCH_SOAK_S,
-BENCH_INSERT_ROWS, BENCH_SKIP (litellm,portkey and any of streams,soak,logpath),
+BENCH_INSERT_ROWS, BENCH_SKIP (litellm,portkey and any of streams,soak,logpath,cache,inproc),
 BENCH_SERVERS (ASGI servers compared, default all three), BENCH_OUT.
 """
 from __future__ import annotations
@@ -104,6 +104,8 @@ def build_targets(cfg: Config, upstream: Upstream, tmp: Path) -> list[T.Target]:
     litellm = T.litellm(upstream.url, tmp, skip_reason if "litellm" in cfg.skip else None)
     portkey = T.portkey(upstream.url, tmp, skip_reason if "portkey" in cfg.skip else None)
     main = [direct, passes[0], spans[0], T.spanlens_unlogged(spans[0]), litellm, portkey]
+    if "cache" not in cfg.skip:
+        main.append(T.spanlens_cached(spans[0]))
     if "inproc" not in cfg.skip:
         # The trade-off of the log builder process, measured: rows built in the web process.
         main.append(T.spanlens_variant(cfg.server, upstream.url, tmp, seed, setup, key="inproc",
@@ -249,7 +251,7 @@ def main() -> int:
         upstream.stop()
     logged = {}
     for t in targets:
-        if t.key.startswith("spanlens-") and not t.key.endswith("-drop") and t.server and t.server.proc:
+        if t.key.startswith("spanlens-") and not t.key.endswith(("-drop", "-cache")) and t.server and t.server.proc:
             try:
                 logged[t.key] = T.spanlens_logged(t)
             except RuntimeError as exc:

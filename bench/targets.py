@@ -169,6 +169,15 @@ def spanlens_variant(kind: str, upstream_url: str, tmp: Path, seed: Path, setup:
     return target
 
 
+def spanlens_cached(of: Target) -> Target:
+    """The same server, each call asking for the response cache: after the first, every call is a hit."""
+    target = Target(f"{of.key}-cache", f"{of.label}, cache hit (x-spanlens-cache: on)",
+                    base_url=of.base_url, path=of.path, headers={**of.headers, "x-spanlens-cache": "on"},
+                    unavailable=of.unavailable)
+    target.server = of.server
+    return target
+
+
 def spanlens_unlogged(of: Target) -> Target:
     """The same server, each call marked not to be persisted: the price of logging."""
     target = Target(f"{of.key}-drop", f"{of.label}, not logged (x-spanlens-sample: drop)",
