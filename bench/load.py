@@ -48,6 +48,7 @@ class WrkResult:
     p95_ms: float
     p99_ms: float
     mean_ms: float
+    max_ms: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -79,6 +80,7 @@ def run_wrk(url: str, script: Path, *, connections: int, seconds: float, timeout
         p95_ms=d["p95"] / 1000,
         p99_ms=d["p99"] / 1000,
         mean_ms=d["mean"] / 1000,
+        max_ms=d["max"] / 1000,
     )
 
 

@@ -103,6 +103,18 @@ class Server:
             self.rss_samples.append((time.monotonic(), rss))
         return Usage(cpu, rss)
 
+    def rss_by_process(self) -> list[tuple[str, int]]:
+        """(what it runs, RSS bytes) for the process and each child, now."""
+        out = []
+        for p in self._tree():
+            try:
+                cmd = p.cmdline()
+                what = cmd[cmd.index("-m") + 1] if "-m" in cmd else os.path.basename(cmd[1] if len(cmd) > 1 else cmd[0])
+                out.append((what, p.memory_info().rss))
+            except (psutil.NoSuchProcess, IndexError):
+                pass
+        return out
+
     def pids(self) -> list[int]:
         return [p.pid for p in self._tree()]
 

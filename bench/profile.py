@@ -1,4 +1,4 @@
-"""`python -m bench.profile [json|sse] [seconds]`: where the proxy spends its CPU under load.
+"""`python -m bench.profile [json|sse][-drop] [seconds]`: where the proxy spends its CPU under load.
 
 Starts nginx and Spanlens (uvicorn, production settings) like `make bench`,
 drives c=32 with wrk while py-spy samples the server (all threads, native
@@ -46,7 +46,8 @@ def top(collapsed: Path, n: int = 25) -> tuple[int, list, list]:
 
 
 def main() -> int:
-    mode = sys.argv[1] if len(sys.argv) > 1 else "json"
+    # "json-drop" / "sse-drop": the same calls marked not to be logged (the proxy's own path).
+    mode, _, drop = (sys.argv[1] if len(sys.argv) > 1 else "json").partition("-")
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     ensure_tools()
@@ -57,7 +58,8 @@ def main() -> int:
     target = T.spanlens("uvicorn", upstream.url, tmp, seed, setup)
     try:
         T.start_all([target])
-        script = write_script(tmp / "load.lua", orjson.dumps(BODIES[mode]), target.headers)
+        headers = {**target.headers, **({"x-spanlens-sample": "drop"} if drop else {})}
+        script = write_script(tmp / "load.lua", orjson.dumps(BODIES[mode]), headers)
         run_wrk(target.url, script, connections=32, seconds=2)  # warm
         out = tmp / "stacks.txt"
         results = []

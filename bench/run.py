@@ -8,7 +8,8 @@ benchmarks the log path in its own process, and writes bench/results/latest.md.
 Settings (environment): BENCH_QUICK=1 (seconds, for the smoke test), BENCH_SECONDS
 per cell and round, BENCH_ROUNDS, BENCH_SERVER (ASGI server of the main Spanlens
 row), BENCH_ROWS (dashboard sizes, e.g. 1000000,10000000), BENCH_SOAK_S,
-BENCH_INSERT_ROWS, BENCH_SKIP (litellm,portkey), BENCH_OUT.
+BENCH_INSERT_ROWS, BENCH_SKIP (litellm,portkey and any of streams,soak,logpath,cache,inproc),
+BENCH_SERVERS (ASGI servers compared, default all three), BENCH_OUT.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Config:
     stream_requests: int
     settle_s: float
     skip: set[str]
+    servers: list[str]
     out: Path
 
     @classmethod
@@ -76,6 +78,7 @@ class Config:
             stream_requests=int(env("BENCH_STREAM_REQUESTS", "5" if quick else "60")),
             settle_s=0.05 if quick else 0.3,
             skip=skip,
+            servers=[s.strip() for s in env("BENCH_SERVERS", ",".join(T.ASGI_SERVERS)).split(",") if s.strip()],
             out=Path(env("BENCH_OUT", str(out_default))),
         )
 
@@ -94,13 +97,20 @@ def build_targets(cfg: Config, upstream: Upstream, tmp: Path) -> list[T.Target]:
     say("creating the benchmark tenant (manage.py bench_setup)")
     seed = tmp / "var-seed"
     setup = T.spanlens_setup(seed, upstream.url)
-    servers = [cfg.server] + [s for s in T.ASGI_SERVERS if s != cfg.server]
+    servers = [cfg.server] + [s for s in T.ASGI_SERVERS if s != cfg.server and s in cfg.servers]
     passes = [T.passthrough(kind, upstream.url, tmp) for kind in servers]
     spans = [T.spanlens(kind, upstream.url, tmp, seed, setup) for kind in servers]
     skip_reason = "skipped in quick mode" if cfg.quick else "skipped by BENCH_SKIP"
     litellm = T.litellm(upstream.url, tmp, skip_reason if "litellm" in cfg.skip else None)
     portkey = T.portkey(upstream.url, tmp, skip_reason if "portkey" in cfg.skip else None)
     main = [direct, passes[0], spans[0], T.spanlens_unlogged(spans[0]), litellm, portkey]
+    if "cache" not in cfg.skip:
+        main.append(T.spanlens_cached(spans[0]))
+    if "inproc" not in cfg.skip:
+        # The trade-off of the log builder process, measured: rows built in the web process.
+        main.append(T.spanlens_variant(cfg.server, upstream.url, tmp, seed, setup, key="inproc",
+                                       label="rows built in the web process (LOG_BUILD_PROCESS=0)",
+                                       env={"LOG_BUILD_PROCESS": "0"}))
     return main + passes[1:] + spans[1:]
 
 
@@ -229,23 +239,26 @@ def main() -> int:
         say("starting " + ", ".join(t.label for t in targets if t.ready and t.server))
         T.start_all(targets)
         cells = run_matrix(cfg, targets, tmp)
-        streams = run_streams(cfg, targets, tmp)
+        streams = run_streams(cfg, targets, tmp) if "streams" not in cfg.skip else {}
         main_span = next(t for t in targets if t.key == f"spanlens-{cfg.server}")
-        soak = run_soak(cfg, main_span, tmp)
+        soak = run_soak(cfg, main_span, tmp) if "soak" not in cfg.skip else []
+        # After the load: what each process of the main Spanlens server holds once idle.
+        time.sleep(0 if cfg.quick else 15)
+        processes = main_span.server.rss_by_process() if main_span.server and main_span.server.alive() else []
         peaks = {t.key: (t.server.peak_rss if t.server else 0) for t in targets}
     finally:
         T.stop_all(targets)
         upstream.stop()
     logged = {}
     for t in targets:
-        if t.key.startswith("spanlens-") and not t.key.endswith("-drop") and t.server and t.server.proc:
+        if t.key.startswith("spanlens-") and not t.key.endswith(("-drop", "-cache")) and t.server and t.server.proc:
             try:
                 logged[t.key] = T.spanlens_logged(t)
             except RuntimeError as exc:
                 logged[t.key] = {"error": str(exc)[-200:]}
-    logpath = run_logpath(cfg, tmp)
+    logpath = run_logpath(cfg, tmp) if "logpath" not in cfg.skip else {"error": "skipped by BENCH_SKIP"}
     report = Report(cfg=cfg, targets=targets, cells=cells, streams=streams, soak=soak, peaks=peaks,
-                    logged=logged, logpath=logpath, elapsed_s=time.time() - started)
+                    logged=logged, logpath=logpath, elapsed_s=time.time() - started, processes=processes)
     text = render(report)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(text)

@@ -134,7 +134,7 @@ def spanlens_logged(target: Target) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def spanlens(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict) -> Target:
+def spanlens(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict, name: str = "") -> Target:
     """Spanlens in production shape: auth on, every call logged with full bodies to chDB.
 
     Each server gets its own copy of the seeded var dir: chDB opens a folder in one process only.
@@ -145,7 +145,7 @@ def spanlens(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict) -
     if argv is None:
         target.unavailable = f"not available: {kind} not installed"
         return target
-    var_dir = tmp / f"var-{kind}"
+    var_dir = tmp / f"var-{kind}{'-' + name if name else ''}"
     # The relational store and secrets are copied; chDB's folder is not copyable
     # (its database directories are symlinks into the original), so each gets its own.
     shutil.copytree(seed, var_dir, ignore=shutil.ignore_patterns("clickhouse"))
@@ -155,6 +155,26 @@ def spanlens(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict) -
     target.headers = {"Authorization": f"Bearer {setup['api_key']}"}
     target.server = Server(target.label, argv, env=spanlens_env(var_dir, upstream_url), cwd=ROOT,
                            log=tmp / "logs" / f"{target.key}.log")
+    return target
+
+
+def spanlens_variant(kind: str, upstream_url: str, tmp: Path, seed: Path, setup: dict, *, key: str, label: str,
+                     env: dict[str, str]) -> Target:
+    """The main Spanlens server with a setting changed, beside it in the same run."""
+    target = spanlens(kind, upstream_url, tmp, seed, setup, name=key)
+    target.key, target.label = f"spanlens-{kind}-{key}", f"Spanlens ({kind}), {label}"
+    if target.server is not None:
+        target.server.env.update(env)
+        target.server.name = target.label
+    return target
+
+
+def spanlens_cached(of: Target) -> Target:
+    """The same server, each call asking for the response cache: after the first, every call is a hit."""
+    target = Target(f"{of.key}-cache", f"{of.label}, cache hit (x-spanlens-cache: on)",
+                    base_url=of.base_url, path=of.path, headers={**of.headers, "x-spanlens-cache": "on"},
+                    unavailable=of.unavailable)
+    target.server = of.server
     return target
 
 

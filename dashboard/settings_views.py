@@ -51,6 +51,12 @@ def projects(request: HttpRequest, access: Access) -> HttpResponse:
                 security_services.set_policy(project, injection=request.POST.get("injection", ""),
                                              pii=request.POST.get("pii", ""), **_who(request))
                 messages.success(request, f"Saved the security policy of {project.name}.")
+            elif action == "response_cache":
+                project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
+                services.set_response_cache(project, enabled=request.POST.get("cache") == "on",
+                                            ttl=request.POST.get("ttl", ""), **_who(request))
+                messages.success(request, f"Response cache of {project.name}: "
+                                 + ("on." if project.response_cache_ttl_s else "off."))
             elif action == "rename":
                 project = access_mod.get_project_or_404(access, request.POST.get("project_id"))
                 services.rename_project(project, request.POST.get("name", ""), **_who(request))
@@ -65,8 +71,11 @@ def projects(request: HttpRequest, access: Access) -> HttpResponse:
 
     rows = list(Project.objects.filter(organization=access.organization).order_by("name"))
     policies = {p.project_id: p for p in SecurityPolicy.objects.filter(project__in=rows)}
+    from proxy.cache import DEFAULT_TTL_S, format_ttl
+
     for row in rows:
         row.policy = policies.get(row.id) or SecurityPolicy(project=row)
+        row.cache_ttl = format_ttl(row.response_cache_ttl_s or DEFAULT_TTL_S)
     return _render(request, "dashboard/settings/projects.html", access, "projects",
                    {"projects": rows, "error": error, "injection_choices": SecurityPolicy.Injection.choices,
                     "pii_choices": SecurityPolicy.Pii.choices}, status=400 if error else 200)

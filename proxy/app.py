@@ -154,7 +154,8 @@ async def handle(scope, receive, send):
     try:
         cached_request = cache.request_for(meta, project_id=tenant.project_id, provider=provider,
                                            method=scope["method"], path=rest,
-                                           query_string=scope["query_string"], body=body, parsed=parsed)
+                                           query_string=scope["query_string"], body=body, parsed=parsed,
+                                           project_ttl_s=tenant.cache_ttl_s)
     except cache.CacheRequestError as exc:
         await _error(send, 400, str(exc))
         return

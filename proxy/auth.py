@@ -38,6 +38,8 @@ class Tenant:
     scopes: frozenset = frozenset({"proxy", "ingest", "read", "admin"})
     expires_at: float | None = None  # wall-clock epoch seconds
     allowed_networks: tuple = ()  # ipaddress networks; empty: any address
+    # The project's response cache for calls without x-spanlens-cache: its TTL, 0 when off.
+    cache_ttl_s: int = 0
 
 
 class AuthError(Exception):
@@ -129,6 +131,7 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
         from spanlens.security.models import SecurityPolicy
 
         policy = SecurityPolicy.objects.filter(project_id=project_id).first()
+        cache_ttl_s = Project.objects.filter(id=project_id).values_list("response_cache_ttl_s", flat=True).first() or 0
         enforced = (policy.injection == "block", policy.pii == "redact") if policy and policy.enforcing else None
         return Tenant(
             str(key.organization_id), str(project_id), str(key.id), provider_keys,
@@ -136,6 +139,7 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
             scopes=frozenset(key.scopes or ()),
             expires_at=key.expires_at.timestamp() if key.expires_at else None,
             allowed_networks=networks(key.allowed_ips),
+            cache_ttl_s=cache_ttl_s,
         )
     finally:
         # Runs in a pool thread: a lookup is rare (cached), so don't hold a connection.

@@ -11,7 +11,7 @@ from django.conf import settings
 from proxy import privacy, security
 from proxy.cost import row_cost
 from proxy.providers import ADAPTERS
-from proxy.providers.base import Usage
+from proxy.providers.base import Usage, reset_clamped, was_clamped
 
 
 class PendingLog:
@@ -53,6 +53,7 @@ class PendingLog:
         if self.id is None:
             self.id = str(uuid.uuid4())
         adapter = ADAPTERS[self.provider]
+        reset_clamped()
         parsed = None
         if self.response_raw:
             if self.stream:
@@ -118,6 +119,7 @@ class PendingLog:
             "user_id": meta.get("user_id") if keep_ids else None,
             "session_id": meta.get("session_id") if keep_ids else None,
             "sample_rate": sample_rate(meta.get("sample_rate"), self.status_code),
+            "usage_clamped": was_clamped(),
             "log_body": self.log_body,
             "flags": flags,
             "response_flags": response_flags,

@@ -289,9 +289,16 @@ CLICKHOUSE_USER = env_str("CLICKHOUSE_USER", "default")
 CLICKHOUSE_PASSWORD = env_str("CLICKHOUSE_PASSWORD", "")
 CLICKHOUSE_DB = env_str("CLICKHOUSE_DB", "spanlens")
 CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
+# Embedded chDB's allocator keeps memory it freed (inserts, reads) for reuse: about
+# 70-170 MB of RSS after a burst. The log writer hands it back to the system at most
+# this often (SYSTEM JEMALLOC PURGE); 0 never does.
+CHDB_MEMORY_PURGE_S = env_float("CHDB_MEMORY_PURGE_S", 10.0)
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
 # creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
 CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")
+# Against a ClickHouse server, inserts are asynchronous (async_insert=1), waiting for the
+# server's flush (wait_for_async_insert=1) so a row is acknowledged only once stored.
+CLICKHOUSE_ASYNC_INSERT = env_bool("CLICKHOUSE_ASYNC_INSERT", True)
 # The batch writer flushes when this many rows wait, or after this many ms.
 LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 2000)
 LOG_FLUSH_INTERVAL_MS = env_int("LOG_FLUSH_INTERVAL_MS", 200)
@@ -302,6 +309,9 @@ LOG_QUEUE_MAX_ROWS = env_int("LOG_QUEUE_MAX_ROWS", 200_000)
 # replays it on the next start. Past this size rows are kept in memory only (health says so);
 # 0 turns the spool off.
 LOG_SPOOL_MAX_MB = env_int("LOG_SPOOL_MAX_MB", 256)
+# Build request-log rows from the spool in a child process (spanlens/requestlog/builder.py)
+# rather than in the web process, where that work competes with the event loop for the GIL.
+LOG_BUILD_PROCESS = env_bool("LOG_BUILD_PROCESS", True)
 
 # --- Proxy ------------------------------------------------------------------
 UPSTREAM_BASE_URLS = {

@@ -1193,6 +1193,17 @@ END IF;
 END
 $spanlens$;
 
+-- core.0007_project_response_cache_ttl
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'core' AND "name" = '0007_project_response_cache_ttl') THEN
+  ALTER TABLE "core_project" ADD COLUMN IF NOT EXISTS "response_cache_ttl_s" integer DEFAULT 0 NOT NULL CHECK ("response_cache_ttl_s" >= 0);
+  ALTER TABLE "core_project" ALTER COLUMN "response_cache_ttl_s" DROP DEFAULT;
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('core', '0007_project_response_cache_ttl', now());
+END IF;
+END
+$spanlens$;
+
 -- savings.0001_initial
 DO $spanlens$
 BEGIN

@@ -14,6 +14,9 @@ os.environ.pop("CLICKHOUSE_URL", None)
 os.environ.setdefault("ENCRYPTION_KEY", base64.b64encode(b"k" * 32).decode())
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ["LOG_FLUSH_INTERVAL_MS"] = "20"
+# In-process test servers change settings at run time, which a builder child process would
+# not see: rows are built in the writer thread there. Server subprocesses use the builder.
+os.environ.setdefault("LOG_BUILD_PROCESS", "0")
 # The live server answers from threads that outlive each test; connections closed
 # after every request let the test database be dropped at the end of the run.
 os.environ["DB_CONN_MAX_AGE"] = "0"

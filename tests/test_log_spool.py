@@ -146,6 +146,25 @@ def test_rows_queued_when_the_server_is_killed_are_written_after_the_restart(ser
     assert len(set(ids)) == calls
 
 
+def test_a_killed_log_builder_is_restarted_and_its_rows_still_arrive(server_env):
+    import psutil
+
+    env, key = server_env
+    ctx, base = start(env)
+    with ctx as proc:
+        call(base, key)
+        assert len(wait_logged(base, key, 1)) == 1
+        [builder] = [p for p in psutil.Process(proc.pid).children() if "spanlens.requestlog.builder" in p.cmdline()]
+        builder.kill()
+        builder.wait(10)
+        for _ in range(5):
+            call(base, key)  # spooled while no builder runs
+        ids = wait_logged(base, key, 6)
+        deep = httpx.get(f"{base}/health/deep", timeout=20).json()["log_writer"]
+    assert len(ids) == len(set(ids)) == 6
+    assert deep["builder"]["alive"] is True and deep["builder"]["restarts"] >= 1
+
+
 def test_kills_at_random_moments_under_load_lose_and_duplicate_nothing(server_env):
     env, key = server_env
     sent = 0

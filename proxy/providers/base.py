@@ -1,6 +1,7 @@
 """What every provider adapter provides; one module per provider implements it."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import orjson
@@ -77,14 +78,35 @@ def index_of(value, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+TOKEN_MAX = 2**31 - 1  # two of them still add up within the log's UInt32 total
+# Set by as_int() in this thread when a count had to be changed; the row records it.
+_clamped = threading.local()
+
+
 def as_int(value) -> int:
+    if value is None:
+        return 0
     if isinstance(value, bool):
+        _clamped.seen = True
         return 0
     try:
         # The log keeps UInt32 counts; a nonsense figure must not fail the insert.
-        return min(max(int(value or 0), 0), 2**31 - 1)
+        number = int(value)
     except (TypeError, ValueError, OverflowError):
+        _clamped.seen = True
         return 0
+    if not 0 <= number <= TOKEN_MAX:
+        _clamped.seen = True
+        return min(max(number, 0), TOKEN_MAX)
+    return number
+
+
+def reset_clamped() -> None:
+    _clamped.seen = False
+
+
+def was_clamped() -> bool:
+    return getattr(_clamped, "seen", False)
 
 
 def header(headers: dict[bytes, bytes], name: bytes) -> str | None:

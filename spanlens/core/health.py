@@ -217,7 +217,11 @@ def log_writer_status() -> dict:
 
 def log_writer_warnings(status: dict) -> list[str]:
     warnings = []
-    if not status["alive"]:
+    builder = status.get("builder")
+    if builder and not builder["alive"]:
+        warnings.append(f"the request-log builder process exited and is being restarted "
+                        f"({builder['restarts']} restarts so far); its rows wait in the spool")
+    elif not status["alive"]:
         warnings.append("the request-log writer thread is not running: restart the server")
     if status["rows_dropped"]:
         warnings.append(f"{status['rows_dropped']} request-log rows were dropped: the in-memory queue was full "

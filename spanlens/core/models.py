@@ -64,6 +64,9 @@ class Project(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The response cache for calls of this project that send no x-spanlens-cache header:
+    # 0 = off, else on with this TTL in seconds (the header still decides per call).
+    response_cache_ttl_s = models.PositiveIntegerField(default=0)
 
     class Meta:
         unique_together = [("organization", "name")]

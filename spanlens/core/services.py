@@ -220,6 +220,24 @@ def create_project(organization: Organization, name: str, *, actor=None, ip: str
     return project
 
 
+def set_response_cache(project: Project, *, enabled: bool, ttl: str = "", actor=None,
+                       ip: str | None = None) -> Project:
+    """The project's response-cache switch and default TTL ("1h", "3600", "7d")."""
+    from proxy.cache import CacheRequestError, parse_ttl
+
+    try:
+        seconds = parse_ttl(ttl) if enabled else 0
+    except CacheRequestError:
+        raise ValueError("the cache TTL must be between 1 s and 30 d: seconds (3600) or 90s, 15m, 2h, 7d")
+    project.response_cache_ttl_s = seconds
+    project.save(update_fields=["response_cache_ttl_s"])
+    audit.record(project.organization_id, "project.response_cache", actor=actor, ip=ip, target=project,
+                 details={"ttl_s": seconds})
+    # The proxy caches each key's project settings: every process must see the change.
+    _forget_cached_keys()
+    return project
+
+
 def rename_project(project: Project, name: str, *, actor=None, ip: str | None = None) -> Project:
     name = name.strip()
     if not name:

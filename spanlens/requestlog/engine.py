@@ -97,9 +97,30 @@ class ChdbEngine:
                 return
         self.insert_json_rows(table, encode_rows(rows))
 
+    def insert_files(self, table: str, paths: list[str], columns: list[str], fmt: str = "Arrow",
+                     exclude_ids: list[str] | None = None) -> None:
+        """Rows from files the log builder wrote, in one insert. chDB reads the files
+        itself, without holding the GIL (inserting from a Python object holds it throughout)."""
+        import os
+
+        names = _column_list(columns)
+        folders = {os.path.dirname(p) for p in paths}
+        if len(folders) != 1 or not all(os.path.basename(p).replace("-", "").replace(".", "").isalnum() for p in paths):
+            raise ClickHouseError("batch files must be plain names in one folder")
+        files = [os.path.basename(p) for p in paths]
+        path = os.path.join(folders.pop(), files[0] if len(files) == 1 else "{" + ",".join(files) + "}")
+        where = " WHERE toString(id) NOT IN {exclude:Array(String)}" if exclude_ids else ""
+        params = {"exclude": _string_array(exclude_ids)} if exclude_ids else None
+        self._run(f"INSERT INTO `{table}` ({names}) SELECT {names} FROM file({_quoted(path)}, '{fmt}'){where}",
+                  params=params)
+
     def ping(self) -> bool:
         self._run("SELECT 1")
         return True
+
+    def release_memory(self) -> None:
+        """Give memory ClickHouse's allocator freed but kept back to the system."""
+        self._run("SYSTEM JEMALLOC PURGE")
 
     def close(self) -> None:
         try:
@@ -158,6 +179,11 @@ class ServerEngine:
         for name, value in wanted.items():
             if name in known:
                 self._client.set_client_setting(name, value)
+        # Bursty traffic from many web processes: the server buffers small inserts and
+        # writes them as one part, and the insert returns once the rows are stored, so no
+        # row is acknowledged (and its spool record committed) before it is durable.
+        self._insert_settings = {"async_insert": 1, "wait_for_async_insert": 1} \
+            if settings.CLICKHOUSE_ASYNC_INSERT and "async_insert" in known else None
 
     def command(self, sql: str, params: dict | None = None) -> None:
         try:
@@ -174,15 +200,41 @@ class ServerEngine:
 
     def insert_json_rows(self, table: str, payload: bytes) -> None:
         try:
-            self._client.raw_insert(table, insert_block=payload, fmt="JSONEachRow")
+            self._client.raw_insert(table, insert_block=payload, fmt="JSONEachRow", settings=self._insert_settings)
         except Exception as exc:
             raise _wrapped(exc) from exc
 
     def insert_rows(self, table: str, rows: list[dict]) -> None:
         self.insert_json_rows(table, encode_rows(rows))
 
+    def insert_files(self, table: str, paths: list[str], columns: list[str], fmt: str = "Arrow",
+                     exclude_ids: list[str] | None = None) -> None:
+        import pyarrow as pa
+
+        tables = []
+        for path in paths:
+            with pa.memory_map(path) as source:
+                tables.append(pa.ipc.open_file(source).read_all())
+        data = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+        if exclude_ids:
+            rows = [r for r in data.to_pylist() if r.get("id") not in set(exclude_ids)]
+            if rows:
+                self.insert_rows(table, rows)
+            return
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, data.schema) as writer:
+            writer.write_table(data)
+        try:
+            self._client.raw_insert(table, column_names=list(columns), insert_block=sink.getvalue().to_pybytes(),
+                                    fmt="ArrowStream", settings=self._insert_settings)
+        except Exception as exc:
+            raise _wrapped(exc) from exc
+
     def ping(self) -> bool:
         return bool(self._client.ping())
+
+    def release_memory(self) -> None:
+        """A server manages its own memory."""
 
     def close(self) -> None:
         self._client.close()
@@ -245,6 +297,11 @@ _engine = None
 _engine_lock = threading.Lock()
 
 
+def engine_if_open():
+    """The engine when something already opened it, else None (never opens chDB)."""
+    return _engine
+
+
 def get_engine():
     global _engine
     if _engine is None:
@@ -265,6 +322,21 @@ def get_engine():
                 except Exception as exc:  # unreachable at start: try again on the next call
                     raise ClickHouseUnavailable(str(exc)) from exc
     return _engine
+
+
+def _column_list(columns) -> str:
+    if not all(str(c).isidentifier() for c in columns):
+        raise ClickHouseError(f"not a column name list: {columns!r}")
+    return ", ".join(f"`{c}`" for c in columns)
+
+
+def _quoted(path: str) -> str:
+    # A path the log builder made under var/; quoted so nothing in it can end the literal.
+    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _string_array(values) -> str:
+    return "[" + ",".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values) + "]"
 
 
 def encode_rows(rows: Iterable[dict]) -> bytes:

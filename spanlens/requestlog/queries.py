@@ -5,7 +5,7 @@ module builds SQL for the request log.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from spanlens.requestlog import weighting as W
@@ -17,7 +17,7 @@ REQUEST_COLUMNS = (
     "cache_read_tokens", "cache_write_tokens", "cost_usd", "cost_source", "latency_ms", "proxy_overhead_ms",
     "status_code", "request_body", "response_body", "trace_id", "span_id", "prompt_version_id",
     "user_id", "session_id", "log_body", "flags", "response_flags", "truncated", "error_message",
-    "created_at", "cache_hit", "cost_saved_usd", "sample_rate",
+    "created_at", "cache_hit", "cost_saved_usd", "sample_rate", "usage_clamped",
 )
 # Everything but the bodies: what list views need.
 SUMMARY_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
@@ -31,10 +31,19 @@ def format_ts(value: datetime) -> str:
 
 
 def _scope(organization_id: str, retention_days: int) -> tuple[str, dict[str, Any]]:
-    """The tenant boundary: organization and plan retention, on every read."""
+    """The tenant boundary: organization and plan retention, on every read.
+
+    The retention cutoff is a constant, floored to the hour, not now64(): ClickHouse's
+    query condition cache remembers which granules a filter ruled out only for a
+    deterministic filter, so a repeated body search (paging, the live list's refresh)
+    skips every granule without a match: 0.5-1.2 s -> 26-40 ms at 1M rows on a loaded
+    machine. Rows stay visible up to an hour past their plan's retention; the table's
+    TTL deletes them regardless.
+    """
+    cutoff = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=int(retention_days))
     return (
-        "organization_id = {org:UUID} AND created_at >= now64(3) - toIntervalDay({retention:UInt32})",
-        {"org": str(organization_id), "retention": int(retention_days)},
+        "organization_id = {org:UUID} AND created_at >= {retention_cutoff:DateTime64(3, 'UTC')}",
+        {"org": str(organization_id), "retention_cutoff": format_ts(cutoff)},
     )
 
 
@@ -45,6 +54,12 @@ def insert_requests(rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if rows:
         get_engine().insert_rows("requests", rows)
+
+
+def insert_request_files(paths: list[str], columns: list[str], *, exclude_ids: list[str] = ()) -> None:
+    """Batches the log builder wrote (Arrow files with these columns) in one insert, minus
+    ids already stored."""
+    get_engine().insert_files("requests", paths, columns, exclude_ids=list(exclude_ids) or None)
 
 
 # --- reads --------------------------------------------------------------------
@@ -475,7 +490,7 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "if(number % 5 = 0, concat('session-', toString(intDiv(number, 50))), NULL), "
         "'full', '[]', '[]', false, '', "
         "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})), "
-        "false, NULL, 1 "  # cache_hit, cost_saved_usd, sample_rate
+        "false, NULL, 1, false "  # cache_hit, cost_saved_usd, sample_rate, usage_clamped
         "FROM numbers({start:UInt64}, {count:UInt64})",
         {"org": str(organization_id), "project": str(project_id), "count": int(count), "start": int(start),
          "span_ms": int(days) * 86_400_000},

@@ -44,6 +44,8 @@ class Spool:
         self._committed = committed
         segments = self._segments(self.dir)
         self._segment = max([committed[0], *segments], default=0) + 1
+        # The first segment this process writes: anything before it is a predecessor's.
+        self.first_segment = self._segment
         self._fd = self._open_segment(self._segment)
         self._offset = 0
         self._bytes = sum(self._segment_size(self.dir, n) for n in segments)

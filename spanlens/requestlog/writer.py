@@ -10,6 +10,12 @@ retried with backoff: the thread never dies, and what it is doing is in status()
 In a web process (start_web_writer) each queued row is also appended to a local
 spool (spool.py) and committed there once stored, so a SIGKILL loses nothing: the
 next start replays what was not committed, skipping ids already stored.
+
+With LOG_BUILD_PROCESS (the default for web processes) a row that made it into the
+spool is not kept here at all: a child process (builder.py) builds the rows from the
+spool into Arrow batches, and this thread only inserts those files, which chDB reads
+without holding the GIL, and commits the spool. The event loop's cost of logging a
+call is then one spool append.
 """
 from __future__ import annotations
 
@@ -51,6 +57,7 @@ class WriterStatus:
     last_error_age_s: float | None
     spool: dict | None = None
     rows_recovered: int = 0
+    builder: dict | None = None
 
 
 
@@ -62,6 +69,14 @@ class RequestLogWriter:
         self._rows: deque[tuple] = deque()
         self.spool = None
         self.rows_recovered = 0
+        # The log builder process (builder.py), when rows are built outside this process.
+        self.builder = None
+        # (spool position, monotonic time) of rows only in the spool, waiting for the builder.
+        self._spooled: deque[tuple] = deque()
+        # Spool segments before this one were written by a previous process: rows built
+        # from them are checked against the stores before insert (a crash mid-insert).
+        self._replay_before: int | None = None
+        self._purged_at = 0.0
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
         self._stopping = False
@@ -80,7 +95,7 @@ class RequestLogWriter:
         self._oldest_at: float | None = None
 
     def enqueue(self, row: dict) -> None:
-        if len(self._rows) >= self.max_pending:
+        if len(self._rows) + len(self._spooled) >= self.max_pending:
             # Memory stays bounded; the count says what was lost (health, dashboard).
             self.rows_dropped += 1
             return
@@ -92,6 +107,11 @@ class RequestLogWriter:
                 self.failures += 1
                 self.last_error = f"spool: {type(exc).__name__}: {exc}"[:500]
                 self._last_error_at = time.monotonic()
+        if position is not None and self.builder is not None:
+            self._spooled.append((position, time.monotonic()))
+            if self._thread is None:
+                self._start()
+            return
         if not self._rows:
             self._oldest_at = time.monotonic()
         self._rows.append((position, row))
@@ -107,7 +127,8 @@ class RequestLogWriter:
                 # interval (5 ms by default); the event loop waits up to a slice to answer.
                 # 0.5 ms slices cut that wait from ~5-16 ms to ~0.7 ms p95 during a flush,
                 # and the flush takes no longer (`make bench`, profile.md).
-                sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+                if self.builder is None:
+                    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
                 self._thread = threading.Thread(target=self._loop, name="spanlens-log-writer", daemon=True)
                 self._thread.start()
                 atexit.register(self.stop)
@@ -118,7 +139,8 @@ class RequestLogWriter:
             self._wake.clear()
             try:
                 self.flush_now()
-            except Exception:  # flush_now records it; nothing may end this thread
+                self.insert_built()
+            except Exception:  # both record it; nothing may end this thread
                 pass
             finally:
                 # Fallback writes and hooks open a DB connection in this thread; close it
@@ -127,6 +149,21 @@ class RequestLogWriter:
                     connections.close_all()
                 except Exception:
                     log.debug("closing the writer's database connections failed", exc_info=True)
+                self._release_memory()
+
+    def _release_memory(self) -> None:
+        every = settings.CHDB_MEMORY_PURGE_S
+        if not every or time.monotonic() - self._purged_at < every:
+            return
+        self._purged_at = time.monotonic()
+        from spanlens.requestlog.engine import engine_if_open
+
+        engine = engine_if_open()
+        if engine is not None:
+            try:
+                engine.release_memory()
+            except Exception:  # an engine that cannot purge still serves
+                log.debug("could not release chDB memory", exc_info=True)
 
     def _retry_wait(self) -> float:
         return min(RETRY_FIRST_S * 2 ** (self._consecutive_failures - 1), RETRY_MAX_S)
@@ -161,13 +198,47 @@ class RequestLogWriter:
                     log.exception("could not commit the spool position")
             return len(batch)
 
+    def insert_built(self) -> int:
+        """Insert the batches the builder finished, oldest first, committing the spool
+        after each; returns the rows stored. Raises StoreUnavailable like flush_now."""
+        if self.builder is None:
+            return 0
+        from spanlens.requestlog.builder import position_of
+
+        self.builder.ensure_running()
+        stored = 0
+        with self._flush_lock:
+            for group in _same_columns(self.builder.ready()):
+                position = position_of(group[-1])
+                try:
+                    stored += write_built(group, self, replay_before=self._replay_before)
+                except Exception as exc:
+                    self._record_failure(exc)
+                    raise StoreUnavailable(str(exc)) from exc
+                self._consecutive_failures = 0
+                try:
+                    self.spool.commit(position)
+                except Exception:  # the rows are stored; at worst a replay skips them as duplicates
+                    log.exception("could not commit the spool position")
+                for path in group:
+                    path.unlink(missing_ok=True)
+                while self._spooled and self._spooled[0][0] <= position:
+                    self._spooled.popleft()
+        return stored
+
     def recover(self) -> int:
         """Queue what this process's spool slot (and any slot whose owner died) holds
         uncommitted, minus rows already stored; returns how many rows were queued."""
         if self.spool is None:
             return 0
-        own = self.spool.leftovers()
         queued = 0
+        if self.builder is not None:
+            # The builder starts from the last committed position: the previous owner's
+            # rows come through it, checked against the stores before insert.
+            own = []
+            self._replay_before = self.spool.first_segment
+        else:
+            own = self.spool.leftovers()
         for position, row in _not_yet_stored(own):
             self._rows.append((position, _from_spool_record(row)))
             queued += 1
@@ -195,11 +266,15 @@ class RequestLogWriter:
     def flush(self, timeout: float = 10.0) -> None:
         """Block until rows queued before this call are written (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        while self._rows and time.monotonic() < deadline:
+        while (self._rows or self._spooled) and time.monotonic() < deadline:
             try:
                 self.flush_now()
+                self.insert_built()
             except StoreUnavailable:
                 time.sleep(min(self._retry_wait(), max(deadline - time.monotonic(), 0)))
+                continue
+            if self._spooled and not self._rows:
+                time.sleep(0.005)  # the builder is still at it
         # A batch the thread took just before we looked finishes under the lock.
         with self._flush_lock:
             pass
@@ -208,19 +283,31 @@ class RequestLogWriter:
         self._stopping = True
         self._wake.set()
         self.flush(timeout)
+        if self.builder is not None:
+            self.builder.stop()
 
     @property
     def pending(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + len(self._spooled)
 
     def status(self) -> WriterStatus:
         now = time.monotonic()
-        oldest = self._oldest_at
+        oldest = self._oldest_at if self._rows else None
+        if self._spooled:
+            try:
+                first = self._spooled[0][1]
+                oldest = min(oldest, first) if oldest is not None else first
+            except IndexError:  # stored meanwhile
+                pass
+        builder = None
+        if self.builder is not None:
+            builder = {"alive": self.builder.alive, "restarts": self.builder.restarts,
+                       "batches_waiting": len(self.builder.ready())}
         return WriterStatus(
             # Not started yet (no traffic) counts as alive: it starts on the first row.
-            alive=self._thread is None or self._thread.is_alive(),
-            pending=len(self._rows),
-            oldest_pending_age_s=round(now - oldest, 1) if oldest is not None and self._rows else None,
+            alive=(self._thread is None or self._thread.is_alive()) and (builder is None or builder["alive"]),
+            pending=self.pending,
+            oldest_pending_age_s=round(now - oldest, 1) if oldest is not None else None,
             rows_written=self.rows_written,
             rows_to_fallback=self.rows_to_fallback,
             rows_dropped=self.rows_dropped,
@@ -229,6 +316,7 @@ class RequestLogWriter:
             last_error_age_s=round(now - self._last_error_at, 1) if self._last_error_at else None,
             spool=self.spool.status() if self.spool is not None else None,
             rows_recovered=self.rows_recovered,
+            builder=builder,
         )
 
 
@@ -282,6 +370,96 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
             hook(batch)
         except Exception:  # e.g. trace linking; the rows themselves are safe
             log.exception("after-write hook %r failed", hook)
+
+
+def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_before: int | None = None) -> int:
+    """Store batch files of the builder that share their columns, in one insert (each
+    insert costs ClickHouse milliseconds of CPU whatever its size): into ClickHouse, else
+    the fallback table. Returns the rows stored; raises when neither store took them."""
+    import pyarrow as pa
+
+    from spanlens.core.models import RequestFallback
+    from spanlens.requestlog import queries
+
+    tables = []
+    for path in paths:
+        with pa.memory_map(str(path)) as source:
+            tables.append(pa.ipc.open_file(source).read_all())
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    exclude: set[str] = set()
+    if replay_before is not None:
+        replayed = [t for t in tables if int((t.schema.metadata or {}).get(b"first", b"0 0").split()[0]) < replay_before]
+        if replayed:
+            exclude = _stored_of_table(pa.concat_tables(replayed, promote_options="permissive"))
+            if writer:
+                writer.rows_recovered += sum(t.num_rows for t in replayed) - len(exclude)
+    count = table.num_rows - len(exclude)
+    if not count:
+        return 0
+    try:
+        queries.insert_request_files([str(p) for p in paths], table.schema.names, exclude_ids=sorted(exclude))
+        if writer:
+            writer.rows_written += count
+    except Exception as exc:
+        log.warning("ClickHouse refused %d rows, queued to fallback: %s", count, exc)
+        rows = [r for r in table.to_pylist() if r.get("id") not in exclude]
+        RequestFallback.objects.bulk_create(
+            [RequestFallback(row=storable(row), last_error=storable(str(exc)[:2000])) for row in rows],
+            batch_size=500,
+        )
+        if writer:
+            writer.rows_to_fallback += len(rows)
+        return len(rows)
+    if _after_write and "trace_id" in table.schema.names and "span_id" in table.schema.names:
+        import pyarrow.compute as pc
+
+        linked = table.filter(pc.and_(pc.is_valid(table["trace_id"]), pc.is_valid(table["span_id"])))
+        rows = [r for r in linked.to_pylist() if r.get("id") not in exclude]
+        for hook in _after_write if rows else ():
+            try:
+                hook(rows)
+            except Exception:
+                log.exception("after-write hook %r failed", hook)
+    return count
+
+
+def _same_columns(paths: list) -> list[list]:
+    """Consecutive batch files with the same columns, in order (one insert each)."""
+    import pyarrow as pa
+
+    groups: list[list] = []
+    last = None
+    for path in paths:
+        with pa.memory_map(str(path)) as source:
+            names = tuple(pa.ipc.open_file(source).schema.names)
+        if groups and names == last and len(groups[-1]) < 64:
+            groups[-1].append(path)
+        else:
+            groups.append([path])
+        last = names
+    return groups
+
+
+def _stored_of_table(table) -> set[str]:
+    """Ids of a replayed batch that ClickHouse or the fallback table already holds."""
+    from datetime import datetime, timedelta, timezone
+
+    from spanlens.core.models import RequestFallback
+    from spanlens.requestlog import queries
+
+    ids = [i for i in table["id"].to_pylist() if i]
+    if not ids:
+        return set()
+    try:
+        created = [c for c in table["created_at"].to_pylist() if c] if "created_at" in table.schema.names else []
+        since = (datetime.strptime(min(created)[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+                 - timedelta(minutes=5)) if created else datetime(1970, 1, 1, tzinfo=timezone.utc)
+        stored = queries.stored_request_ids(ids, since=since)
+        stored |= {str(v) for v in RequestFallback.objects.filter(row__id__in=ids).values_list("row__id", flat=True)}
+    except Exception as exc:  # stores down: replay everything rather than lose rows
+        log.warning("could not check replayed rows against the stores (%s); some may be written twice", exc)
+        return set()
+    return stored
 
 
 def storable(value):
@@ -362,11 +540,16 @@ def start_web_writer() -> RequestLogWriter:
         from spanlens.requestlog.spool import Spool
 
         writer.spool = Spool(settings.VAR_DIR / "spool", settings.LOG_SPOOL_MAX_MB * 1024 * 1024)
+        if settings.LOG_BUILD_PROCESS:
+            from spanlens.requestlog.builder import BuilderProcess
+
+            writer.builder = BuilderProcess(writer.spool.dir).start()
         try:
             writer.recover()
         except Exception:
             log.exception("spool replay failed; its files stay for the next start")
-        if writer.pending:
+        if writer.pending or writer.builder is not None:
+            # With a builder, a predecessor's rows arrive as batch files: take them in at once.
             writer._start()
     return writer
 

@@ -1,0 +1,83 @@
+"""The log builder's side of the log path: spool records become Arrow batches, batches
+become rows (once each), and odd token counts are kept in range and flagged."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+
+from proxy.auth import Tenant
+from proxy.logentry import PendingLog
+from spanlens.requestlog import builder, queries
+from spanlens.requestlog.spool import Spool
+from spanlens.requestlog.writer import _spool_record, write_built
+
+
+def pending(org: str, project: str, usage: dict | None = None) -> PendingLog:
+    entry = PendingLog(created_at=time.time(), tenant=Tenant(org, project, str(uuid.uuid4()), {}),
+                       provider="openai", endpoint="v1/chat/completions", method="POST", meta={})
+    entry.model = "gpt-4o-mini"
+    entry.status_code = 200
+    entry.request_body = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+    entry.response_raw = orjson.dumps({
+        "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+        "usage": usage if usage is not None else {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    })
+    return entry
+
+
+def test_token_counts_out_of_range_are_clamped_and_the_row_says_so(db):
+    org, project = str(uuid.uuid4()), str(uuid.uuid4())
+    normal = pending(org, project).to_row()
+    assert normal["prompt_tokens"] == 5 and normal["usage_clamped"] is False
+    negative = pending(org, project, {"prompt_tokens": -5, "completion_tokens": 2}).to_row()
+    assert negative["prompt_tokens"] == 0 and negative["usage_clamped"] is True
+    assert negative["cost_usd"] is None or float(negative["cost_usd"]) >= 0
+    huge = pending(org, project, {"prompt_tokens": 2**40, "completion_tokens": "x"}).to_row()
+    assert huge["prompt_tokens"] == 2**31 - 1 and huge["completion_tokens"] == 0
+    assert huge["total_tokens"] < 2**32 and huge["usage_clamped"] is True
+    # The flag belongs to one row: the next normal row is not flagged.
+    assert pending(org, project).to_row()["usage_clamped"] is False
+
+
+def test_spooled_calls_become_one_batch_file_and_then_rows_exactly_once(db, tmp_path):
+    org, project = str(uuid.uuid4()), str(uuid.uuid4())
+    spool = Spool(tmp_path / "spool", 10 * 1024 * 1024)
+    entries = [pending(org, project) for _ in range(5)]
+    positions = [spool.append(_spool_record(e)) for e in entries]
+    # A row already built (the judge's, a cache hit's) travels as a row, with fewer columns.
+    spool.append(_spool_record(pending(org, project).to_row() | {"origin": "eval_judge"}))
+
+    reader = builder.SpoolReader(spool.dir, (0, 0))
+    records, more = reader.read(100)
+    assert len(records) == 6 and not more
+    assert records[4][0] == positions[-1]
+    rows = [builder.build(r) for _, r in records]
+    path = builder.write_batch_file(tmp_path, records[-1][0], rows, records[0][0])
+    assert builder.position_of(path) == records[-1][0]
+    assert reader.read(100) == ([], False)  # nothing new since
+
+    assert write_built([path]) == 6
+    stored = queries.list_recent_requests(organization_id=org, limit=100)
+    assert {e.id for e in entries} < {r["id"] for r in stored}
+    assert len({r["id"] for r in stored}) == 6
+    # The same batch replayed after a crash (written by a previous process) adds nothing.
+    assert write_built([path], replay_before=records[0][0][0] + 1) == 0
+    assert len(queries.list_recent_requests(organization_id=org, limit=100)) == 6
+
+
+def test_a_reader_waits_for_a_record_being_written_and_moves_on_to_newer_segments(tmp_path):
+    spool = Spool(tmp_path / "spool", 10 * 1024 * 1024, segment_bytes=200)
+    first = spool.append({"row": {"id": "a" * 150}})
+    segment = spool.dir / f"{first[0]:08d}.spool"
+    with open(segment, "ab") as f:  # half a record: its writer has not finished
+        f.write((500).to_bytes(4, "little") + b"xx")
+    reader = builder.SpoolReader(spool.dir, (0, 0))
+    records, _ = reader.read(10)
+    assert [r["row"]["id"][0] for _, r in records] == ["a"]
+    second = spool.append({"row": {"id": "b" * 150}})  # a new segment (the first is past 200 bytes)
+    assert second[0] == first[0] + 1
+    records, _ = reader.read(10)
+    assert [r["row"]["id"][0] for _, r in records] == ["b"]
