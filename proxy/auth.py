@@ -38,6 +38,8 @@ class Tenant:
     scopes: frozenset = frozenset({"proxy", "ingest", "read", "admin"})
     expires_at: float | None = None  # wall-clock epoch seconds
     allowed_networks: tuple = ()  # ipaddress networks; empty: any address
+    # Budgets and rate limits on calls through this key to this project (spanlens.budgets).
+    limits: tuple = ()
 
 
 class AuthError(Exception):
@@ -130,12 +132,17 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
 
         policy = SecurityPolicy.objects.filter(project_id=project_id).first()
         enforced = (policy.injection == "block", policy.pii == "redact") if policy and policy.enforcing else None
+        from spanlens.budgets import enforce, rules
+
+        limits = rules.rules_for(str(key.organization_id), str(project_id), str(key.id))
+        enforce.seed(limits)
         return Tenant(
             str(key.organization_id), str(project_id), str(key.id), provider_keys,
             security_policy=enforced,
             scopes=frozenset(key.scopes or ()),
             expires_at=key.expires_at.timestamp() if key.expires_at else None,
             allowed_networks=networks(key.allowed_ips),
+            limits=limits,
         )
     finally:
         # Runs in a pool thread: a lookup is rare (cached), so don't hold a connection.
