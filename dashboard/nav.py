@@ -5,7 +5,7 @@ from spanlens.core import access as access_mod
 from spanlens.core import health
 from spanlens.core.models import Project
 
-SECTIONS = ("requests", "traces", "users", "security", "prompts", "evals", "datasets", "experiments", "annotation",
+SECTIONS = ("requests", "traces", "users", "security", "budgets", "prompts", "evals", "datasets", "experiments", "annotation",
             "settings", "shares")
 
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("spanlens.traces.urls")),
     path("", include("spanlens.sharing.urls")),
+    path("", include("spanlens.budgets.urls")),
     path("", include("spanlens.core.urls")),
     path("", include("evals.urls")),
     path("", include("dashboard.urls")),

@@ -139,8 +139,8 @@ def period_start(metric: str, now: float | None = None) -> float:
     return periods.window(metric, clock() if now is None else now)[1]
 
 
-def _seedable(rule: Rule) -> bool:
-    return rule.is_spend and not (rule.per_user and not rule.user_id)
+# Users whose spend a new "each end user" budget starts from, per window.
+SEED_USERS = 10_000
 
 
 def current_value(rule: Rule, subject: str = "", now: float | None = None) -> int:
@@ -148,27 +148,51 @@ def current_value(rule: Rule, subject: str = "", now: float | None = None) -> in
     request log (a restart, a new budget, Redis emptied)."""
     now = clock() if now is None else now
     period, start, end = periods.window(rule.metric, now)
-    key = counter_key(rule, subject or (rule.user_id if rule.per_user else ""), period)
+    subject = subject or (rule.user_id if rule.per_user else "")
+    key = counter_key(rule, subject, period)
     counters = get_counters()
     value = counters.get_many([key])[0]
-    if value is None and _seedable(rule):
-        value = _spend_from_log(rule, start)
+    if value is None and rule.is_spend and (subject or not rule.per_user):
+        value = _spend_from_log(rule, start, subject)
         counters.seed(key, value, int(end - now) + TTL_MARGIN_S)
         value = counters.get_many([key])[0] or value
     return value or 0
 
 
 def seed(rules: tuple[Rule, ...]) -> None:
-    """Start each spend counter of this window from the log when the proxy has none yet."""
+    """Start each spend counter of this window from the log when the proxy has none yet
+    (off the loop: with the key lookup)."""
     for rule in rules:
-        if _seedable(rule):
-            try:
+        if not rule.is_spend:
+            continue
+        try:
+            if rule.per_user and not rule.user_id:
+                _seed_each_user(rule)
+            else:
                 current_value(rule)
-            except Exception:  # the log away: count from zero rather than refuse to serve
-                log.warning("could not read budget %s's spend from the request log", rule.budget_id, exc_info=True)
+        except Exception:  # the log away: count from zero rather than refuse to serve
+            log.warning("could not read budget %s's spend from the request log", rule.budget_id, exc_info=True)
 
 
-def _spend_from_log(rule: Rule, start: float) -> int:
+def _seed_each_user(rule: Rule) -> None:
+    from datetime import datetime, timezone
+
+    from spanlens.requestlog import queries
+
+    now = clock()
+    period, start, end = periods.window(rule.metric, now)
+    ttl = int(end - now) + TTL_MARGIN_S
+    counters = get_counters()
+    # Once per window and backend: users who come later are counted from their first call.
+    if not counters.once(counter_key(rule, "", f"seeded-{period}"), ttl):
+        return
+    for user in queries.list_user_spend_since(organization_id=rule.organization_id,
+                                              since=datetime.fromtimestamp(start, timezone.utc),
+                                              project_id=rule.project_id or None, limit=SEED_USERS):
+        counters.seed(counter_key(rule, user["user_id"], period), to_units(Decimal(user["spend"])), ttl)
+
+
+def _spend_from_log(rule: Rule, start: float, subject: str) -> int:
     from datetime import datetime, timezone
 
     from spanlens.requestlog import queries
@@ -176,6 +200,6 @@ def _spend_from_log(rule: Rule, start: float) -> int:
     spent = queries.get_spend_since(
         organization_id=rule.organization_id, since=datetime.fromtimestamp(start, timezone.utc),
         project_id=rule.project_id or None, api_key_id=rule.api_key_id or None,
-        user_id=(rule.user_id or None) if rule.per_user else None,
+        user_id=subject if rule.per_user else None,
     )
     return to_units(spent)

@@ -50,6 +50,10 @@ class Budget(models.Model):
         return f"{who} in {self.project.name}" if self.project_id else who
 
     @property
+    def unit_label(self) -> str:
+        return {"usd_day": "/ day", "usd_month": "/ month"}.get(self.metric, "requests / minute")
+
+    @property
     def limit_label(self) -> str:
         if self.metric == self.Metric.RPM:
             return f"{int(self.limit)} requests / minute"

@@ -42,7 +42,7 @@ def to_usd(units: int) -> Decimal:
 def usd_text(amount: Decimal) -> str:
     """$1.00, $0.0036: cents, or as many decimals as a small amount needs (up to 8)."""
     amount = Decimal(amount)
-    if amount == amount.quantize(Decimal("0.01")) or abs(amount) >= 1:
+    if amount == amount.quantize(Decimal("0.01")) or abs(amount) >= Decimal("0.01"):
         return f"${amount:,.2f}"
     return "$" + format(amount.quantize(Decimal("0.00000001")).normalize(), "f")
 

@@ -659,3 +659,23 @@ def get_spend_since(
         params,
     )
     return Decimal(rows[0]["spend"]) if rows and rows[0]["spend"] else Decimal(0)
+
+
+def list_user_spend_since(
+    *, organization_id: str, since: datetime, project_id: str | None = None, limit: int = 5,
+    retention_days: int = 365,
+) -> list[dict]:
+    """The end users who spent most from `since` on (weighted by 1 / sample_rate)."""
+    where, params = _scope(organization_id, retention_days)
+    where += " AND created_at >= {since:DateTime64(3, 'UTC')} AND user_id IS NOT NULL AND user_id != ''"
+    params["since"] = format_ts(since)
+    if project_id:
+        where += " AND project_id = {project:UUID}"
+        params["project"] = str(project_id)
+    return get_engine().select(
+        "SELECT assumeNotNull(user_id) AS user_id, toString(sum(toDecimal64(ifNull(cost_usd, toDecimal64(0, 8)) "
+        "/ if(sample_rate > 0, sample_rate, 1), 8))) AS spend "
+        f"FROM requests WHERE {where} GROUP BY user_id ORDER BY sum(ifNull(cost_usd, toDecimal64(0, 8))) DESC, "
+        "user_id LIMIT {limit:UInt32}",
+        {**params, "limit": int(limit)},
+    )
