@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench bench-security clean check-env serve schema
+.PHONY: run test install migrate bench bench-security bench-limits clean check-env serve schema
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(STAMP)
 # Precision and recall of the security flags on the labelled corpus (seconds).
 bench-security: $(STAMP)
 	$(BIN)/python -m bench.security_flags
+
+# What a budget check adds to a call: in-process and Redis counters (seconds).
+bench-limits: $(STAMP)
+	$(BIN)/python -m bench.limits
 
 clean:
 	rm -rf $(VENV) var

@@ -18,13 +18,16 @@ PREFIX = "spanlens:budget:"
 # index of the first counter at its limit, or 0 when the call was counted.
 ADMIT_LUA = """
 local n = #KEYS
+local values = redis.call('MGET', unpack(KEYS))
 for i = 1, n do
-  local value = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if value >= tonumber(ARGV[i]) then return i end
+  if tonumber(values[i] or '0') >= tonumber(ARGV[i]) then return i end
 end
 for i = 1, n do
-  redis.call('INCRBY', KEYS[i], ARGV[2 * n + i])
-  redis.call('EXPIRE', KEYS[i], ARGV[n + i])
+  if values[i] then
+    redis.call('INCRBY', KEYS[i], ARGV[2 * n + i])
+  else
+    redis.call('SET', KEYS[i], ARGV[2 * n + i], 'EX', ARGV[n + i])
+  end
 end
 return 0
 """
