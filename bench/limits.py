@@ -18,21 +18,21 @@ import time
 import uuid
 from decimal import Decimal
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spanlens.settings")
-os.environ.setdefault("ENCRYPTION_KEY", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDA=")
-
-import django  # noqa: E402
-
-django.setup()
-
-from spanlens.budgets import counters, enforce  # noqa: E402
-from spanlens.budgets.rules import Rule, to_units  # noqa: E402
-
 TARGET_MS = 0.1
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 200}
 
 
-def rules() -> tuple[Rule, ...]:
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spanlens.settings")
+    os.environ.setdefault("ENCRYPTION_KEY", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDA=")
+    import django
+
+    django.setup()
+
+
+def rules():
+    from spanlens.budgets.rules import Rule, to_units
+
     org = str(uuid.uuid4())
     big = to_units(Decimal(10**9))
     return (
@@ -44,6 +44,8 @@ def rules() -> tuple[Rule, ...]:
 
 
 async def _time(store, calls: int) -> list[float]:
+    from spanlens.budgets import counters, enforce
+
     counters._counters = store
     enforce._rates[("openai", "gpt-4o-mini")] = (15.0, 60.0)
     limits = rules()
@@ -79,6 +81,9 @@ def _summary(samples: list[float]) -> dict:
 
 
 def measure(calls: int, redis_url: str | None) -> dict:
+    _setup()
+    from spanlens.budgets import counters
+
     result = {"target_ms": TARGET_MS, "in_process": _summary(asyncio.run(_time(counters.LocalCounters(), calls)))}
     if redis_url:
         try:
