@@ -8,6 +8,7 @@ cost, computed by the same engine as the dashboard, when the call has finished.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from spanlens.budgets.rules import TTL_MARGIN_S, Rule, to_units, to_usd, usd_tex
 
 log = logging.getLogger("spanlens.budgets")
 THRESHOLDS = (80, 100)
+MAX_SUBJECT = 256
 # (provider, model) -> spend units per prompt and per completion token, learnt in settle()
 # (off the loop, where reading the price table may touch the database).
 _rates: dict[tuple[str, str], tuple[float, float]] = {}
@@ -59,6 +61,9 @@ async def admit(rules: tuple[Rule, ...], user: str, provider: str, model: str | 
     """(refusal, None) when a budget is used up; (None, hold) otherwise, the hold naming the
     spend counters this call was counted on, for settle()."""
     now = clock()
+    if len(user) > MAX_SUBJECT:
+        # Headers can be long; counter keys stay short (one user, one key all the same).
+        user = "sha256:" + hashlib.sha256(user.encode()).hexdigest()
     checks = []
     applied = []
     amount = None
