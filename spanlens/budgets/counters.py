@@ -93,10 +93,6 @@ class LocalCounters:
             self._values[key] = [1, now + ttl]
             return True
 
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
     def _prune(self, now: float) -> None:
         self._values = {k: v for k, v in self._values.items() if v[1] > now}
         self._next_prune = now + 60
@@ -158,10 +154,6 @@ class RedisCounters:
     def once(self, key: str, ttl: int) -> bool:
         return bool(self._sync.set(key, 1, ex=ttl, nx=True))
 
-    def clear(self) -> None:
-        for key in self._sync.scan_iter(match=PREFIX + "*", count=1000):
-            self._sync.delete(key)
-
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._warned_at > 60:
@@ -181,8 +173,3 @@ def get_counters():
                 _counters = RedisCounters(settings.REDIS_URL) if settings.REDIS_URL else LocalCounters()
     return _counters
 
-
-def reset_counters() -> None:
-    """Forget the backend (settings changed, e.g. in tests)."""
-    global _counters
-    _counters = None

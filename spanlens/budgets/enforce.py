@@ -140,10 +140,6 @@ def _learn(provider: str, model: str) -> None:
 
 # --- the figures a budget is checked against -----------------------------------
 
-def period_start(metric: str, now: float | None = None) -> float:
-    return periods.window(metric, clock() if now is None else now)[1]
-
-
 # Users whose spend a new "each end user" budget starts from, per window.
 SEED_USERS = 10_000
 
