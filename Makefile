@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench bench-security bench-anomalies clean check-env serve schema
+.PHONY: run test install migrate bench bench-security bench-anomalies bench-limits clean check-env serve schema
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench-security: $(STAMP)
 # Detection rate and false alarms per day of the anomaly detector on generated series (seconds).
 bench-anomalies: $(STAMP)
 	$(BIN)/python -m bench.anomalies
+
+# What a budget check adds to a call: in-process and Redis counters (seconds).
+bench-limits: $(STAMP)
+	$(BIN)/python -m bench.limits
 
 clean:
 	rm -rf $(VENV) var

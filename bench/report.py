@@ -5,7 +5,7 @@ import os
 import platform
 import statistics
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -30,6 +30,7 @@ class Report:
     logpath: dict
     elapsed_s: float
     processes: list = None
+    limits: dict = field(default_factory=dict)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -131,7 +132,7 @@ def render(r: Report) -> str:
     by_key = {t.key: t for t in r.targets}
     main = f"spanlens-{cfg.server}"
     floor = f"pass-{cfg.server}"
-    main_keys = ["direct", floor, main, f"{main}-drop", "litellm", "portkey"]
+    main_keys = ["direct", floor, main, f"{main}-drop", f"{main}-limits", "litellm", "portkey"]
     lines: list[str] = []
     w = lines.append
 
@@ -201,6 +202,7 @@ def render(r: Report) -> str:
     stream_rows = _streams_section(r, w)
     recommended = _servers_section(r, n, w)
     log_cost = _logging_section(r, n, w, main)
+    _limits_section(r, n, w, main)
     rss = _memory_section(r, w, by_key.get(main))
     insert_rps, dash = _logpath_section(r, w)
     _targets_section(r, n, w, main, floor, stream_rows, log_cost, rss, insert_rps, dash)
@@ -336,6 +338,25 @@ def _memory_section(r: Report, w, target) -> float | None:
           f"({(s1 - s0) / s0 * 100:+.1f}%)")
     w("")
     return growth
+
+
+def _limits_section(r: Report, n: Numbers, w, main: str) -> None:
+    """Budgets and rate limits: the check timed on its own, and the same server with four budgets on."""
+    from bench.limits import table
+
+    w("## What budget checks cost (same server; a project with four budgets, none reached)")
+    w("")
+    on, off = n.p(f"{main}-limits", "json", 1, 50), n.p(main, "json", 1, 50)
+    if on is not None and off is not None and on == on and off == off:  # both rows ran
+        w(f"- Non-streaming c=1 p50: {on:.3f} ms with budgets vs {off:.3f} ms without "
+          f"({(on - off) * 1000:+.0f} µs, within run-to-run noise when small)")
+    if r.limits.get("error"):
+        w(f"- The check on its own could not be timed: {r.limits['error']}")
+    elif r.limits:
+        w("- The check on its own (`make bench-limits`, enforce.admit with four rules):")
+        w("")
+        w(table(r.limits))
+    w("")
 
 
 def _logpath_section(r: Report, w) -> tuple[float | None, dict]:

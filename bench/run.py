@@ -103,7 +103,8 @@ def build_targets(cfg: Config, upstream: Upstream, tmp: Path) -> list[T.Target]:
     skip_reason = "skipped in quick mode" if cfg.quick else "skipped by BENCH_SKIP"
     litellm = T.litellm(upstream.url, tmp, skip_reason if "litellm" in cfg.skip else None)
     portkey = T.portkey(upstream.url, tmp, skip_reason if "portkey" in cfg.skip else None)
-    main = [direct, passes[0], spans[0], T.spanlens_unlogged(spans[0]), litellm, portkey]
+    main = [direct, passes[0], spans[0], T.spanlens_unlogged(spans[0]), T.spanlens_limited(spans[0], setup),
+            litellm, portkey]
     if "cache" not in cfg.skip:
         main.append(T.spanlens_cached(spans[0]))
     if "inproc" not in cfg.skip:
@@ -226,6 +227,17 @@ def run_logpath(cfg: Config, tmp: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_limits(cfg: Config, tmp: Path) -> dict:
+    var = tmp / "var-limits"
+    var.mkdir()
+    argv = [sys.executable, "-m", "bench.limits", "--json", "--calls", "2000" if cfg.quick else "20000"]
+    out = subprocess.run(argv, cwd=ROOT, env=T.spanlens_env(var, "http://127.0.0.1:9"), capture_output=True,
+                         text=True, timeout=300)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1][:300] if out.stderr.strip() else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     cfg = Config.from_env()
     started = time.time()
@@ -251,14 +263,16 @@ def main() -> int:
         upstream.stop()
     logged = {}
     for t in targets:
-        if t.key.startswith("spanlens-") and not t.key.endswith(("-drop", "-cache")) and t.server and t.server.proc:
+        if t.key.startswith("spanlens-") and not t.key.endswith(("-drop", "-cache", "-limits")) and t.server and t.server.proc:
             try:
                 logged[t.key] = T.spanlens_logged(t)
             except RuntimeError as exc:
                 logged[t.key] = {"error": str(exc)[-200:]}
     logpath = run_logpath(cfg, tmp) if "logpath" not in cfg.skip else {"error": "skipped by BENCH_SKIP"}
+    limits = run_limits(cfg, tmp)
     report = Report(cfg=cfg, targets=targets, cells=cells, streams=streams, soak=soak, peaks=peaks,
-                    logged=logged, logpath=logpath, elapsed_s=time.time() - started, processes=processes)
+                    logged=logged, logpath=logpath, elapsed_s=time.time() - started, processes=processes,
+                    limits=limits)
     text = render(report)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(text)

@@ -187,6 +187,18 @@ def spanlens_unlogged(of: Target) -> Target:
     return target
 
 
+def spanlens_limited(of: Target, setup: dict) -> Target:
+    """The same server, each call through a project with four budgets (none reached): the
+    price of checking budgets and rate limits, with in-process counters."""
+    target = Target(f"{of.key}-limits", f"{of.label}, budgets and rate limits on (4 rules)",
+                    base_url=of.base_url, path=of.path,
+                    headers={**of.headers, "Authorization": f"Bearer {setup.get('limits_api_key', '')}",
+                             "x-spanlens-user": "bench-user"},
+                    unavailable=of.unavailable if setup.get("limits_api_key") else "not available: no limited key")
+    target.server = of.server
+    return target
+
+
 def litellm(upstream_url: str, tmp: Path, skip: str | None) -> Target:
     target = Target("litellm", "LiteLLM proxy", startup_timeout=180)
     reason = skip or installers.ensure_litellm()

@@ -5,8 +5,8 @@ from spanlens.core import access as access_mod
 from spanlens.core import health
 from spanlens.core.models import Project
 
-SECTIONS = ("requests", "traces", "users", "sessions", "savings", "anomalies", "security", "prompts", "evals",
-            "datasets", "experiments", "annotation", "alerts", "settings", "shares")
+SECTIONS = ("requests", "traces", "users", "sessions", "savings", "anomalies", "security", "budgets", "prompts",
+            "evals", "datasets", "experiments", "annotation", "alerts", "settings", "shares")
 
 
 def nav(request) -> dict:

@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 from django.conf import settings
 
-from proxy import auth, cache, paths, security, upstream
+from proxy import auth, cache, limits, paths, security, upstream
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
@@ -76,14 +76,14 @@ async def _lifespan(receive, send):
             return
 
 
-async def _json(send, status: int, payload: dict) -> None:
+async def _json(send, status: int, payload: dict, headers=()) -> None:
     body = orjson.dumps(payload)
-    await send({"type": "http.response.start", "status": status, "headers": _JSON})
+    await send({"type": "http.response.start", "status": status, "headers": [*_JSON, *headers] if headers else _JSON})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _error(send, status: int, message: str) -> None:
-    await _json(send, status, {"success": False, "error": message})
+async def _error(send, status: int, message: str, headers=()) -> None:
+    await _json(send, status, {"success": False, "error": message}, headers)
 
 
 async def _read_body(receive) -> bytes:
@@ -175,6 +175,10 @@ async def handle(scope, receive, send):
         await cache.serve(send, hit, entry, adapter, prepared)
         now = time.perf_counter()
         _finish(entry, started, now, now, sample)
+        return
+    # Budgets and rate limits: checked for calls that would reach the provider (a cache hit is free).
+    if tenant.limits and (refused := await limits.refusal(tenant, entry, prepared, parsed)):
+        await _fail(send, entry, started, time.perf_counter(), 429, refused.message, sample, limits.headers(refused))
         return
     base = settings.UPSTREAM_BASE_URLS.get(provider)
     url = adapter.upstream_url(base, rest, scope["query_string"], key)
@@ -337,10 +341,10 @@ def _record_and_close(fn, *args, **kwargs) -> None:
         connections.close_all()
 
 
-async def _fail(send, entry, started, upstream_started, status, message, sample) -> None:
+async def _fail(send, entry, started, upstream_started, status, message, sample, headers=()) -> None:
     entry.status_code = status
     entry.error_message = message
-    await _error(send, status, message)
+    await _error(send, status, message, headers)
     _finish(entry, started, upstream_started, time.perf_counter(), sample)
 
 
@@ -352,5 +356,7 @@ def _finish(entry, started, upstream_started, upstream_done, sample) -> None:
     entry.proxy_overhead_ms = int(round(max(total_ms - upstream_ms, 0)))
     observe_call(entry.provider, entry.status_code, total_ms - upstream_ms)
     if sample == "drop" or (sample == "errors" and entry.status_code < 400):
+        if entry.budget_hold is not None:
+            limits.settle_unlogged(entry)
         return
     get_writer().enqueue(entry)

@@ -40,6 +40,8 @@ class Tenant:
     allowed_networks: tuple = ()  # ipaddress networks; empty: any address
     # The project's response cache for calls without x-spanlens-cache: its TTL, 0 when off.
     cache_ttl_s: int = 0
+    # Budgets and rate limits on calls through this key to this project (spanlens.budgets).
+    limits: tuple = ()
 
 
 class AuthError(Exception):
@@ -133,6 +135,10 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
         policy = SecurityPolicy.objects.filter(project_id=project_id).first()
         cache_ttl_s = Project.objects.filter(id=project_id).values_list("response_cache_ttl_s", flat=True).first() or 0
         enforced = (policy.injection == "block", policy.pii == "redact") if policy and policy.enforcing else None
+        from spanlens.budgets import enforce, rules
+
+        limits = rules.rules_for(str(key.organization_id), str(project_id), str(key.id))
+        enforce.seed(limits)
         return Tenant(
             str(key.organization_id), str(project_id), str(key.id), provider_keys,
             security_policy=enforced,
@@ -140,6 +146,7 @@ def _load(raw_key: str, project_override: str | None) -> Tenant | None:
             expires_at=key.expires_at.timestamp() if key.expires_at else None,
             allowed_networks=networks(key.allowed_ips),
             cache_ttl_s=cache_ttl_s,
+            limits=limits,
         )
     finally:
         # Runs in a pool thread: a lookup is rare (cached), so don't hold a connection.

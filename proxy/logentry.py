@@ -19,6 +19,7 @@ class PendingLog:
         "id", "created_at", "tenant", "provider", "provider_key_id", "endpoint", "method", "model",
         "stream", "request_body", "response_raw", "status_code", "latency_ms", "proxy_overhead_ms",
         "truncated", "error_message", "meta", "log_body", "client_gone", "price_free", "redacted",
+        "budget_hold",
     )
 
     def __init__(self, *, created_at: float, tenant, provider: str, endpoint: str, method: str, meta: dict):
@@ -46,12 +47,12 @@ class PendingLog:
         self.log_body = meta.get("log_body") or "full"
         # Findings a project policy redacted before forwarding: the stored body no longer holds them.
         self.redacted: list[dict] = []
+        # The budget counters this call was counted on with an estimate (spanlens.budgets.enforce).
+        self.budget_hold: tuple | None = None
 
-    def to_row(self) -> dict:
-        from spanlens.requestlog.queries import format_ts
-
-        if self.id is None:
-            self.id = str(uuid.uuid4())
+    def priced(self):
+        """(parsed, usage, model, cut_short, cost, cost_source) of the call as it ended; the
+        budget counters get the cost here, whether or not the row is stored."""
         adapter = ADAPTERS[self.provider]
         reset_clamped()
         parsed = None
@@ -60,7 +61,6 @@ class PendingLog:
                 parsed = adapter.reassemble_stream(self.response_raw, self.model)
             else:
                 parsed = adapter.parse_response(self.response_raw, self.model)
-        body = parsed.body if parsed else None
         usage = parsed.usage if parsed else Usage(model=self.model)
         model = usage.model or self.model or ""
         # A stream without its terminal event ended early: its usage is missing or partial.
@@ -69,6 +69,25 @@ class PendingLog:
         estimate = (cut_short or (self.stream and self.status_code < 400 and not usage.total_tokens)) \
             and bool(model) and not (parsed and parsed.error)
         cost, cost_source = row_cost(self, usage, model, parsed, estimate=estimate)
+        hold, self.budget_hold = self.budget_hold, None
+        if hold:
+            from spanlens.budgets.enforce import settle
+
+            try:
+                settle(hold, cost, model)
+            except Exception:  # Redis away: the estimate stands; the row must still be written
+                import logging
+
+                logging.getLogger("spanlens.budgets").warning("could not settle a call's budget spend", exc_info=True)
+        return parsed, usage, model, cut_short, cost, cost_source
+
+    def to_row(self) -> dict:
+        from spanlens.requestlog.queries import format_ts
+
+        if self.id is None:
+            self.id = str(uuid.uuid4())
+        parsed, usage, model, cut_short, cost, cost_source = self.priced()
+        body = parsed.body if parsed else None
         prompt, completion = usage.prompt_tokens, usage.completion_tokens
         cache_read, cache_write = usage.cache_read_tokens, usage.cache_write_tokens
 

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "spanlens.anomalies",
     "spanlens.mcp_server",
     "spanlens.backups",
+    "spanlens.budgets",
     "dashboard",
     "evals",
     "spanlens.alerts",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("spanlens.metrics.urls")),
     path("", include("spanlens.backups.urls")),
     path("", include("spanlens.sharing.urls")),
+    path("", include("spanlens.budgets.urls")),
     path("", include("spanlens.core.urls")),
     path("", include("evals.urls")),
     path("", include("spanlens.savings.urls")),

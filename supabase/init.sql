@@ -1193,6 +1193,31 @@ END IF;
 END
 $spanlens$;
 
+-- budgets.0001_budgets
+DO $spanlens$
+BEGIN
+IF NOT EXISTS (SELECT 1 FROM "django_migrations" WHERE "app" = 'budgets' AND "name" = '0001_budgets') THEN
+  CREATE TABLE IF NOT EXISTS "budgets_budget" ("id" uuid NOT NULL PRIMARY KEY, "scope" varchar(10) NOT NULL, "user_id" varchar(256) NOT NULL, "metric" varchar(10) NOT NULL, "limit" numeric(18, 8) NOT NULL, "created_at" timestamp with time zone NOT NULL, "api_key_id" uuid NULL, "organization_id" uuid NOT NULL, "project_id" uuid NULL);
+  BEGIN
+      ALTER TABLE "budgets_budget" ADD CONSTRAINT "budgets_budget_api_key_id_e5ab6103_fk_core_apikey_id" FOREIGN KEY ("api_key_id") REFERENCES "core_apikey" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "budgets_budget" ADD CONSTRAINT "budgets_budget_organization_id_4261e073_fk_core_organization_id" FOREIGN KEY ("organization_id") REFERENCES "core_organization" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  BEGIN
+      ALTER TABLE "budgets_budget" ADD CONSTRAINT "budgets_budget_project_id_d8734add_fk_core_project_id" FOREIGN KEY ("project_id") REFERENCES "core_project" ("id") DEFERRABLE INITIALLY DEFERRED;
+    EXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;
+    END;
+  CREATE INDEX IF NOT EXISTS "budgets_budget_api_key_id_e5ab6103" ON "budgets_budget" ("api_key_id");
+  CREATE INDEX IF NOT EXISTS "budgets_budget_organization_id_4261e073" ON "budgets_budget" ("organization_id");
+  CREATE INDEX IF NOT EXISTS "budgets_budget_project_id_d8734add" ON "budgets_budget" ("project_id");
+  INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('budgets', '0001_budgets', now());
+END IF;
+END
+$spanlens$;
+
 -- core.0007_project_response_cache_ttl
 DO $spanlens$
 BEGIN
@@ -1413,7 +1438,7 @@ DO $spanlens$
 DECLARE t text;
 BEGIN
 IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('anon', 'authenticated') LIMIT 1) THEN
-  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'evals_prompt', 'evals_promptversion', 'evals_promptlabelmove', 'evals_promptlabel', 'evals_promptexperiment', 'evals_dataset', 'evals_datasetitem', 'evals_datasetupload', 'evals_evalrun', 'evals_evalresult', 'evals_evaluator', 'evals_judgeverdict', 'core_unpricedmodel', 'evals_experiment', 'evals_experimentitem', 'evals_experimentrun', 'evals_experimentresult', 'evals_experimentscore', 'evals_experimentvariant', 'evals_annotationqueue', 'evals_annotationitem', 'evals_scoreconfig', 'evals_annotation', 'alerts_channel', 'alerts_alertrule', 'alerts_alertrule_channels', 'alerts_notification', 'alerts_delivery', 'alerts_alertkey', 'anomalies_anomaly', 'anomalies_anomalysnapshot', 'axes_accessattempt', 'axes_accesslog', 'axes_accessfailurelog', 'axes_accessattemptexpiration', 'savings_modeltier', 'security_securitypolicy', 'django_session', 'sharing_savedview', 'sharing_defaultview', 'sharing_share', 'traces_span', 'traces_trace'] LOOP
+  FOREACH t IN ARRAY ARRAY['django_migrations', 'django_content_type', 'auth_permission', 'auth_group', 'auth_group_permissions', 'auth_user', 'auth_user_groups', 'auth_user_user_permissions', 'django_admin_log', 'core_organization', 'core_requestfallback', 'core_modelprice', 'core_project', 'core_apikey', 'core_providerkey', 'core_membership', 'core_heartbeat', 'core_invitation', 'core_auditevent', 'evals_prompt', 'evals_promptversion', 'evals_promptlabelmove', 'evals_promptlabel', 'evals_promptexperiment', 'evals_dataset', 'evals_datasetitem', 'evals_datasetupload', 'evals_evalrun', 'evals_evalresult', 'evals_evaluator', 'evals_judgeverdict', 'core_unpricedmodel', 'evals_experiment', 'evals_experimentitem', 'evals_experimentrun', 'evals_experimentresult', 'evals_experimentscore', 'evals_experimentvariant', 'evals_annotationqueue', 'evals_annotationitem', 'evals_scoreconfig', 'evals_annotation', 'alerts_channel', 'alerts_alertrule', 'alerts_alertrule_channels', 'alerts_notification', 'alerts_delivery', 'alerts_alertkey', 'anomalies_anomaly', 'anomalies_anomalysnapshot', 'axes_accessattempt', 'axes_accesslog', 'axes_accessfailurelog', 'axes_accessattemptexpiration', 'budgets_budget', 'savings_modeltier', 'security_securitypolicy', 'django_session', 'sharing_savedview', 'sharing_defaultview', 'sharing_share', 'traces_span', 'traces_trace'] LOOP
     IF to_regclass(format('%I', t)) IS NOT NULL THEN
       EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     END IF;

@@ -6,6 +6,7 @@ module builds SQL for the request log.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Iterable
 
 from spanlens.requestlog import weighting as W
@@ -712,5 +713,51 @@ def list_top_flagged(
         f"SELECT {key} AS key, count() AS calls, "
         f"countIf({FLAG_GROUPS['pii']}) AS pii_calls, countIf({FLAG_GROUPS['injection']}) AS injection_calls "
         f"FROM requests WHERE {where} GROUP BY key HAVING key != '' ORDER BY calls DESC, key LIMIT {{limit:UInt32}}",
+        {**params, "limit": int(limit)},
+    )
+
+
+def get_spend_since(
+    *, organization_id: str, since: datetime, project_id: str | None = None, api_key_id: str | None = None,
+    user_id: str | None = None, retention_days: int = 365,
+) -> Decimal:
+    """What one budget's subject spent from `since` on, each row weighted by 1 / sample_rate
+    (a budget's counter starts from this when the proxy has no live figure)."""
+    where, params = _scope(organization_id, retention_days)
+    where += " AND created_at >= {since:DateTime64(3, 'UTC')}"
+    params["since"] = format_ts(since)
+    if project_id:
+        where += " AND project_id = {project:UUID}"
+        params["project"] = str(project_id)
+    if api_key_id:
+        where += " AND api_key_id = {key:UUID}"
+        params["key"] = str(api_key_id)
+    if user_id:
+        where += " AND user_id = {user:String}"
+        params["user"] = user_id
+    rows = get_engine().select(
+        "SELECT toString(sum(toDecimal64(ifNull(cost_usd, toDecimal64(0, 8)) / if(sample_rate > 0, sample_rate, 1), 8)))"
+        f" AS spend FROM requests WHERE {where}",
+        params,
+    )
+    return Decimal(rows[0]["spend"]) if rows and rows[0]["spend"] else Decimal(0)
+
+
+def list_user_spend_since(
+    *, organization_id: str, since: datetime, project_id: str | None = None, limit: int = 5,
+    retention_days: int = 365,
+) -> list[dict]:
+    """The end users who spent most from `since` on (weighted by 1 / sample_rate)."""
+    where, params = _scope(organization_id, retention_days)
+    where += " AND created_at >= {since:DateTime64(3, 'UTC')} AND user_id IS NOT NULL AND user_id != ''"
+    params["since"] = format_ts(since)
+    if project_id:
+        where += " AND project_id = {project:UUID}"
+        params["project"] = str(project_id)
+    return get_engine().select(
+        "SELECT assumeNotNull(user_id) AS user_id, toString(sum(toDecimal64(ifNull(cost_usd, toDecimal64(0, 8)) "
+        "/ if(sample_rate > 0, sample_rate, 1), 8))) AS spend "
+        f"FROM requests WHERE {where} GROUP BY user_id ORDER BY sum(ifNull(cost_usd, toDecimal64(0, 8))) DESC, "
+        "user_id LIMIT {limit:UInt32}",
         {**params, "limit": int(limit)},
     )

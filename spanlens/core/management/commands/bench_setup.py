@@ -38,7 +38,24 @@ class Command(BaseCommand):
             "organization_id": str(org.id),
             "project_id": str(project.id),
             "api_key": created.raw_key,
+            "limits_api_key": _limited_key(org, provider_secret),
         }))
+
+
+def _limited_key(org, provider_secret: str) -> str:
+    """A key into a second project whose calls pass four budgets none of the load reaches:
+    the benchmark's "limits on" row (spend per day and month, requests per minute, each user)."""
+    from spanlens.budgets import services as budgets
+
+    project = services.create_project(org, "Bench limited")
+    for provider in ("openai", "anthropic"):
+        services.add_provider_key(project, provider, provider_secret, name=f"bench {provider}")
+    huge = "1000000000"
+    budgets.create_budget(org, scope="project", metric="usd_day", limit=huge, project=project)
+    budgets.create_budget(org, scope="project", metric="usd_month", limit=huge, project=project)
+    budgets.create_budget(org, scope="project", metric="rpm", limit="10000000", project=project)
+    budgets.create_budget(org, scope="user", metric="usd_day", limit=huge, project=project)
+    return services.create_api_key(project, name="bench limited").raw_key
 
 
 def _logged() -> dict:

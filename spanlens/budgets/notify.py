@@ -1,0 +1,46 @@
+"""A budget reached 80 % or 100 % of its limit in the current window: an alert through the
+organization's "Budget reached" rules (or the owners' email when it has none)."""
+from __future__ import annotations
+
+import logging
+import threading
+from decimal import Decimal
+
+from spanlens.budgets.rules import usd_text
+
+log = logging.getLogger("spanlens.budgets")
+
+
+def threshold_crossed(budget_id: str, percent: int, *, subject: str = "", spent_usd: Decimal | None = None) -> None:
+    """Called once per budget, window and threshold (from the log writer's thread)."""
+    who = f" for user {subject}" if subject else ""
+    spent = f" (spent {usd_text(spent_usd)})" if spent_usd is not None else ""
+    log.warning("Budget %s reached %d%%%s%s.", budget_id, percent, who, spent)
+    # The alert reads the database and queues deliveries: not on the log writer's thread.
+    threading.Thread(target=_alert, args=(budget_id, percent, subject, spent_usd), daemon=True,
+                     name="budget-alert").start()
+
+
+def _alert(budget_id: str, percent: int, subject: str, spent_usd: Decimal | None) -> None:
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    from spanlens.alerts.services import fire_external
+    from spanlens.budgets.models import Budget
+
+    try:
+        budget = Budget.objects.filter(id=budget_id).select_related("project", "api_key").first()
+        if budget is None:
+            return
+        who = f" for user {subject}" if subject else ""
+        title = f"Budget {percent} % used{who}: {budget}"
+        detail = (f"{usd_text(spent_usd)} of {usd_text(budget.limit)}" if spent_usd is not None
+                  else f"limit {usd_text(budget.limit)}")
+        # One alert per budget, subject, threshold and window: the cooldown spans the window.
+        fire_external(budget.organization_id, "budget", title, detail,
+                      f"budget:{budget.id}:{subject}:{percent}", cooldown_minutes=60 * 24,
+                      url=f"{settings.WEB_URL}/budgets/", value=float(percent))
+    except Exception:  # an alert that cannot be sent must not disturb the proxy
+        log.exception("could not send the alert for budget %s", budget_id)
+    finally:
+        close_old_connections()

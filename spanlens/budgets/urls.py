@@ -1,0 +1,7 @@
+from django.urls import path
+
+from spanlens.budgets import views
+
+urlpatterns = [
+    path("budgets/", views.budgets_page, name="budgets"),
+]
