@@ -1,6 +1,6 @@
 """The code blocks of the documentation, as a reader would copy them.
 
-Every ```python and ```bash block in docs/ is an example. A block is run unless the HTML
+Every ```python and ```bash block in docs/ and the README is an example. A block is run unless the HTML
 comment right above it says why it cannot be here:
 
     <!-- example: not run (needs Docker) -->
@@ -37,13 +37,13 @@ class Example:
 
 def examples() -> list[Example]:
     found: list[Example] = []
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         text = page.read_text()
         for match in _BLOCK.finditer(text):
             before = match.group("before")
             why = _NOT_RUN.search(before)
             found.append(Example(
-                page=str(page.relative_to(DOCS)), line=text.count("\n", 0, match.start("code")), lang=match.group("lang"),
+                page=str(page.relative_to(DOCS if page.parent != ROOT else ROOT)), line=text.count("\n", 0, match.start("code")), lang=match.group("lang"),
                 code=match.group("code"), not_run=why.group("why") if why else None,
                 continues="example: continues" in before,
             ))

@@ -168,7 +168,7 @@ def _run(example, server, tmp_path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-PAGES = sorted({e.page for e in EXAMPLES}, key=lambda p: (p != "quickstart.md", p))
+PAGES = sorted({e.page for e in EXAMPLES}, key=lambda p: (p not in ("README.md", "quickstart.md"), p))
 
 
 @pytest.mark.timeout(900)
