@@ -155,7 +155,12 @@ def _values(server) -> dict[str, str]:
 
 def _run(example, server, tmp_path) -> subprocess.CompletedProcess:
     code = docs_examples.substitute(example.code, _values(server))
+    from tests import mock_upstream as mock
+
+    # The reader's shell: their Spanlens key, and an OpenAI key and endpoint of their own for
+    # the examples that call OpenAI directly (the mock's, here).
     env = {**server["env"], "SPANLENS_API_KEY": server["key"], "SPANLENS_BASE_URL": server["url"],
+           "OPENAI_BASE_URL": f"{server['mock'].url}/v1", "OPENAI_API_KEY": mock.OPENAI_KEY,
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     if example.lang == "python":
         script = tmp_path / "example.py"
