@@ -184,16 +184,20 @@ def check_env() -> str:
 
 def api_reference() -> str:
     _django()
-    try:
-        from spanlens.api_schema import openapi_document  # noqa: F401 (present once the API is described)
-    except ImportError:
-        return "The endpoints are described in the pages of each area."
-    spec = openapi_document()
-    out = ["| method | path | summary |", "|---|---|---|"]
+    from spanlens.openapi.spec import document
+
+    spec = document()
+    out: list[str] = []
+    by_tag: dict[str, list[str]] = {}
     for path, operations in sorted(spec.get("paths", {}).items()):
         for method, operation in operations.items():
-            if method in ("get", "post", "put", "patch", "delete"):
-                out.append(f"| `{method.upper()}` | `{path}` | {operation.get('summary', '')} |")
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            tag = (operation.get("tags") or ["Other"])[0]
+            summary = (operation.get("summary") or "").replace("|", "\\|")
+            by_tag.setdefault(tag, []).append(f"| `{method.upper()}` | `{path}` | {summary} |")
+    for tag in sorted(by_tag):
+        out += [f"### {tag}\n", "| method | path | what it does |", "|---|---|---|", *by_tag[tag], ""]
     return "\n".join(out)
 
 
