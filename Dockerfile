@@ -15,9 +15,12 @@ RUN mkdir -p spanlens proxy dashboard evals \
  && if [ "$EMBEDDED" != "1" ]; then pip uninstall -y chdb-core-lite pandas pyarrow numpy; fi
 COPY . .
 # Editable: the code stays in /app (BASE_DIR holds clickhouse/, templates/, static/).
+# The documentation site is built into /app/site and served at /docs/.
 RUN pip install --no-deps --no-build-isolation -e . \
  && mkdir -p static \
  && SPANLENS_VAR_DIR=/tmp/build-var STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput -v 0 \
+ && pip install "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" \
+ && SPANLENS_VAR_DIR=/tmp/build-var NO_MKDOCS_2_WARNING=1 mkdocs build --quiet \
  && rm -rf /tmp/build-var \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
  && rm -rf tests bench .git

@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate bench bench-security bench-anomalies bench-limits clean check-env serve schema
+.PHONY: run test install migrate bench bench-security bench-anomalies bench-limits clean check-env serve schema docs
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,8 +19,19 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py clickhouse_migrate
 
-run: $(STAMP)
+run: $(STAMP) site/index.html
 	PORT=$(PORT) $(BIN)/python manage.py run_embedded
+
+# The documentation site (docs/, MkDocs): static files in site/ that open from disk and
+# are served at /docs/. Built once by `make run`; `make docs` rebuilds it.
+DOCS_SOURCES := mkdocs.yml $(wildcard docs/*.md docs/*/*.md docs/hooks.py) bench/results/latest.md
+site/index.html: $(STAMP) $(DOCS_SOURCES)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+	@echo "Built site/ — open site/index.html, or http://localhost:$(PORT)/docs/ while make run is up."
+
 
 test: $(STAMP)
 	bash scripts/test.sh

@@ -21,6 +21,8 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from spanlens.env import ConfigError, env_bool, env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The built documentation (make docs), served at /docs/.
+DOCS_SITE_DIR = env_str("DOCS_SITE_DIR", str(BASE_DIR / "site"))
 VAR_DIR = Path(env_str("SPANLENS_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "spanlens.mcp_server",
     "spanlens.backups",
     "spanlens.budgets",
+    "spanlens.docsite",
     "dashboard",
     "evals",
     "spanlens.alerts",

@@ -5,6 +5,7 @@ from dashboard import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("spanlens.docsite.urls")),
     path("", include("spanlens.home.urls")),
     path("", include("spanlens.traces.urls")),
     path("", include("spanlens.otel.urls")),
