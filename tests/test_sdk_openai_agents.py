@@ -98,7 +98,7 @@ def test_an_agent_run_with_a_tool_call_becomes_one_trace(spanlens_server, api_ke
     assert linked.cost_usd is not None and float(linked.cost_usd) > 0
 
 
-def test_a_failing_tool_marks_the_trace_and_a_run_inside_a_spanlens_trace_joins_it(
+def test_a_failing_tool_marks_its_span_and_a_run_inside_a_spanlens_trace_joins_it(
         spanlens_server, api_key, upstream, provider_keys, processor):
     @agents.function_tool
     def get_weather(city: str, unit: str, days: list[int]) -> str:
