@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "spanlens.traces",
     "spanlens.sharing",
     "spanlens.security",
+    "spanlens.openapi",
     "dashboard",
     "evals",
 ]

@@ -5,6 +5,7 @@ from dashboard import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("spanlens.openapi.urls")),
     path("", include("spanlens.traces.urls")),
     path("", include("spanlens.sharing.urls")),
     path("", include("spanlens.core.urls")),
