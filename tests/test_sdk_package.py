@@ -18,6 +18,8 @@ from django.db import connection
 from tests import mock_upstream as mock
 from tests.procs import ROOT, base_env, database_url_for, free_port, spawn
 
+# Building a venv and installing into it takes longer than the suite's 120 s default on a busy machine.
+pytestmark = pytest.mark.timeout(360)
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -93,24 +95,42 @@ def test_the_readme_agent_traces_against_a_server_process(sdk_venv, tmp_path, te
     # The server decrypts the provider key this process stored: the same ENCRYPTION_KEY.
     env = base_env(tmp_path, DATABASE_URL=test_database_url, REDIS_URL=REDIS, OPENAI_BASE_URL=mock_upstream.url,
                    ENCRYPTION_KEY=settings.ENCRYPTION_KEY)
+    # The server's own request log (embedded chDB in tmp_path) needs its tables first.
+    _run([sys.executable, "manage.py", "clickhouse_migrate"], cwd=ROOT, env=env)
     argv = [sys.executable, "-m", "uvicorn", "spanlens.asgi:application", "--port", str(port), "--log-level", "warning"]
     with spawn(argv, env, url=f"{url}/health") as server:
-      try:
-            script = _readme_agent().replace('"sl_live_..."', repr(key)).replace('"http://localhost:8000"', repr(url))
-            (tmp_path / "agent.py").write_text(script)
-            out = _run([str(sdk_venv / "bin" / "python"), "agent.py"], cwd=tmp_path,
-                       env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
-            assert out.stdout.strip() == mock.REPLY
+        try:
+            _trace_the_readme_agent(sdk_venv, tmp_path, url, key)
+        except Exception:
+            server.terminate()
+            print(server.communicate(timeout=20)[0][-3000:])  # the server's side of the failure
+            raise
 
-            headers = {"Authorization": f"Bearer {key}"}
-            [trace] = httpx.get(f"{url}/api/v1/traces?name=support-agent", headers=headers).json()["data"]
-            assert (trace["status"], trace["user_id"], trace["session_id"]) == ("completed", "cust-42", "chat-7")
-            spans = httpx.get(f"{url}/api/v1/traces/{trace['id']}", headers=headers).json()["data"]["spans"]
-            assert sorted((s["name"], s["span_type"]) for s in spans) == [
-                ("gpt-4o-mini", "llm"), ("lookup_order", "tool"), ("shipping_eta", "tool")]
-            [llm] = [s for s in spans if s["span_type"] == "llm"]
-            assert llm["output"]["content"] == mock.REPLY and llm["status"] == "completed"
-      except Exception:
-          server.terminate()
-          print(server.communicate(timeout=20)[0][-3000:])  # the server's side of the failure
-          raise
+
+def _trace_the_readme_agent(sdk_venv: Path, tmp_path: Path, url: str, key: str) -> None:
+    script = _readme_agent().replace('"sl_live_..."', repr(key)).replace('"http://localhost:8000"', repr(url))
+    (tmp_path / "agent.py").write_text(script)
+    out = _run([str(sdk_venv / "bin" / "python"), "agent.py"], cwd=tmp_path,
+               env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert out.stdout.strip() == mock.REPLY
+
+    headers = {"Authorization": f"Bearer {key}"}
+    [trace] = httpx.get(f"{url}/api/v1/traces?name=support-agent", headers=headers).json()["data"]
+    assert (trace["status"], trace["user_id"], trace["session_id"]) == ("completed", "cust-42", "chat-7")
+    spans = httpx.get(f"{url}/api/v1/traces/{trace['id']}", headers=headers).json()["data"]["spans"]
+    assert sorted((s["name"], s["span_type"]) for s in spans) == [
+        ("gpt-4o-mini", "llm"), ("lookup_order", "tool"), ("shipping_eta", "tool")]
+    [llm] = [s for s in spans if s["span_type"] == "llm"]
+    assert llm["output"]["content"] == mock.REPLY and llm["status"] == "completed"
+
+    # The server logged the call, with the trace and span ids the SDK sent.
+    deadline = time.monotonic() + 15
+    while True:
+        answer = httpx.get(f"{url}/api/v1/requests", headers=headers).json()
+        assert answer["success"], answer
+        rows = answer["data"]
+        if rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    [row] = rows
+    assert (row["trace_id"], row["span_id"], row["user_id"]) == (trace["id"], llm["id"], "cust-42")
