@@ -8,15 +8,17 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv && pip install --upgrade pip "setuptools>=68" wheel
 WORKDIR /app
 # Dependencies first, in their own layer: a code change does not reinstall them.
+# The server depends on the SDK (sdk/python), installed from this tree, never from an index.
 COPY pyproject.toml README.md ./
-RUN mkdir -p spanlens proxy dashboard evals \
- && touch spanlens/__init__.py proxy/__init__.py dashboard/__init__.py evals/__init__.py \
- && pip install . && pip uninstall -y spanlens \
+COPY sdk/python/pyproject.toml sdk/python/README.md ./sdk/python/
+RUN mkdir -p spanlens proxy dashboard evals sdk/python/src/spanlens \
+ && touch proxy/__init__.py dashboard/__init__.py evals/__init__.py sdk/python/src/spanlens/__init__.py \
+ && pip install ./sdk/python . && pip uninstall -y spanlens-server spanlens-sdk \
  && if [ "$EMBEDDED" != "1" ]; then pip uninstall -y chdb-core-lite pandas pyarrow numpy; fi
 COPY . .
 # Editable: the code stays in /app (BASE_DIR holds clickhouse/, templates/, static/).
 # The documentation site is built into /app/site and served at /docs/.
-RUN pip install --no-deps --no-build-isolation -e . \
+RUN pip install --no-deps --no-build-isolation -e ./sdk/python -e . \
  && mkdir -p static \
  && SPANLENS_VAR_DIR=/tmp/build-var STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput -v 0 \
  && pip install "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" \

@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install migrate bench bench-security bench-anomalies bench-limits clean check-env serve schema docs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/python/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,bench,docs]'
+	$(BIN)/pip install -q -e './sdk/python[openai,anthropic,gemini,langchain,llamaindex,agents,cli]' -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "spanlens.backups",
     "spanlens.budgets",
     "spanlens.docsite",
+    "spanlens.openapi",
     "dashboard",
     "evals",
     "spanlens.alerts",

@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("spanlens.docsite.urls")),
     path("", include("spanlens.home.urls")),
+    path("", include("spanlens.openapi.urls")),
     path("", include("spanlens.traces.urls")),
     path("", include("spanlens.otel.urls")),
     path("", include("spanlens.metrics.urls")),

@@ -4,6 +4,6 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 try:
-    VERSION = version("spanlens")
+    VERSION = version("spanlens-server")
 except PackageNotFoundError:  # running from a source tree that was never installed
     VERSION = "0+unknown"

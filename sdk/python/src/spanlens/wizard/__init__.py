@@ -1,0 +1,1 @@
+"""`spanlens init` and `spanlens test`: connect an existing project to a Spanlens server."""
