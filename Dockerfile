@@ -2,7 +2,7 @@
 #   python manage.py serve web --migrate | serve worker | serve beat
 FROM python:3.11-slim AS build
 # The image talks to a ClickHouse server (CLICKHOUSE_URL), so embedded chDB and
-# the data libraries it pulls in (~400 MB) are left out. --build-arg EMBEDDED=1 keeps them.
+# pandas are left out (numpy and pyarrow stay: anomaly baselines and log batches use them). --build-arg EMBEDDED=1 keeps them.
 ARG EMBEDDED=0
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv && pip install --upgrade pip "setuptools>=68" wheel
@@ -14,7 +14,7 @@ COPY sdk/python/pyproject.toml sdk/python/README.md ./sdk/python/
 RUN mkdir -p spanlens proxy dashboard evals sdk/python/src/spanlens \
  && touch proxy/__init__.py dashboard/__init__.py evals/__init__.py sdk/python/src/spanlens/__init__.py \
  && pip install ./sdk/python . && pip uninstall -y spanlens-server spanlens-sdk \
- && if [ "$EMBEDDED" != "1" ]; then pip uninstall -y chdb-core-lite pandas pyarrow numpy; fi
+ && if [ "$EMBEDDED" != "1" ]; then pip uninstall -y chdb-core-lite pandas; fi
 COPY . .
 # Editable: the code stays in /app (BASE_DIR holds clickhouse/, templates/, static/).
 # The documentation site is built into /app/site and served at /docs/.

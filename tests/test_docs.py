@@ -149,6 +149,8 @@ def _values(server) -> dict[str, str]:
         # Your own OpenAI-compatible servers: the mock's, here.
         "http://10.0.0.5:8000/v1": f"{server['mock'].url}/custom/v1",
         "http://gpu-box:8000/v1": f"{server['mock'].url}/custom/v1",
+        # Where a reader keeps backups: beside the install, here.
+        "/backups/": str(Path(server["env"]["SPANLENS_VAR_DIR"]).parent / "backups") + "/",
         "<id>": newest[0]["id"] if newest else "00000000-0000-0000-0000-000000000000",
     }
 

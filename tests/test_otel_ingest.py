@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spanlens.core import services as core_services
 from spanlens.otel.mapping import span_uuid
 from spanlens.traces.models import Span, Trace
-from spanlens.traces.templatetags.traces_tags import usd as usd_text
+from spanlens.core.formatting import usd as usd_text
 from tests import mock_upstream as mock
 from tests.costs import usd
 from tests.procs import ROOT
