@@ -37,7 +37,7 @@ if settings.BACKUP_DIR:
     }
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks(["spanlens.core", "dashboard", "evals", "proxy", "spanlens.anomalies", "spanlens.alerts",
-                        "spanlens.backups"])
+                        "spanlens.backups", "spanlens.budgets"])
 
 
 @before_task_publish.connect

@@ -73,10 +73,10 @@ def test_the_wheel_installs_alone_with_httpx_and_types(sdk_venv):
 
 
 def _readme_agent() -> str:
-    """The traced-agent example exactly as the README shows it."""
-    readme = (ROOT / "README.md").read_text()
+    """The traced-agent example exactly as the SDK's documentation page shows it."""
+    readme = (ROOT / "docs" / "sdk.md").read_text()
     match = re.search(r"```python\n(# agent\.py.*?)```", readme, re.S)
-    assert match, "the README lost its agent.py example"
+    assert match, "the SDK page lost its agent.py example"
     return match.group(1)
 
 

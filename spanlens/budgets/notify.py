@@ -3,7 +3,6 @@ organization's "Budget reached" rules (or the owners' email when it has none).""
 from __future__ import annotations
 
 import logging
-import threading
 from decimal import Decimal
 
 from spanlens.budgets.rules import usd_text
@@ -16,14 +15,17 @@ def threshold_crossed(budget_id: str, percent: int, *, subject: str = "", spent_
     who = f" for user {subject}" if subject else ""
     spent = f" (spent {usd_text(spent_usd)})" if spent_usd is not None else ""
     log.warning("Budget %s reached %d%%%s%s.", budget_id, percent, who, spent)
-    # The alert reads the database and queues deliveries: not on the log writer's thread.
-    threading.Thread(target=_alert, args=(budget_id, percent, subject, spent_usd), daemon=True,
-                     name="budget-alert").start()
+    # The alert reads the database and queues deliveries: a task, not the log writer's work.
+    from spanlens.budgets.tasks import budget_alert
+
+    try:
+        budget_alert.delay(str(budget_id), int(percent), subject, str(spent_usd) if spent_usd is not None else None)
+    except Exception:  # a broker that cannot be reached must not disturb the log path
+        log.exception("could not queue the alert for budget %s", budget_id)
 
 
-def _alert(budget_id: str, percent: int, subject: str, spent_usd: Decimal | None) -> None:
+def send_alert(budget_id: str, percent: int, subject: str, spent_usd: Decimal | None) -> None:
     from django.conf import settings
-    from django.db import close_old_connections
 
     from spanlens.alerts.services import fire_external
     from spanlens.budgets.models import Budget
@@ -40,7 +42,5 @@ def _alert(budget_id: str, percent: int, subject: str, spent_usd: Decimal | None
         fire_external(budget.organization_id, "budget", title, detail,
                       f"budget:{budget.id}:{subject}:{percent}", cooldown_minutes=60 * 24,
                       url=f"{settings.WEB_URL}/budgets/", value=float(percent))
-    except Exception:  # an alert that cannot be sent must not disturb the proxy
+    except Exception:  # an alert that cannot be sent must not fail the task forever
         log.exception("could not send the alert for budget %s", budget_id)
-    finally:
-        close_old_connections()
