@@ -27,9 +27,18 @@ def chat(client, user: str | None = None, **extra):
     return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_headers=headers, **extra)
 
 
-def settled() -> None:
-    """Spend is corrected when the row is built: let the writer build what is queued."""
-    get_writer().flush()
+def settled(budget, spent, subject: str = "") -> None:
+    """Spend is corrected when the row is built, and the proxy queues the row only after the
+    response has left: wait until the budget's counter shows `spent`."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        get_writer().flush()
+        if enforce.current_value(rule_of(budget), subject) >= to_units(spent):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the budget never showed ${spent} spent")
 
 
 @pytest.fixture
@@ -45,9 +54,9 @@ def test_a_user_over_its_daily_budget_gets_a_429_and_others_go_through(
 ):
     budget = budgets.create_budget(org, scope="user", metric="usd_day", limit=CALL * 2, user_id="alice")
     chat(openai_client, "alice")
-    settled()
+    settled(budget, CALL)
     chat(openai_client, "alice")
-    settled()
+    settled(budget, CALL * 2)
     sent = len(upstream.requests)
 
     with pytest.raises(openai.RateLimitError) as refused:
@@ -77,9 +86,9 @@ def test_a_user_over_its_daily_budget_gets_a_429_and_others_go_through(
 def test_each_end_user_budget_counts_every_user_on_their_own(
     live_db, upstream, provider_keys, openai_client, org
 ):
-    budgets.create_budget(org, scope="user", metric="usd_day", limit=CALL, user_id="")
+    budget = budgets.create_budget(org, scope="user", metric="usd_day", limit=CALL, user_id="")
     chat(openai_client, "u1")
-    settled()
+    settled(budget, CALL, "u1")
     with pytest.raises(openai.RateLimitError) as refused:
         chat(openai_client, "u1")
     assert "user u1" in refused.value.response.json()["error"]
@@ -116,7 +125,7 @@ def test_a_stream_counts_an_estimate_while_in_flight_and_its_cost_when_done(
     budget = budgets.create_budget(org, scope="project", metric="usd_day", limit="5", project=project)
     rule = rule_of(budget)
     chat(openai_client)  # the proxy learns the model's price from its first row
-    settled()
+    settled(budget, CALL)
     before = enforce.current_value(rule)
     assert before == to_units(CALL)
 
@@ -144,7 +153,7 @@ def test_a_stream_counts_an_estimate_while_in_flight_and_its_cost_when_done(
 def test_calls_sampled_out_of_the_log_still_count(live_db, upstream, provider_keys, openai_client, org, project):
     budget = budgets.create_budget(org, scope="project", metric="usd_day", limit="5", project=project)
     chat(openai_client, extra_headers={"x-spanlens-sample": "drop"})
-    settled()
+    settled(budget, CALL)
     chat(openai_client, extra_headers={"x-spanlens-sample": "drop"})
     import time
 
@@ -169,7 +178,7 @@ def test_a_budget_starts_from_the_spend_already_in_the_log(
 def test_raising_a_budget_lets_the_user_through_at_once(live_db, upstream, provider_keys, openai_client, org):
     budget = budgets.create_budget(org, scope="user", metric="usd_day", limit=CALL, user_id="dave")
     chat(openai_client, "dave")
-    settled()
+    settled(budget, CALL, "dave")
     with pytest.raises(openai.RateLimitError):
         chat(openai_client, "dave")
     budgets.set_limit(budget, CALL * 10)
