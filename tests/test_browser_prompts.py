@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -107,9 +108,16 @@ def test_a_user_versions_labels_plays_and_ab_tests_a_prompt(
                 messages=prompt.messages(product="Lampify", question=f"question {i}"), extra_headers=prompt.headers)
         except openai.InternalServerError:
             assert failing
+    # The proxy queues each row after responding: wait for all 120 (and the playground's).
+    from spanlens.requestlog import queries
     from spanlens.requestlog.writer import get_writer
 
-    get_writer().flush()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        get_writer().flush()
+        if queries.count_requests(organization_id=str(org.id)) >= 121:
+            break
+        time.sleep(0.05)
     page.goto(f"{base}/prompts/support-reply/?tab=ab&experiment={experiment.id}")
     verdict = page.locator("[data-verdict]").inner_text()
     assert "Not enough data yet" not in verdict, verdict

@@ -331,11 +331,17 @@ def test_through_the_real_proxy_the_llm_span_gets_its_request_tokens_and_cost(
             reply = llm.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content == "The order ships Monday."
     assert upstream.requests[0]["headers"]["authorization"] == "Bearer sk-upstream-secret"
-    get_writer().flush()
     assert sdk.flush(10)
 
-    data = get_trace(spanlens_server, api_key[1], trace.id).json()["data"]
-    [llm_span] = [s for s in data["spans"] if s["span_type"] == "llm"]
+    # The proxy queues its row (which links the span) after the response has left.
+    deadline = time.monotonic() + 10
+    while True:
+        get_writer().flush()
+        data = get_trace(spanlens_server, api_key[1], trace.id).json()["data"]
+        [llm_span] = [s for s in data["spans"] if s["span_type"] == "llm"]
+        if llm_span["request_id"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     logged = queries.get_request(organization_id=str(project.organization_id), request_id=llm_span["request_id"])
     assert logged["trace_id"] == trace.id or str(logged["trace_id"]) == trace.id
     assert (llm_span["prompt_tokens"], llm_span["completion_tokens"], llm_span["total_tokens"]) == (21, 7, 28)
