@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 
 import orjson
@@ -88,6 +89,7 @@ def _build():
 async def _serve(loop, stop: asyncio.Event) -> None:
     try:
         server, app = await asyncio.to_thread(_build)
+        gc.freeze()  # the SDK's modules live for good too (see spanlens/asgi.py)
         async with server.session_manager.run():
             _apps[loop] = app
             _ready[loop].set()

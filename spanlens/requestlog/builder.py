@@ -15,6 +15,7 @@ web process. `python -m spanlens.requestlog.builder <slot dir> <out dir> <parent
 """
 from __future__ import annotations
 
+import gc
 import logging
 import marshal
 import os
@@ -234,6 +235,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from spanlens.security import detectors  # noqa: F401  (loaded once, before the freeze)
+
+    gc.freeze()  # start-up objects live for good: the collector need not scan them
     slot, out_dir, parent = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     try:
         run(slot, out_dir, parent)

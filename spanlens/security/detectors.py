@@ -396,10 +396,12 @@ TAG_CHARS = _p("[\U000e0020-\U000e007e]{8,4096}")
 BASE64 = _p(r"[A-Za-z0-9+/](?<![A-Za-z0-9+/=][A-Za-z0-9+/])[A-Za-z0-9+/]{39,4095}={0,2}")
 
 
+# The prefilters run for every detector on every stored body: each is a few substring
+# searches done in C (map over str.__contains__), never a Python loop per needle.
 def _has(needles: tuple[str, ...]) -> Callable[[Facts], bool]:
     # A non-ASCII needle cannot occur in ASCII text: skip the search.
     ascii_needles = tuple(n for n in needles if n.isascii())
-    return lambda f: any(n in f.lowered for n in (ascii_needles if f.ascii else needles))
+    return lambda f: any(map(f.lowered.__contains__, ascii_needles if f.ascii else needles))
 
 
 def _has_both(verbs: tuple[str, ...], nouns: tuple[str, ...]) -> Callable[[Facts], bool]:
@@ -410,7 +412,7 @@ def _has_both(verbs: tuple[str, ...], nouns: tuple[str, ...]) -> Callable[[Facts
 
 
 def _any_has(*literals: str) -> Callable[[Facts], bool]:
-    return lambda f: any(n in f.text for n in literals)
+    return lambda f: any(map(f.text.__contains__, literals))
 
 
 DETECTORS: tuple[Detector, ...] = (
