@@ -317,6 +317,9 @@ LOG_SPOOL_MAX_MB = env_int("LOG_SPOOL_MAX_MB", 256)
 # Build request-log rows from the spool in a child process (spanlens/requestlog/builder.py)
 # rather than in the web process, where that work competes with the event loop for the GIL.
 LOG_BUILD_PROCESS = env_bool("LOG_BUILD_PROCESS", True)
+# The log builder and the writer thread run at this nice value (Linux): logging is work that
+# can wait a few milliseconds, the event loop's calls cannot. 0 = the same priority.
+LOG_WORKER_NICE = env_int("LOG_WORKER_NICE", 5)
 
 # --- Proxy ------------------------------------------------------------------
 UPSTREAM_BASE_URLS = {

@@ -238,6 +238,11 @@ def main() -> None:
     from spanlens.security import detectors  # noqa: F401  (loaded once, before the freeze)
 
     gc.freeze()  # start-up objects live for good: the collector need not scan them
+    from django.conf import settings
+
+    from spanlens.requestlog.priority import lower_this_thread
+
+    lower_this_thread(settings.LOG_WORKER_NICE)  # the builder is one thread: the whole process
     slot, out_dir, parent = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     try:
         run(slot, out_dir, parent)

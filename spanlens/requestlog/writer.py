@@ -134,6 +134,9 @@ class RequestLogWriter:
                 atexit.register(self.stop)
 
     def _loop(self) -> None:
+        from spanlens.requestlog.priority import lower_this_thread
+
+        lower_this_thread(settings.LOG_WORKER_NICE)
         while not self._stopping:
             self._wake.wait(self._retry_wait() if self._consecutive_failures else self.interval_s)
             self._wake.clear()
