@@ -141,6 +141,24 @@ def test_nul_in_an_api_parameter_is_a_json_400_naming_it(owner_client, raw_key, 
     assert response.json() == {"success": False, "error": f"invalid parameter {param}: must not contain NUL characters"}
 
 
+@pytest.mark.parametrize("path,body,field", [
+    ("/api/v1/eval-runs", '{"evaluator": "judge\\u0000", "dataset": "x"}', "body.evaluator"),
+    ("/api/v1/datasets", '{"name": "golden", "description": ["ok", "\\u0000"]}', "body.description[1]"),
+    ("/api/v1/prompts", '{"name": "p", "messages": [{"ro\\u0000le": "user"}]}', "body.messages[0].role"),
+])
+def test_nul_in_an_api_json_body_is_a_json_400_naming_the_field(owner_client, path, body, field):
+    # PostgreSQL text and jsonb refuse NUL: this reached the database as a 500.
+    response = owner_client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"success": False, "error": f"invalid body field {field}: must not contain NUL characters"}
+
+
+def test_a_backslash_u_written_out_in_a_json_body_is_not_a_nul(owner_client):
+    response = owner_client.post("/api/v1/datasets", '{"name": "path \\\\u0000 in text"}',
+                                 content_type="application/json")
+    assert response.status_code != 400 or "NUL" not in response.json()["error"]
+
+
 def test_nul_in_a_page_parameter_or_form_field_is_a_400(owner_client, owner, org):
     assert owner_client.get("/traces?name=%00").status_code == 400
     assert owner_client.get("/settings/audit/?action=a%00").status_code == 400
