@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.seed import make_row
 from tests.test_browser_requests import CHROMIUM, SHOTS, browser_page, sign_in  # noqa: F401 (fixture)
@@ -42,7 +43,7 @@ def test_a_user_adds_a_webhook_creates_a_rule_and_sees_it_fire(spanlens_server, 
     # A webhook channel: its secret is shown once; Send test reaches the receiver, signed.
     page.click("a[data-tab-link=channels]")
     page.click("#channel-form .seg label:has(input[value=webhook])")
-    assert page.locator("#channel-form input[name=email_to]").is_hidden()
+    expect(page.locator("#channel-form input[name=email_to]")).to_be_hidden()
     page.fill("#channel-form input[name=name]", "On-call webhook")
     page.fill("#channel-form input[name=url]", f"{receiver.url}/hooks/spanlens")
     page.click("#channel-form button[type=submit]")
@@ -62,8 +63,9 @@ def test_a_user_adds_a_webhook_creates_a_rule_and_sees_it_fire(spanlens_server, 
     page.click("a[data-new-rule]")
     page.fill("#rule-form input[name=name]", "Slow answers")
     page.select_option("#rule-form select[name=kind]", "p95_latency")
-    assert page.locator("#rule-form [data-uses=end_user]").is_visible()
-    assert page.locator("#rule-form [data-uses=evaluator]").is_hidden()
+    # The form's script shows the kind's fields on change: wait for it, don't sample once.
+    expect(page.locator("#rule-form [data-uses=end_user]")).to_be_visible()
+    expect(page.locator("#rule-form [data-uses=evaluator]")).to_be_hidden()
     assert page.locator("[data-threshold-unit]").inner_text() == "ms"
     page.fill("#rule-form input[name=threshold]", "two seconds")
     page.fill("#rule-form input[name=window]", "15")

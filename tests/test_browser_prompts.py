@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.test_browser_requests import CHROMIUM, SHOTS, browser_page, sign_in  # noqa: F401 (fixture)
 
@@ -146,7 +147,7 @@ def test_a_chat_prompt_is_written_in_the_message_editor(spanlens_server, live_db
     page.goto(f"{spanlens_server.url}/prompts/new/")
     page.fill("input[name=name]", "concierge")
     page.click(".kind-seg label:has(input[value=chat])")
-    assert page.locator("[data-kind-panel=text]").is_hidden()
+    expect(page.locator("[data-kind-panel=text]")).to_be_hidden()  # the script toggles it on click
     page.select_option("select[name=role_0]", "system")
     page.fill("textarea[name=content_0]", "You are the concierge of {{hotel}}.")
     page.fill("textarea[name=content_1]", "{{guest}} asks: {{question}}")
