@@ -81,3 +81,13 @@ def test_a_reader_waits_for_a_record_being_written_and_moves_on_to_newer_segment
     assert second[0] == first[0] + 1
     records, _ = reader.read(10)
     assert [r["row"]["id"][0] for _, r in records] == ["b"]
+
+
+def test_a_reader_takes_records_larger_than_one_read_and_batches_longer_than_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(builder, "READ_BYTES", 1000)
+    spool = Spool(tmp_path / "spool", 10 * 1024 * 1024)
+    small = [spool.append({"row": {"id": f"{i:03d}" + "x" * 100}}) for i in range(30)]  # ~3.5 reads' worth
+    big = spool.append({"row": {"id": "big" + "y" * 5000}})  # five reads long on its own
+    records, more = builder.SpoolReader(spool.dir, (0, 0)).read(100)
+    assert [p for p, _ in records] == small + [big] and not more
+    assert records[-1][1]["row"]["id"].startswith("big")

@@ -221,6 +221,20 @@ def test_a_judge_calls_row_comes_back_from_the_spool_as_itself():
     assert (back.origin, back.id, back.request_body, back.tenant.organization_id) == ("judge", entry.id, b"{}", "o")
 
 
+def test_a_record_spooled_field_by_field_by_an_earlier_version_still_replays():
+    """After an upgrade, the spool a killed server left holds records of the older form."""
+    from proxy.logentry import PendingLog, _all_slots, from_spool
+
+    record = {name: None for name in _all_slots(PendingLog) if name != "tenant"}
+    record.update({"id": "0b7c8a3e-3f3a-4c55-9d55-1a2b3c4d5e6f", "created_at": 2.5, "provider": "openai",
+                   "request_body": b'{"model": "gpt-4o-mini"}', "status_code": 200, "meta": {},
+                   "tenant": ("o", "p", None), "class": "proxy.logentry:PendingLog"})
+    back = from_spool(record)
+    assert type(back) is PendingLog
+    assert (back.id, back.created_at, back.provider, back.request_body, back.status_code, back.tenant.project_id) \
+        == (record["id"], 2.5, "openai", b'{"model": "gpt-4o-mini"}', 200, "p")
+
+
 def test_the_replay_check_finds_stored_ids(db, org, project):
     import uuid
     from datetime import datetime, timedelta, timezone

@@ -27,9 +27,7 @@ MIN_SAME_HOUR = 3
 # Once open, an anomaly stays open until the window is back within this many sigmas.
 RESOLVE_BELOW = 2.0
 
-METRICS = ("p95_latency_ms", "cost_usd", "error_rate", "requests")
-LABELS = {"p95_latency_ms": "p95 latency", "cost_usd": "Cost per hour", "error_rate": "Error rate",
-          "requests": "Request volume"}
+from spanlens.anomalies.metrics import LABELS, METRICS  # noqa: E402,F401  (named here too)
 # Which way is bad: a drop in volume is an outage as much as a surge is an incident.
 DIRECTIONS = {"p95_latency_ms": ("up",), "cost_usd": ("up",), "error_rate": ("up",), "requests": ("up", "down")}
 

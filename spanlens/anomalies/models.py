@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from spanlens.anomalies.detector import LABELS
+from spanlens.anomalies.metrics import LABELS
 from spanlens.core.models import Organization, Project
 
 

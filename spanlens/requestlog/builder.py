@@ -26,6 +26,9 @@ from pathlib import Path
 log = logging.getLogger("spanlens.requestlog")
 
 _HEADER_SIZE = 4
+# The spool is read this much at a time: a batch of ordinary calls (2,000 × 2-4 KB) in one
+# read, without holding tens of megabytes of it in memory while its rows are built.
+READ_BYTES = 8 * 1024 * 1024
 # Columns a row may leave out (a partial row, an older row shape) and what they mean then.
 DEFAULTS = {
     "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cache_read_tokens": 0,
@@ -84,6 +87,7 @@ class SpoolReader:
     def read(self, limit: int) -> tuple[list[tuple[tuple[int, int], dict]], bool]:
         """Up to `limit` (position, record) pairs; and whether more are already waiting."""
         out: list = []
+        want = READ_BYTES
         while len(out) < limit:
             segments = self._segments()
             later = [n for n in segments if n > self.segment]
@@ -95,9 +99,10 @@ class SpoolReader:
             try:
                 with open(self.slot / f"{self.segment:08d}.spool", "rb") as f:
                     f.seek(self.offset)
-                    data = f.read(64 * 1024 * 1024)
+                    data = f.read(want)
             except FileNotFoundError:
                 continue
+            full, want = len(data) == want, READ_BYTES
             at = 0
             while len(out) < limit and at + _HEADER_SIZE <= len(data):
                 length = int.from_bytes(data[at:at + _HEADER_SIZE], "little")
@@ -114,6 +119,12 @@ class SpoolReader:
             self.offset += at
             if len(out) >= limit:
                 return out, True
+            if full:
+                # The read stopped at its size, not at the end of the segment: read on
+                # (the whole of a record larger than a read, when that is what stopped it).
+                if at == 0:
+                    want = _HEADER_SIZE + int.from_bytes(data[:_HEADER_SIZE], "little")
+                continue
             if later:
                 # A newer segment existed before this one was read, so this one was
                 # complete: what is left is the torn tail of a killed writer.

@@ -6,6 +6,7 @@ module builds SQL for the request log.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+import time
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -29,6 +30,23 @@ def format_ts(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+_second_text: tuple[int, str] = (-1, "")
+
+
+def format_epoch(seconds: float) -> str:
+    """format_ts of a Unix time, for every logged row: the date and time part is made
+    once per second (rows of a busy second share it) instead of by strftime per row."""
+    global _second_text
+    whole = int(seconds // 1)
+    micro = round((seconds - whole) * 1_000_000)  # as datetime.fromtimestamp rounds
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    cached = _second_text  # one read: another thread may replace it meanwhile
+    if cached[0] != whole:
+        cached = _second_text = (whole, time.strftime("%Y-%m-%d %H:%M:%S.", time.gmtime(whole)))
+    return f"{cached[1]}{micro // 1000:03d}"
 
 
 def _scope(organization_id: str, retention_days: int) -> tuple[str, dict[str, Any]]:

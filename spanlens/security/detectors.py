@@ -396,23 +396,41 @@ TAG_CHARS = _p("[\U000e0020-\U000e007e]{8,4096}")
 BASE64 = _p(r"[A-Za-z0-9+/](?<![A-Za-z0-9+/=][A-Za-z0-9+/])[A-Za-z0-9+/]{39,4095}={0,2}")
 
 
-# The prefilters run for every detector on every stored body: each is a few substring
-# searches done in C (map over str.__contains__), never a Python loop per needle.
-def _has(needles: tuple[str, ...]) -> Callable[[Facts], bool]:
-    # A non-ASCII needle cannot occur in ASCII text: skip the search.
-    ascii_needles = tuple(n for n in needles if n.isascii())
-    return lambda f: any(map(f.lowered.__contains__, ascii_needles if f.ascii else needles))
+# The prefilters run for every detector on every stored body. Most are "one of these
+# substrings occurs": those are kept as data (Needles), so find() searches every distinct
+# needle once per body, in C (filter over str.__contains__), and maps the hits to the
+# detectors that need them, instead of calling ~30 small functions per body (which cost
+# more than the searches: 10-16 us of a 35 us scan of a short chat body).
+class Needles:
+    """Possible when one of the needles occurs in the text (lowercased when `lowered`);
+    with `also`, one of those must occur as well."""
+
+    __slots__ = ("needles", "lowered", "also")
+
+    def __init__(self, needles: tuple[str, ...], lowered: bool, also: "Needles | None" = None):
+        self.needles, self.lowered, self.also = tuple(needles), lowered, also
+
+    def searched(self, ascii_text: bool) -> tuple[str, ...]:
+        # A non-ASCII needle cannot occur in ASCII text: no need to search for it.
+        return tuple(n for n in self.needles if n.isascii()) if ascii_text else self.needles
+
+    def __call__(self, f: Facts) -> bool:
+        source = f.lowered if self.lowered else f.text
+        return any(map(source.__contains__, self.searched(f.ascii))) and (self.also is None or self.also(f))
 
 
-def _has_both(verbs: tuple[str, ...], nouns: tuple[str, ...]) -> Callable[[Facts], bool]:
+def _has(needles: tuple[str, ...]) -> Needles:
+    return Needles(needles, lowered=True)
+
+
+def _has_both(verbs: tuple[str, ...], nouns: tuple[str, ...]) -> Needles:
     # "Ignore" alone is ordinary text in every language; without "instructions" the
     # pattern cannot match, so a page of the verb costs two substring searches.
-    verb, noun = _has(verbs), _has(nouns)
-    return lambda f: verb(f) and noun(f)
+    return Needles(verbs, lowered=True, also=Needles(nouns, lowered=True))
 
 
-def _any_has(*literals: str) -> Callable[[Facts], bool]:
-    return lambda f: any(map(f.text.__contains__, literals))
+def _any_has(*literals: str) -> Needles:
+    return Needles(literals, lowered=False)
 
 
 DETECTORS: tuple[Detector, ...] = (
@@ -463,6 +481,43 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("injection.special_tokens", SPECIAL_TOKENS, _any_has("<|", "[INST]", "[/INST]", "<<SYS>>", "_of_turn>"),
              _always(0.9), lambda v: v, True),
 )
+def _needle_plan(detectors) -> dict:
+    """For each (lowered, ascii text) case: the needles to search and, per needle, the
+    indices of the detectors it makes possible."""
+    plan = {}
+    for lowered in (False, True):
+        for ascii_text in (False, True):
+            by_needle: dict[str, list[int]] = {}
+            for i, detector in enumerate(detectors):
+                check = detector.possible
+                if isinstance(check, Needles) and check.lowered == lowered:
+                    for needle in check.searched(ascii_text):
+                        by_needle.setdefault(needle, []).append(i)
+            plan[lowered, ascii_text] = (tuple(by_needle), {n: tuple(v) for n, v in by_needle.items()})
+    return plan
+
+
+_PLAN = _needle_plan(DETECTORS)
+
+
+def _possible(facts: Facts) -> list[Detector]:
+    """The detectors whose prefilter passes on this body, in table order."""
+    hit: set[int] = set()
+    for lowered, source in ((False, facts.text), (True, facts.lowered)):
+        needles, by_needle = _PLAN[lowered, facts.ascii]
+        for needle in filter(source.__contains__, needles):
+            hit.update(by_needle[needle])
+    out = []
+    for i, detector in enumerate(DETECTORS):
+        check = detector.possible
+        if isinstance(check, Needles):
+            if i in hit and (check.also is None or check.also(facts)):
+                out.append(detector)
+        elif check(facts):
+            out.append(detector)
+    return out
+
+
 _INSTRUCTION_KINDS = ("injection.instruction_override", "injection.system_prompt_exfiltration",
                       "injection.jailbreak")
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(
@@ -644,9 +699,7 @@ def find(body: str, *, prefilter: bool = True) -> tuple[str, list[Match]]:
     facts = facts_of(text)
     starts = [s for s, _ in segments]
     found: list[Match] = []
-    for detector in DETECTORS:
-        if prefilter and not detector.possible(facts):
-            continue
+    for detector in _possible(facts) if prefilter else DETECTORS:
         for match in _run(detector, facts):
             role = _role_at(segments, starts, match.start)
             if detector.injection and role == SYSTEM:
@@ -669,9 +722,8 @@ def find_in_text(text: str) -> list[Match]:
         return []
     facts = facts_of(text[:SCAN_WINDOW])
     found: list[Match] = []
-    for detector in DETECTORS:
-        if detector.possible(facts):
-            found.extend(_run(detector, facts))
+    for detector in _possible(facts):
+        found.extend(_run(detector, facts))
     return found
 
 
