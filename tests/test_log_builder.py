@@ -3,6 +3,7 @@ become rows (once each), and odd token counts are kept in range and flagged."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 import uuid
 
 import orjson
@@ -91,3 +92,24 @@ def test_a_reader_takes_records_larger_than_one_read_and_batches_longer_than_one
     records, more = builder.SpoolReader(spool.dir, (0, 0)).read(100)
     assert [p for p, _ in records] == small + [big] and not more
     assert records[-1][1]["row"]["id"].startswith("big")
+
+
+def test_the_builder_writes_arrow_batches_without_loading_pandas(tmp_path):
+    """pyarrow would import pandas (~50 MB) on its first conversion; the builder never needs it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from spanlens.requestlog import builder\n"
+        "sys.meta_path.insert(0, builder._WithoutPandas())\n"
+        "from pathlib import Path\n"
+        f"path = builder.write_batch_file(Path({str(tmp_path)!r}), (1, 2), [{{'id': 'a', 'n': 1}}], (1, 0))\n"
+        "import pyarrow as pa\n"
+        "assert pa.ipc.open_file(pa.memory_map(str(path))).read_all().num_rows == 1\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -387,8 +387,10 @@ def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_b
     tables = []
     for path in paths:
         with pa.memory_map(str(path)) as source:
-            tables.append(pa.ipc.open_file(source).read_all())
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+            tables.append(pa.ipc.open_file(source).read_all())  # zero-copy: the file's pages
+    # The files share their columns (_same_columns); they are never concatenated here, which
+    # would copy a second's batches into Arrow's allocator on every insert (and keep it there).
+    names = tables[0].schema.names
     exclude: set[str] = set()
     if replay_before is not None:
         replayed = [t for t in tables if int((t.schema.metadata or {}).get(b"first", b"0 0").split()[0]) < replay_before]
@@ -396,16 +398,16 @@ def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_b
             exclude = _stored_of_table(pa.concat_tables(replayed, promote_options="permissive"))
             if writer:
                 writer.rows_recovered += sum(t.num_rows for t in replayed) - len(exclude)
-    count = table.num_rows - len(exclude)
+    count = sum(t.num_rows for t in tables) - len(exclude)
     if not count:
         return 0
     try:
-        queries.insert_request_files([str(p) for p in paths], table.schema.names, exclude_ids=sorted(exclude))
+        queries.insert_request_files([str(p) for p in paths], names, exclude_ids=sorted(exclude))
         if writer:
             writer.rows_written += count
     except Exception as exc:
         log.warning("ClickHouse refused %d rows, queued to fallback: %s", count, exc)
-        rows = [r for r in table.to_pylist() if r.get("id") not in exclude]
+        rows = [r for t in tables for r in t.to_pylist() if r.get("id") not in exclude]
         RequestFallback.objects.bulk_create(
             [RequestFallback(row=storable(row), last_error=storable(str(exc)[:2000])) for row in rows],
             batch_size=500,
@@ -413,11 +415,13 @@ def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_b
         if writer:
             writer.rows_to_fallback += len(rows)
         return len(rows)
-    if _after_write and "trace_id" in table.schema.names and "span_id" in table.schema.names:
+    if _after_write and "trace_id" in names and "span_id" in names:
         import pyarrow.compute as pc
 
-        linked = table.filter(pc.and_(pc.is_valid(table["trace_id"]), pc.is_valid(table["span_id"])))
-        rows = [r for r in linked.to_pylist() if r.get("id") not in exclude]
+        rows = []
+        for t in tables:
+            linked = t.filter(pc.and_(pc.is_valid(t["trace_id"]), pc.is_valid(t["span_id"])))
+            rows.extend(r for r in linked.to_pylist() if r.get("id") not in exclude)
         for hook in _after_write if rows else ():
             try:
                 hook(rows)
