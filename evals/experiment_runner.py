@@ -28,6 +28,7 @@ from django.utils import timezone
 from evals import eval_runner, experiment_render, scorers
 from evals.judge_client import RETRYABLE, TIMEOUT, JudgeLog, _wait_s
 from evals.models import ExperimentResult, ExperimentRun, ExperimentScore, JudgeVerdict
+from spanlens.requestlog.ids import new_request_id
 
 log = logging.getLogger("spanlens.evals")
 # Generations are logged as requests of this origin: their cost counts in the totals, and
@@ -192,7 +193,7 @@ class Generator:
                                    api_key_id=None),
             provider=call.provider, endpoint=call.endpoint, method="POST", meta=meta)
         entry.origin = ORIGIN_EXPERIMENT
-        entry.id = str(uuid.uuid4())
+        entry.id = new_request_id(entry.created_at)
         entry.provider_key_id = str(key.id)
         entry.model = call.model
         entry.request_body = body

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
+
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
@@ -18,6 +18,7 @@ from evals import judge
 from proxy.logentry import PendingLog
 from spanlens.core import crypto
 from spanlens.core.models import ProviderKey
+from spanlens.requestlog.ids import new_request_id
 
 ORIGIN_JUDGE = "eval_judge"
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
@@ -182,7 +183,7 @@ class Judge:
             meta={"session_id": f"eval-{self.run_id}"} if self.run_id else {},
         )
         entry.origin = ORIGIN_JUDGE
-        entry.id = str(uuid.uuid4())
+        entry.id = new_request_id(entry.created_at)
         entry.provider_key_id = str(self.key.id)
         entry.model = self.config["judge_model"]
         entry.request_body = body

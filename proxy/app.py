@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import time
-import uuid
+
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -23,6 +23,7 @@ from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
 from spanlens.security import policy
 from spanlens.metrics.registry import observe_call
+from spanlens.requestlog.ids import new_request_id
 from spanlens.requestlog.writer import get_writer
 
 VERSION = "0.1.0"
@@ -303,7 +304,7 @@ async def _apply_policy(send, entry, prepared, tenant, started, sample):
     big = len(prepared.body) > security.SCAN_WINDOW
     verdict = await asyncio.get_running_loop().run_in_executor(None, enforce) if big else enforce()
     if verdict.findings:
-        entry.id = str(uuid.uuid4())  # the audit entry names the logged call
+        entry.id = new_request_id(entry.created_at)  # the audit entry names the logged call
     if verdict.blocked:
         _audit_enforcement(tenant, entry, "block", verdict.findings)
         await _fail(send, entry, started, time.perf_counter(), 422, verdict.message, sample)

@@ -10,6 +10,7 @@ import time
 from decimal import Decimal
 from typing import Any, Iterable
 
+from spanlens.requestlog import ids
 from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
 
@@ -85,10 +86,21 @@ def insert_request_files(paths: list[str], columns: list[str], *, exclude_ids: l
 
 def get_request(*, organization_id: str, request_id: str, retention_days: int = 365) -> dict | None:
     where, params = _scope(organization_id, retention_days)
-    rows = get_engine().select(
-        f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {where} AND id = {{id:UUID}} LIMIT 1",
-        {**params, "id": str(request_id)},
-    )
+    sql = f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {where} AND id = {{id:UUID}}"
+    params["id"] = str(request_id)
+    started = ids.time_of(request_id)
+    if started is not None:
+        # A v7 id names its call's start to the millisecond: the sort key finds the row
+        # in a few granules instead of the id's bloom filter reading the tenant's marks.
+        # (A client's own v7 id need not match its row's time: then look it up as before.)
+        rows = get_engine().select(
+            sql + " AND created_at BETWEEN {at_from:DateTime64(3, 'UTC')} AND {at_to:DateTime64(3, 'UTC')} LIMIT 1",
+            {**params, "at_from": format_ts(started - timedelta(seconds=1)),
+             "at_to": format_ts(started + timedelta(seconds=1))},
+        )
+        if rows:
+            return rows[0]
+    rows = get_engine().select(sql + " LIMIT 1", params)
     return rows[0] if rows else None
 
 
@@ -493,7 +505,9 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
     """count synthetic calls for one project, spread evenly over the last `days` days."""
     get_engine().command(
         f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
-        "SELECT generateUUIDv4(number), {org:UUID}, {project:UUID}, NULL, NULL, "
+        # A v7 id made of the row's own created_at (ids.py), as the proxy writes them.
+        "SELECT toUUID(concat(substring(ms_hex, 1, 8), '-', substring(ms_hex, 9, 4), '-7', substring(r, 16, 3), '-', "
+        "substring(r, 20, 4), '-', substring(r, 25, 12))), {org:UUID}, {project:UUID}, NULL, NULL, "
         "['openai', 'anthropic', 'gemini'][number % 3 + 1], "
         "['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-20241022', 'gemini-1.5-flash'][number % 4 + 1], "
         "['v1/chat/completions', 'v1/messages', 'v1/embeddings'][number % 3 + 1], 'POST', number % 2 = 0, "
@@ -508,9 +522,11 @@ def generate_bench_rows(*, organization_id: str, project_id: str, count: int, da
         "NULL, NULL, NULL, if(number % 10 = 0, concat('user-', toString(number % 1000)), NULL), "
         "if(number % 5 = 0, concat('session-', toString(intDiv(number, 50))), NULL), "
         "'full', '[]', '[]', false, '', "
-        "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})), "
-        "false, NULL, 1, false "  # cache_hit, cost_saved_usd, sample_rate, usage_clamped
-        "FROM numbers({start:UInt64}, {count:UInt64})",
+        "at, false, NULL, 1, false "  # cache_hit, cost_saved_usd, sample_rate, usage_clamped
+        "FROM (SELECT number, at, leftPad(lower(hex(toUnixTimestamp64Milli(at))), 12, '0') AS ms_hex, "
+        "toString(generateUUIDv4(number)) AS r FROM (SELECT number, "
+        "now64(3) - toIntervalMillisecond(intDiv((number - {start:UInt64}) * {span_ms:UInt64}, {count:UInt64})) AS at "
+        "FROM numbers({start:UInt64}, {count:UInt64})))",
         {"org": str(organization_id), "project": str(project_id), "count": int(count), "start": int(start),
          "span_ms": int(days) * 86_400_000},
     )
