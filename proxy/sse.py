@@ -14,6 +14,8 @@ def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
 
 def event_data(event: bytes) -> bytes | None:
     """The data: payload of one event (multi-line data joined), or None."""
+    if event[:5] == b"data:" and b"\n" not in event:  # nearly every event: one data line
+        return event[5:].lstrip(b" ")
     lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
     if not lines:
         return None
