@@ -1,0 +1,43 @@
+"""Newest-first lists look at the last day first and widen: the pages must be exactly the
+pages of the whole list, however the rows are spread over time."""
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from spanlens.requestlog import queries
+from spanlens.requestlog.engine import get_engine
+from tests.test_requestlog_insert import _full_row
+
+
+def _reference(org: str, offset: int, limit: int, **filters) -> list[str]:
+    where, params = queries._request_filters(org, 365, **filters)
+    rows = get_engine().select(
+        f"SELECT toString(id) AS id FROM requests WHERE {where} ORDER BY created_at DESC, id DESC "
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}", {**params, "limit": limit, "offset": offset})
+    return [r["id"] for r in rows]
+
+
+@pytest.mark.parametrize("recent,week,old", [(0, 0, 30), (5, 0, 30), (12, 9, 30), (40, 0, 0), (3, 25, 0)])
+def test_every_page_newest_first_is_the_page_of_the_whole_list(recent, week, old):
+    org = str(uuid.uuid4())
+    now = datetime.now(timezone.utc)
+    ages = ([timedelta(minutes=5 * i) for i in range(recent)]
+            + [timedelta(days=2, minutes=7 * i) for i in range(week)]
+            + [timedelta(days=20, minutes=11 * i) for i in range(old)])
+    rows = [_full_row(org, created_at=queries.format_ts(now - age), user_id="u-even" if i % 2 else "u-odd")
+            for i, age in enumerate(ages)]
+    queries.insert_requests(rows)
+    total = len(rows)
+    for limit in (1, 7, 10):
+        for offset in range(0, total + limit, limit):
+            got = [r["id"] for r in queries.list_request_window(organization_id=org, offset=offset, limit=limit)]
+            assert got == _reference(org, offset, limit), (limit, offset)
+    page = queries.list_requests(organization_id=org, page=2, limit=10, user_id="u-even")
+    assert [r["id"] for r in page["rows"]] == _reference(org, 10, 10, user_id="u-even")
+    assert page["total"] == total // 2
+    recent_rows = queries.list_recent_requests(organization_id=org, limit=20)
+    assert [r["id"] for r in recent_rows] == _reference(org, 0, 20)
+    # Oldest first is not windowed, and still right.
+    asc = queries.list_request_window(organization_id=org, sort_dir="asc", offset=0, limit=5)
+    assert [r["id"] for r in asc] == list(reversed(_reference(org, 0, total)))[:5]
