@@ -481,6 +481,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("injection.special_tokens", SPECIAL_TOKENS, _any_has("<|", "[INST]", "[/INST]", "<<SYS>>", "_of_turn>"),
              _always(0.9), lambda v: v, True),
 )
+
+
 def _needle_plan(detectors) -> dict:
     """For each (lowered, ascii text) case: the needles to search and, per needle, the
     indices of the detectors it makes possible."""
