@@ -18,6 +18,9 @@ def test_an_id_is_a_version_7_uuid_holding_the_start_millisecond():
     assert ids.time_of(value) == datetime.fromtimestamp(1_764_590_400.123, timezone.utc)
     assert ids.new_request_id(started) != value  # 74 random bits
     assert ids.time_of(str(uuid.uuid4())) is None and ids.time_of("not an id") is None
+    # A v7 id whose 48 bits are no time a row can have (found by the API fuzz test: a 500).
+    assert ids.time_of("fc969a33-7379-7831-b5a6-17ffce26c5be") is None
+    assert ids.time_of("00000000-0000-7000-8000-000000000000") is None
     # Ids of later calls sort later (the millisecond leads).
     assert ids.new_request_id(started) < ids.new_request_id(started + 0.002)
 
@@ -45,6 +48,7 @@ def test_get_request_finds_new_ids_old_random_ids_and_ids_whose_time_is_not_the_
         found = queries.get_request(organization_id=org, request_id=row["id"])
         assert found is not None and found["id"] == row["id"]
     assert queries.get_request(organization_id=org, request_id=ids.new_request_id(now.timestamp())) is None
+    assert queries.get_request(organization_id=org, request_id="fc969a33-7379-7831-b5a6-17ffce26c5be") is None
     # Still tenant-scoped.
     assert queries.get_request(organization_id=str(uuid.uuid4()), request_id=v7["id"]) is None
 

@@ -31,4 +31,13 @@ def time_of(request_id: str) -> datetime | None:
         return None
     if value.version != 7:
         return None
-    return datetime.fromtimestamp((value.int >> 80) / 1000, timezone.utc)
+    seconds = (value.int >> 80) / 1000
+    # Any 48 bits parse: a time outside what DateTime64(3) holds is no row's (an id someone
+    # typed, a random v7), so there is no range to look in.
+    if not _EARLIEST <= seconds < _LATEST:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+_EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
+_LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc).timestamp()
