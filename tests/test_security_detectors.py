@@ -117,12 +117,23 @@ BODIES = [pytest.param(body, id=name) for name, body in WORST_BODIES]
 
 
 def _best_of(runs: int, fn) -> float:
-    """CPU seconds of this thread: the time a scan holds the GIL, whatever else the machine runs."""
+    """CPU seconds of this thread: the time a scan holds the GIL, whatever else the machine runs.
+
+    The cyclic collector is off while timing: findall's tens of thousands of match strings
+    would trigger collections whose cost grows with everything the test process holds, which
+    made a linear pattern look 10.1x slower on 4x the text once on a loaded CI machine."""
+    import gc
+
     best = float("inf")
-    for _ in range(runs):
-        started = time.thread_time()
-        fn()
-        best = min(best, time.thread_time() - started)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            started = time.thread_time()
+            fn()
+            best = min(best, time.thread_time() - started)
+    finally:
+        gc.enable()
     return best
 
 
