@@ -74,3 +74,12 @@ def test_a_cluster_without_a_server_is_a_clear_error(settings):
     settings.CLICKHOUSE_URL = None
     with pytest.raises(ClickHouseError, match="CLICKHOUSE_CLUSTER needs CLICKHOUSE_URL"):
         migrate.statements_for("ALTER TABLE requests ADD COLUMN x String")
+
+
+def test_a_materialized_view_reads_and_writes_the_local_tables_of_every_node():
+    [view] = clustered(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv TO t_hourly AS SELECT org, count() AS n FROM t GROUP BY org",
+        cluster="c", database="d",
+    )
+    assert view == ("CREATE MATERIALIZED VIEW IF NOT EXISTS t_mv ON CLUSTER 'c' TO t_hourly_local AS "
+                    "SELECT org, count() AS n FROM t_local GROUP BY org")

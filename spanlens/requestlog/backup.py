@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from spanlens.requestlog import rollup
 from spanlens.requestlog.engine import get_engine
 
 TABLE = "requests"
@@ -42,6 +43,7 @@ def import_from_file(path: str, *, replace: bool = False) -> int:
         engine.command(f"TRUNCATE TABLE {TABLE}")
     if os.path.getsize(path):
         engine.command(f"INSERT INTO {TABLE} SELECT * FROM file({{path:String}}, 'Native')", {"path": path})
+    rollup.rebuild()  # the hourly totals of the rows now stored, not of those replaced
     return row_total()
 
 
@@ -57,6 +59,7 @@ def restore_table_from(target: str, *, replace: bool = False) -> None:
     if replace:
         engine.command(f"DROP TABLE IF EXISTS `{engine.database}`.{TABLE} SYNC")
     engine.command(f"RESTORE TABLE `{engine.database}`.{TABLE} FROM {target}")
+    rollup.rebuild()
 
 
 def engine_open_here() -> bool:

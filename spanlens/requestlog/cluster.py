@@ -17,6 +17,9 @@ import re
 _CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?", re.I)
 _ENGINE = re.compile(r"ENGINE\s*=\s*(\w*)MergeTree(?:\s*\(([^)]*)\))?", re.I)
 _ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+`?(\w+)`?", re.I)
+# `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name TO target AS … FROM source …`
+_VIEW = re.compile(r"^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?\s+TO\s+`?(\w+)`?\s+AS\b", re.I)
+_FROM = re.compile(r"\bFROM\s+`?(\w+)`?", re.I)
 # Column changes must reach the Distributed table too; index / projection / TTL
 # changes concern only the tables that hold data.
 _COLUMN_CHANGE = re.compile(r"\b(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.I)
@@ -29,6 +32,12 @@ def shard_key(create_statement: str) -> str:
 def clustered(statement: str, *, cluster: str, database: str) -> list[str]:
     """The statements that do on a cluster what `statement` does on one node."""
     on = f"ON CLUSTER '{cluster}'"
+    view = _VIEW.match(statement)
+    if view:
+        # Every node sums the rows its own shard receives into its own part of the target:
+        # the view reads and writes the local tables, and reads go through the Distributed one.
+        select = _FROM.sub(lambda m: f"FROM {m.group(1)}_local", statement[view.end():], count=1)
+        return [f"CREATE MATERIALIZED VIEW {view.group(1) or ''}{view.group(2)} {on} TO {view.group(3)}_local AS{select}"]
     create = _CREATE.match(statement)
     if create:
         name = create.group(2)

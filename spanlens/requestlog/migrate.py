@@ -5,10 +5,13 @@ from pathlib import Path
 
 from django.conf import settings
 
+from spanlens.requestlog import rollup
 from spanlens.requestlog.cluster import clustered
 from spanlens.requestlog.engine import ClickHouseError, get_engine
 
 MIGRATIONS_DIR = Path(settings.BASE_DIR) / "clickhouse"
+# What a migration's SQL cannot say: filling a new summary table from the rows already stored.
+AFTER = {"0013_hourly_rollup.sql": rollup.rebuild}
 
 
 def migration_files() -> list[Path]:
@@ -47,6 +50,8 @@ def apply_migrations() -> list[str]:
         for written in _statements(path.read_text()):
             for statement in statements_for(written):
                 engine.command(statement)
+        if path.name in AFTER:
+            AFTER[path.name]()
         engine.command(
             "INSERT INTO schema_migrations (name) VALUES ({name:String})", {"name": path.name}
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from spanlens.requestlog import rollup
 from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
 from spanlens.requestlog.queries import ERROR_CONDITION, _request_filters
@@ -31,14 +32,23 @@ def list_usage_series(
     """Estimated requests and spend per time bucket and key since `since`: the `top` keys by spend
     each on their own, every other key together under OTHER. Buckets without traffic are absent."""
     key = DIMENSIONS[dimension]
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
+    if dimension != "user" and bucket_seconds % 3600 == 0:
+        # Buckets of whole hours by a rollup key: the hourly rollup answers.
+        source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                      project_id=project_id, since=since)
+        source, time, kept, calls, spend, sampled = (
+            f"({source})", "hour", rollup.KEPT, rollup.CALLS, rollup.SPEND, rollup.SAMPLED)
+    else:
+        where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
+        source, time, kept, calls, spend, sampled = (
+            f"requests WHERE {where}", "created_at", "count()", W.est_count(), W.est_sum(W.COST), W.SAMPLED_ROWS)
     return get_engine().select(
-        f"WITH (SELECT groupArray(k) FROM (SELECT {key} AS k FROM requests WHERE {where} GROUP BY k "
-        f"ORDER BY {W.est_sum(W.COST)} DESC, count() DESC, k LIMIT {{top:UInt32}})) AS top_keys "
-        "SELECT toStartOfInterval(created_at, toIntervalSecond({bucket:UInt32})) AS bucket, "
-        f"if(has(top_keys, {key}), {key}, {{other:String}}) AS series, {W.est_count()} AS requests, "
-        f"{W.est_sum(W.COST)} AS spend_usd, {W.SAMPLED_ROWS} AS sampled_rows, count() AS kept_rows "
-        f"FROM requests WHERE {where} GROUP BY bucket, series ORDER BY bucket, series",
+        f"WITH (SELECT groupArray(k) FROM (SELECT {key} AS k FROM {source} GROUP BY k "
+        f"ORDER BY {spend} DESC, {kept} DESC, k LIMIT {{top:UInt32}})) AS top_keys "
+        f"SELECT toStartOfInterval({time}, toIntervalSecond({{bucket:UInt32}})) AS bucket, "
+        f"if(has(top_keys, {key}), {key}, {{other:String}}) AS series, {calls} AS requests, "
+        f"{spend} AS spend_usd, {sampled} AS sampled_rows, {kept} AS kept_rows "
+        f"FROM {source} GROUP BY bucket, series ORDER BY bucket, series",
         {**params, "top": int(top), "bucket": int(bucket_seconds), "other": OTHER},
     )
 
@@ -47,12 +57,13 @@ def get_usage_totals(
     *, organization_id: str, since: datetime, retention_days: int = 365, project_id: str | None = None,
 ) -> dict[str, Any]:
     """Estimated totals since `since`: requests, spend, tokens, errors, mean latency."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                  project_id=project_id, since=since)
+    R = rollup
     row = get_engine().select(
-        f"SELECT count() AS kept_rows, {W.est_count()} AS requests, {W.est_sum(W.COST)} AS spend_usd, "
-        f"{W.est_sum('total_tokens')} AS total_tokens, {W.est_count(ERROR_CONDITION)} AS errors, "
-        f"{W.est_avg('latency_ms')} AS avg_latency_ms, {W.SAMPLED_ROWS} AS sampled_rows "
-        f"FROM requests WHERE {where}",
+        f"SELECT {R.KEPT} AS kept_rows, {R.CALLS} AS requests, {R.SPEND} AS spend_usd, "
+        f"{R.TOKENS} AS total_tokens, {R.calls_if(R.ERROR)} AS errors, "
+        f"{R.AVG_LATENCY} AS avg_latency_ms, {R.SAMPLED} AS sampled_rows FROM ({source})",
         params,
     )[0]
     kept = int(row["kept_rows"])
@@ -75,10 +86,11 @@ def list_daily_spend(
     *, organization_id: str, since: datetime, retention_days: int = 365, project_id: str | None = None,
 ) -> list[dict]:
     """Estimated spend per UTC day since `since` (days without traffic are absent): the forecast's input."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                  project_id=project_id, since=since)
     return get_engine().select(
-        f"SELECT toString(toDate(created_at)) AS day, {W.est_sum(W.COST)} AS spend_usd, "
-        f"{W.SAMPLED_ROWS} AS sampled_rows FROM requests WHERE {where} GROUP BY day ORDER BY day",
+        f"SELECT toString(toDate(hour)) AS day, {rollup.SPEND} AS spend_usd, "
+        f"{rollup.SAMPLED} AS sampled_rows FROM ({source}) GROUP BY day ORDER BY day",
         params,
     )
 

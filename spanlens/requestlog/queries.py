@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 from typing import Any, Iterable
 
-from spanlens.requestlog import ids
+from spanlens.requestlog import ids, rollup
 from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
 
@@ -50,7 +50,7 @@ def format_epoch(seconds: float) -> str:
     return f"{cached[1]}{micro // 1000:03d}"
 
 
-def _scope(organization_id: str, retention_days: int) -> tuple[str, dict[str, Any]]:
+def _scope(organization_id: str, retention_days: int, time_column: str = "created_at") -> tuple[str, dict[str, Any]]:
     """The tenant boundary: organization and plan retention, on every read.
 
     The retention cutoff is a constant, floored to the hour, not now64(): ClickHouse's
@@ -58,11 +58,12 @@ def _scope(organization_id: str, retention_days: int) -> tuple[str, dict[str, An
     deterministic filter, so a repeated body search (paging, the live list's refresh)
     skips every granule without a match: 0.5-1.2 s -> 26-40 ms at 1M rows on a loaded
     machine. Rows stay visible up to an hour past their plan's retention; the table's
-    TTL deletes them regardless.
+    TTL deletes them regardless. The hour floor also makes the cutoff a whole hour of
+    the hourly rollup, whose `hour` column is then the time_column.
     """
     cutoff = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=int(retention_days))
     return (
-        "organization_id = {org:UUID} AND created_at >= {retention_cutoff:DateTime64(3, 'UTC')}",
+        f"organization_id = {{org:UUID}} AND {time_column} >= {{retention_cutoff:DateTime64(3, 'UTC')}}",
         {"org": str(organization_id), "retention_cutoff": format_ts(cutoff)},
     )
 
@@ -194,9 +195,11 @@ def _request_filters(
     search: str | None = None,
     cache_hit: bool | None = None,
     request_ids: list[str] | None = None,
+    time_column: str = "created_at",
 ) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause for the request list: tenant scope first, then each set filter."""
-    where, params = _scope(organization_id, retention_days)
+    """The WHERE clause for the request list: tenant scope first, then each set filter.
+    time_column "hour" makes the clause for the hourly rollup (rollup.hours())."""
+    where, params = _scope(organization_id, retention_days, time_column)
     clauses = [where]
     if request_ids is not None:
         # The live tail asks which of the rows just written match a page's filters.
@@ -362,21 +365,19 @@ def get_request_stats(*, organization_id: str, retention_days: int = 365, **filt
 
     Every figure weights a row by 1 / sample_rate (see weighting), so sampled traffic
     is estimated; `sampled_rows` > 0 says the figures are estimates."""
-    where, params = _request_filters(organization_id, retention_days, **filters)
-    where += " AND created_at >= now64(3) - toIntervalHour(24)"
+    filters["since"] = _later(filters.get("since"), datetime.now(timezone.utc) - timedelta(hours=24))
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days, **filters)
+    R = rollup
     totals = get_engine().select(
-        f"SELECT count() AS kept_rows, {W.est_count()} AS requests, {W.est_avg('latency_ms')} AS avg_latency_ms, "
-        f"{W.est_sum(W.COST)} AS spend_usd, {W.est_count(ERROR_CONDITION)} AS errors, "
-        f"{W.est_count(UNPRICED)} AS unpriced, {W.est_count('cache_hit')} AS cache_hits, "
-        f"{W.est_sum(W.SAVED)} AS saved_usd, {W.SAMPLED_ROWS} AS sampled_rows "
-        f"FROM requests WHERE {where}",
+        f"SELECT {R.KEPT} AS kept_rows, {R.CALLS} AS requests, {R.AVG_LATENCY} AS avg_latency_ms, "
+        f"{R.SPEND} AS spend_usd, {R.calls_if(R.ERROR)} AS errors, {R.calls_if('unpriced')} AS unpriced, "
+        f"{R.calls_if('cache_hit')} AS cache_hits, {R.SAVED} AS saved_usd, {R.SAMPLED} AS sampled_rows "
+        f"FROM ({source})",
         params,
     )[0]
     hours = get_engine().select(
-        f"SELECT toStartOfHour(created_at) AS hour, {W.est_count()} AS requests, "
-        f"{W.est_avg('latency_ms')} AS avg_latency_ms, {W.est_sum(W.COST)} AS spend_usd, "
-        f"{W.est_count(ERROR_CONDITION)} AS errors "
-        f"FROM requests WHERE {where} GROUP BY hour ORDER BY hour",
+        f"SELECT hour, {R.CALLS} AS requests, {R.AVG_LATENCY} AS avg_latency_ms, {R.SPEND} AS spend_usd, "
+        f"{R.calls_if(R.ERROR)} AS errors FROM ({source}) GROUP BY hour ORDER BY hour",
         params,
     )
     rows = int(totals["kept_rows"])
@@ -405,24 +406,26 @@ def get_period_stats(
     project_id: str | None = None,
 ) -> dict[str, Any]:
     """Totals of one period, with its spend by model and by UTC day (what changed, and when)."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since, until=until)
-    cost = "toFloat64(sum(ifNull(cost_usd, toDecimal64(0, 8))))"
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                  project_id=project_id, since=since, until=until)
+    R = rollup
     totals = get_engine().select(
-        f"SELECT count() AS requests, countIf({ERROR_CONDITION}) AS errors, sum(prompt_tokens) AS prompt_tokens, "
-        f"sum(completion_tokens) AS completion_tokens, {cost} AS cost_usd, avg(latency_ms) AS avg_latency_ms, "
-        "quantile(0.95)(latency_ms) AS p95_latency_ms, countIf(cost_source = 'unknown') AS unpriced "
-        f"FROM requests WHERE {where}",
+        f"SELECT {R.KEPT} AS requests, {R.kept_if(R.ERROR)} AS errors, sum(prompt_sum) AS prompt_tokens, "
+        f"sum(completion_sum) AS completion_tokens, {R.COST} AS cost_usd, "
+        "sum(latency_sum) / nullIf(sum(rows), 0) AS avg_latency_ms, "
+        f"quantileMerge(0.95)(latency_q) AS p95_latency_ms, {R.kept_if('unpriced')} AS unpriced "
+        f"FROM ({source})",
         params,
     )[0]
     by_model = get_engine().select(
-        f"SELECT provider, model, count() AS requests, sum(total_tokens) AS total_tokens, {cost} AS cost_usd, "
-        f"countIf({ERROR_CONDITION}) AS errors FROM requests WHERE {where} "
+        f"SELECT provider, model, {R.KEPT} AS requests, sum(tokens_sum) AS total_tokens, {R.COST} AS cost_usd, "
+        f"{R.kept_if(R.ERROR)} AS errors FROM ({source}) "
         "GROUP BY provider, model ORDER BY cost_usd DESC, requests DESC LIMIT 20",
         params,
     )
     by_day = get_engine().select(
-        f"SELECT toString(toDate(created_at)) AS day, count() AS requests, {cost} AS cost_usd, "
-        f"countIf({ERROR_CONDITION}) AS errors FROM requests WHERE {where} GROUP BY day ORDER BY day",
+        f"SELECT toString(toDate(hour)) AS day, {R.KEPT} AS requests, {R.COST} AS cost_usd, "
+        f"{R.kept_if(R.ERROR)} AS errors FROM ({source}) GROUP BY day ORDER BY day",
         params,
     )
     requests = int(totals["requests"])
@@ -445,14 +448,19 @@ def list_daily_traffic(*, organization_id: str, retention_days: int = 365, days:
     """Estimated requests and errors per UTC day for the last `days` days (days without traffic
     are absent), of the rows the request-list filters select; `sampled_rows` > 0 marks a day
     whose figures are estimates."""
-    where, params = _request_filters(organization_id, retention_days, **filters)
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    filters["since"] = _later(filters.get("since"), today - timedelta(days=int(days) - 1))
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days, **filters)
     return get_engine().select(
-        f"SELECT toString(toDate(created_at)) AS day, toUInt64(round({W.est_count()})) AS requests, "
-        f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, {W.SAMPLED_ROWS} AS sampled_rows "
-        f"FROM requests WHERE {where} AND created_at >= toStartOfDay(now64(3)) - toIntervalDay({{days:UInt32}}) "
-        "GROUP BY day ORDER BY day",
-        {**params, "days": int(days) - 1},
+        f"SELECT toString(toDate(hour)) AS day, toUInt64(round({rollup.CALLS})) AS requests, "
+        f"toUInt64(round({rollup.calls_if(rollup.ERROR)})) AS errors, {rollup.SAMPLED} AS sampled_rows "
+        f"FROM ({source}) GROUP BY day ORDER BY day",
+        params,
     )
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None else max(a, b)
 
 
 def list_users(
@@ -487,9 +495,9 @@ def list_users(
 
 def list_models_seen(*, organization_id: str, retention_days: int = 365) -> list[dict]:
     """Distinct provider/model pairs in the log (filter suggestions)."""
-    where, params = _scope(organization_id, retention_days)
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days)
     return get_engine().select(
-        f"SELECT provider, model, count() AS n FROM requests WHERE {where} "
+        f"SELECT provider, model, {rollup.KEPT} AS n FROM ({source}) "
         "GROUP BY provider, model ORDER BY n DESC LIMIT 200",
         params,
     )
@@ -513,13 +521,10 @@ def list_models_in_use(*, organization_id: str | None, days: int = 90) -> list[d
     """Provider/model pairs called in the last `days` days; every tenant's when
     organization_id is None, on purpose: the price table is shared, and a price some
     organization's traffic still uses must not be deleted (sync_prices)."""
-    params: dict[str, Any] = {"days": int(days)}
-    where = "created_at >= now64(3) - toIntervalDay({days:UInt32}) AND model != ''"
-    if organization_id is not None:
-        where += " AND organization_id = {org:UUID}"
-        params["org"] = str(organization_id)
+    since = datetime.now(timezone.utc) - timedelta(days=int(days))
+    source, params = rollup.hours(organization_id=organization_id, since=since)
     return get_engine().select(
-        f"SELECT provider, model, count() AS calls FROM requests WHERE {where} GROUP BY provider, model",
+        f"SELECT provider, model, {rollup.KEPT} AS calls FROM ({source}) WHERE model != '' GROUP BY provider, model",
         params,
     )
 

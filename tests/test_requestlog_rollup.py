@@ -1,0 +1,216 @@
+"""The hourly rollup (requests_hourly): what it answers equals the same aggregate of the stored
+rows, for ranges that start and end anywhere (inside an hour, on its first or last millisecond),
+with filters it covers and ones it does not, and it counts rows stored before it existed once."""
+from __future__ import annotations
+
+import math
+import random
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from spanlens.core import services
+from spanlens.requestlog import backup, migrate, overview, queries, rollup
+from spanlens.requestlog.engine import get_engine
+from tests.seed import make_row
+
+HOUR = timedelta(hours=1)
+MS = timedelta(milliseconds=1)
+
+
+def _at(row) -> datetime:
+    return datetime.strptime(row["created_at"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+
+
+def _weight(rate: float) -> float:
+    stored = float(np.float32(rate))  # the column is Float32, as the weight expression rounds back
+    return round(1.0 / stored, 4) if 0 < stored <= 1 else 1.0
+
+
+@pytest.fixture
+def log(org, project, other_org_and_project):
+    """Rows in 31 hours up to now, four an hour: on the hour's first millisecond, its second,
+    somewhere inside, and its last; every kind the rollup keeps apart (two projects and
+    models, errors of each kind, unpriced, cache hits, sampled rows)."""
+    second = services.create_project(org, "Second")
+    now = datetime.now(timezone.utc)
+    top = now.replace(minute=0, second=0, microsecond=0)
+    rng = random.Random(11)
+    rows = []
+    for h in range(-30, 1):
+        start = top + h * HOUR
+        inside = start + timedelta(minutes=rng.randint(0, 59), seconds=rng.randint(0, 59), milliseconds=rng.randint(1, 998))
+        for at in (start, start + MS, inside, start + HOUR - MS):
+            if at > now - timedelta(seconds=2):
+                continue
+            status = rng.choice([200, 200, 200, 429, 500, 0])
+            rows.append(make_row(
+                org, rng.choice([project, second]), rng=rng, created_at=at, status_code=status,
+                provider="openai", model=rng.choice(["gpt-4o-mini", "gpt-4o"]),
+                sample_rate=1.0 if status != 200 else rng.choice([1.0, 1.0, 0.5, 0.1]),
+                cost_source=rng.choice(["list", "list", "unknown"]), cache_hit=rng.random() < 0.2,
+                error_message="stream cut" if status == 200 and rng.random() < 0.2 else ("" if status == 200 else "failed"),
+            ))
+            if rng.random() < 0.15:
+                rows[-1]["cost_usd"] = None
+    other_org, other_project = other_org_and_project
+    theirs = [make_row(other_org, other_project, rng=rng, created_at=top - 3 * HOUR + i * MS) for i in range(20)]
+    queries.insert_requests(rows + theirs)
+    return {"rows": rows, "now": now, "top": top, "second": second}
+
+
+def _truth(rows, since=None, until=None, keep=lambda r: True) -> dict:
+    chosen = [r for r in rows if (since is None or _at(r) >= since) and (until is None or _at(r) <= until) and keep(r)]
+    return {
+        "rows": len(chosen),
+        "calls": sum(_weight(r["sample_rate"]) for r in chosen),
+        "cost": float(sum(Decimal(r["cost_usd"] or "0") for r in chosen)),
+        "tokens": sum(r["total_tokens"] for r in chosen),
+        "first": min((_at(r) for r in chosen), default=None),
+        "last": max((_at(r) for r in chosen), default=None),
+    }
+
+
+def _read(org, **filters) -> dict:
+    source, params = rollup.hours(organization_id=str(org.id), **filters)
+    [row] = get_engine().select(
+        "SELECT sum(rows) AS rows, sum(calls) AS calls, toFloat64(sum(cost_sum)) AS cost, "
+        f"sum(tokens_sum) AS tokens, min(first_seen) AS first, max(last_seen) AS last, count() AS groups FROM ({source})",
+        params,
+    )
+    def when(v):
+        return None if not int(row["rows"]) else datetime.strptime(str(v)[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    return {"rows": int(row["rows"]), "calls": float(row["calls"]), "cost": float(row["cost"]),
+            "tokens": int(row["tokens"]), "first": when(row["first"]), "last": when(row["last"])}
+
+
+def _ranges(top: datetime):
+    rng = random.Random(3)
+    yield None, None
+    yield top - 12 * HOUR, None  # whole hours, open end
+    yield None, top - 5 * HOUR - MS  # up to an hour's last millisecond
+    yield top - 20 * HOUR, top - 2 * HOUR  # both on the hour: the end hour's first row is in
+    yield top - 7 * HOUR + MS, top - 7 * HOUR + 30 * timedelta(minutes=1)  # inside one hour
+    yield top - 9 * HOUR - MS, top - 8 * HOUR  # one millisecond either side of a whole hour
+    for _ in range(25):
+        a = top - timedelta(milliseconds=rng.randint(0, 31 * 3600 * 1000))
+        b = a + timedelta(milliseconds=rng.randint(0, 12 * 3600 * 1000))
+        yield a, b
+
+
+@pytest.mark.parametrize("from_rollup", [True, False], ids=["rollup", "rows only"])
+def test_any_range_counts_every_row_once(org, log, from_rollup, monkeypatch):
+    monkeypatch.setattr(rollup, "enabled", from_rollup)
+    for since, until in _ranges(log["top"]):
+        got, want = _read(org, since=since, until=until), _truth(log["rows"], since, until)
+        assert got["rows"] == want["rows"], (since, until)
+        assert got["calls"] == pytest.approx(want["calls"]) and got["cost"] == pytest.approx(want["cost"])
+        assert got["tokens"] == want["tokens"] and (got["first"], got["last"]) == (want["first"], want["last"])
+
+
+def test_filters_the_rollup_covers_and_ones_it_does_not(org, project, log):
+    since, until = log["top"] - 17 * HOUR + 1234 * MS, log["top"] - HOUR - 99 * MS
+    cases = [
+        ({"project_id": str(project.id)}, lambda r: r["project_id"] == str(project.id)),
+        ({"model": "4o-MINI"}, lambda r: r["model"] == "gpt-4o-mini"),
+        ({"status": "5xx"}, lambda r: 500 <= r["status_code"] < 600),
+        ({"cache_hit": True}, lambda r: r["cache_hit"]),
+        ({"search": "stream cut"}, lambda r: r["error_message"] == "stream cut"),  # read from the rows
+    ]
+    for filters, keep in cases:
+        assert rollup.covers(filters) == ("search" not in filters)
+        got, want = _read(org, since=since, until=until, **filters), _truth(log["rows"], since, until, keep)
+        assert (got["rows"], got["tokens"]) == (want["rows"], want["tokens"]), filters
+        assert got["calls"] == pytest.approx(want["calls"])
+
+
+def _same(a, b, path="result"):
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert (math.isnan(float(a)) and math.isnan(float(b))) or float(a) == pytest.approx(float(b), rel=1e-9), path
+    else:
+        assert str(a)[:19] == str(b)[:19], path  # an hour as DateTime or DateTime64
+
+
+def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows(org, project, log, monkeypatch):
+    top, org_id = log["top"], str(org.id)
+    reads = [
+        lambda: queries.get_request_stats(organization_id=org_id),
+        lambda: queries.get_request_stats(organization_id=org_id, project_id=str(project.id), status="ok"),
+        lambda: queries.get_period_stats(organization_id=org_id, since=top - 26 * HOUR + 7 * MS,
+                                         until=top - 3 * HOUR + timedelta(minutes=17)),
+        lambda: queries.list_daily_traffic(organization_id=org_id, days=3),
+        lambda: queries.list_models_seen(organization_id=org_id),
+        lambda: sorted(queries.list_models_in_use(organization_id=org_id, days=1), key=str),
+        lambda: overview.get_usage_totals(organization_id=org_id, since=top - 5 * HOUR - 5 * MS),
+        lambda: overview.list_daily_spend(organization_id=org_id, since=top - 40 * HOUR),
+        *[(lambda d=d, b=b: overview.list_usage_series(organization_id=org_id, since=top - 24 * HOUR,
+                                                        bucket_seconds=b, dimension=d, top=1))
+          for d in ("model", "project", "provider") for b in (3600, 6 * 3600, 86400)],
+    ]
+    for read in reads:
+        monkeypatch.setattr(rollup, "enabled", True)
+        fast = read()
+        monkeypatch.setattr(rollup, "enabled", False)
+        _same(fast, read())
+    stats = queries.get_period_stats(organization_id=org_id, since=top - 26 * HOUR + 7 * MS, until=top)
+    assert stats["requests"] == _truth(log["rows"], top - 26 * HOUR + 7 * MS, top)["rows"]
+
+
+def test_another_tenant_sees_none_of_it(org, log, other_org_and_project):
+    other_org, _ = other_org_and_project
+    assert _read(other_org)["rows"] == 20
+    assert queries.get_request_stats(organization_id=str(other_org.id))["rows"] == 20
+    assert _read(org)["rows"] == len(log["rows"])
+
+
+def test_the_view_sums_what_the_edges_sum():
+    """The materialized view in the migration and rollup.HOURLY_SELECT are one SELECT."""
+    text = (migrate.MIGRATIONS_DIR / "0013_hourly_rollup.sql").read_text()
+    [view] = [s for s in migrate._statements(text) if s.startswith("CREATE MATERIALIZED VIEW")]
+    flat = lambda s: re.sub(r"\s+", " ", s).replace("( ", "(").replace(" )", ")").strip()  # noqa: E731
+    assert flat(view) == flat(f"CREATE MATERIALIZED VIEW IF NOT EXISTS requests_hourly_mv TO requests_hourly AS "
+                              f"{rollup.HOURLY_SELECT} {rollup.HOURLY_GROUP_BY}")
+
+
+def _stored(org) -> tuple[int, int]:
+    engine = get_engine()
+    rows = engine.select("SELECT count() AS n FROM requests WHERE organization_id = {o:UUID}", {"o": str(org.id)})
+    summed = engine.select("SELECT sum(rows) AS n FROM requests_hourly WHERE organization_id = {o:UUID}", {"o": str(org.id)})
+    return int(rows[0]["n"]), int(summed[0]["n"] or 0)
+
+
+def test_rows_stored_before_the_rollup_existed_count_once(org, project):
+    engine = get_engine()
+    engine.command("DROP VIEW IF EXISTS requests_hourly_mv")
+    engine.command("DROP TABLE IF EXISTS requests_hourly")
+    engine.command("DELETE FROM schema_migrations WHERE name = '0013_hourly_rollup.sql'")
+    try:
+        queries.insert_requests([make_row(org, project) for _ in range(30)])  # an install before the upgrade
+        assert migrate.apply_migrations() == ["0013_hourly_rollup.sql"]
+    finally:
+        migrate.apply_migrations()
+    assert _stored(org) == (30, 30)
+    queries.insert_requests([make_row(org, project) for _ in range(7)])  # the view sums new rows
+    assert _stored(org) == (37, 37)
+    assert migrate.apply_migrations() == []
+
+
+def test_a_restore_that_replaces_the_log_replaces_its_totals(org, project, tmp_path):
+    queries.insert_requests([make_row(org, project) for _ in range(12)])
+    path = str(tmp_path / "log.native")
+    backup.export_to_file(path)
+    queries.insert_requests([make_row(org, project) for _ in range(5)])
+    assert _stored(org) == (17, 17)
+    backup.import_from_file(path, replace=True)
+    assert _stored(org) == (12, 12)
