@@ -2,7 +2,7 @@
 -- aggregates (stat strip, daily bars, usage charts, period totals, models in use) read a
 -- few rows per hour instead of every row of the tenant. spanlens/requestlog/rollup.py
 -- reads it and sums the edges of a time range that are not whole hours from `requests`
--- with the same SELECT (HOURLY_SELECT there; a test checks they are the same text).
+-- with the same SELECT (HOURLY there; a test checks they are the same text).
 -- Rows are summed when parts merge, and every read sums them again, so a read never
 -- depends on merges having run.
 CREATE TABLE IF NOT EXISTS requests_hourly
@@ -40,7 +40,7 @@ ORDER BY (organization_id, project_id, hour, provider, model, status_code, error
 -- A day longer than the rows it sums: reads are cut at the plan's retention anyway.
 TTL hour + INTERVAL 366 DAY;
 
--- spanlens/requestlog/rollup.py's HOURLY_SELECT and HOURLY_GROUP_BY; rows stored before
+-- rollup.HOURLY.select and group_by; rows stored before
 -- this view existed are summed by rollup.rebuild() when this migration is applied.
 CREATE MATERIALIZED VIEW IF NOT EXISTS requests_hourly_mv TO requests_hourly AS
 WITH if(sample_rate > 0 AND sample_rate <= 1, round(1.0 / toFloat64(sample_rate), 4), 1.0) AS w

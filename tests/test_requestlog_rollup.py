@@ -52,6 +52,7 @@ def log(org, project, other_org_and_project):
                 provider="openai", model=rng.choice(["gpt-4o-mini", "gpt-4o"]),
                 sample_rate=1.0 if status != 200 else rng.choice([1.0, 1.0, 0.5, 0.1]),
                 cost_source=rng.choice(["list", "list", "unknown"]), cache_hit=rng.random() < 0.2,
+                user_id=rng.choice([None, "", "alice", "bob", "carol", "dave"]),
                 error_message="stream cut" if status == 200 and rng.random() < 0.2 else ("" if status == 200 else "failed"),
             ))
             if rng.random() < 0.15:
@@ -74,17 +75,19 @@ def _truth(rows, since=None, until=None, keep=lambda r: True) -> dict:
     }
 
 
-def _read(org, **filters) -> dict:
-    source, params = rollup.hours(organization_id=str(org.id), **filters)
+def _read(org, of=rollup.HOURLY, **filters) -> dict:
+    source, params = rollup.hours(organization_id=str(org.id), of=of, **filters)
+    # The users' rollup keeps weighted spend and tokens only; the rows here all weigh 1 there.
+    cost, tokens = ("toFloat64(sum(cost_sum))", "sum(tokens_sum)") if of is rollup.HOURLY else ("sum(cost_w)", "sum(tokens_w)")
     [row] = get_engine().select(
-        "SELECT sum(rows) AS rows, sum(calls) AS calls, toFloat64(sum(cost_sum)) AS cost, "
-        f"sum(tokens_sum) AS tokens, min(first_seen) AS first, max(last_seen) AS last, count() AS groups FROM ({source})",
+        f"SELECT sum(rows) AS rows, sum(calls) AS calls, {cost} AS cost, "
+        f"{tokens} AS tokens, min(first_seen) AS first, max(last_seen) AS last FROM ({source})",
         params,
     )
     def when(v):
         return None if not int(row["rows"]) else datetime.strptime(str(v)[:23], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
     return {"rows": int(row["rows"]), "calls": float(row["calls"]), "cost": float(row["cost"]),
-            "tokens": int(row["tokens"]), "first": when(row["first"]), "last": when(row["last"])}
+            "tokens": round(float(row["tokens"])), "first": when(row["first"]), "last": when(row["last"])}
 
 
 def _ranges(top: datetime):
@@ -109,6 +112,18 @@ def test_any_range_counts_every_row_once(org, log, from_rollup, monkeypatch):
         assert got["rows"] == want["rows"], (since, until)
         assert got["calls"] == pytest.approx(want["calls"]) and got["cost"] == pytest.approx(want["cost"])
         assert got["tokens"] == want["tokens"] and (got["first"], got["last"]) == (want["first"], want["last"])
+
+
+def test_the_users_rollup_counts_every_row_once(org, log):
+    unsampled = [r for r in log["rows"] if r["sample_rate"] == 1.0]
+    for since, until in _ranges(log["top"]):
+        got = _read(org, of=rollup.USERS, since=since, until=until)
+        want = _truth(log["rows"], since, until)
+        assert (got["rows"], got["first"], got["last"]) == (want["rows"], want["first"], want["last"]), (since, until)
+        assert got["calls"] == pytest.approx(want["calls"])
+    got = _read(org, of=rollup.USERS, search="failed")  # not covered: summed from the rows
+    want = _truth(unsampled, keep=lambda r: r["error_message"] == "failed")
+    assert (got["rows"], got["tokens"]) == (want["rows"], want["tokens"]) and got["cost"] == pytest.approx(want["cost"])
 
 
 def test_filters_the_rollup_covers_and_ones_it_does_not(org, project, log):
@@ -156,7 +171,11 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
         lambda: overview.list_daily_spend(organization_id=org_id, since=top - 40 * HOUR),
         *[(lambda d=d, b=b: overview.list_usage_series(organization_id=org_id, since=top - 24 * HOUR,
                                                         bucket_seconds=b, dimension=d, top=1))
-          for d in ("model", "project", "provider") for b in (3600, 6 * 3600, 86400)],
+          for d in ("model", "project", "provider", "user") for b in (3600, 6 * 3600, 86400)],
+        lambda: queries.list_users(organization_id=org_id),
+        lambda: queries.list_users(organization_id=org_id, project_id=str(project.id), sort_by="last_seen", page=2,
+                                   limit=3),
+        lambda: overview.list_top_spenders(organization_id=org_id, since=top - 20 * HOUR + 3 * MS),
     ]
     for read in reads:
         monkeypatch.setattr(rollup, "enabled", True)
@@ -174,35 +193,40 @@ def test_another_tenant_sees_none_of_it(org, log, other_org_and_project):
     assert _read(org)["rows"] == len(log["rows"])
 
 
-def test_the_view_sums_what_the_edges_sum():
-    """The materialized view in the migration and rollup.HOURLY_SELECT are one SELECT."""
-    text = (migrate.MIGRATIONS_DIR / "0013_hourly_rollup.sql").read_text()
+@pytest.mark.parametrize("migration, of", [("0013_hourly_rollup.sql", rollup.HOURLY),
+                                           ("0014_users_rollup.sql", rollup.USERS)])
+def test_the_view_sums_what_the_edges_sum(migration, of):
+    """The materialized view in the migration and the rollup's select are one SELECT."""
+    text = (migrate.MIGRATIONS_DIR / migration).read_text()
     [view] = [s for s in migrate._statements(text) if s.startswith("CREATE MATERIALIZED VIEW")]
     flat = lambda s: re.sub(r"\s+", " ", s).replace("( ", "(").replace(" )", ")").strip()  # noqa: E731
-    assert flat(view) == flat(f"CREATE MATERIALIZED VIEW IF NOT EXISTS requests_hourly_mv TO requests_hourly AS "
-                              f"{rollup.HOURLY_SELECT} {rollup.HOURLY_GROUP_BY}")
+    assert flat(view) == flat(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {of.table}_mv TO {of.table} AS "
+                              f"{of.select} {of.group_by}")
 
 
-def _stored(org) -> tuple[int, int]:
-    engine = get_engine()
-    rows = engine.select("SELECT count() AS n FROM requests WHERE organization_id = {o:UUID}", {"o": str(org.id)})
-    summed = engine.select("SELECT sum(rows) AS n FROM requests_hourly WHERE organization_id = {o:UUID}", {"o": str(org.id)})
-    return int(rows[0]["n"]), int(summed[0]["n"] or 0)
+def _stored(org) -> tuple[int, ...]:
+    """Rows of the organization, and what each rollup sums of them."""
+    engine, params = get_engine(), {"o": str(org.id)}
+    rows = engine.select("SELECT count() AS n FROM requests WHERE organization_id = {o:UUID}", params)
+    summed = [engine.select(f"SELECT sum(rows) AS n FROM {of.table} WHERE organization_id = {{o:UUID}}", params)
+              for of in rollup.ROLLUPS]
+    return (int(rows[0]["n"]), *(int(s[0]["n"] or 0) for s in summed))
 
 
 def test_rows_stored_before_the_rollup_existed_count_once(org, project):
     engine = get_engine()
-    engine.command("DROP VIEW IF EXISTS requests_hourly_mv")
-    engine.command("DROP TABLE IF EXISTS requests_hourly")
-    engine.command("DELETE FROM schema_migrations WHERE name = '0013_hourly_rollup.sql'")
+    for of in rollup.ROLLUPS:
+        engine.command(f"DROP VIEW IF EXISTS {of.table}_mv")
+        engine.command(f"DROP TABLE IF EXISTS {of.table}")
+    engine.command("DELETE FROM schema_migrations WHERE name IN ('0013_hourly_rollup.sql', '0014_users_rollup.sql')")
     try:
         queries.insert_requests([make_row(org, project) for _ in range(30)])  # an install before the upgrade
-        assert migrate.apply_migrations() == ["0013_hourly_rollup.sql"]
+        assert migrate.apply_migrations() == ["0013_hourly_rollup.sql", "0014_users_rollup.sql"]
     finally:
         migrate.apply_migrations()
-    assert _stored(org) == (30, 30)
-    queries.insert_requests([make_row(org, project) for _ in range(7)])  # the view sums new rows
-    assert _stored(org) == (37, 37)
+    assert _stored(org) == (30, 30, 30)
+    queries.insert_requests([make_row(org, project) for _ in range(7)])  # the views sum new rows
+    assert _stored(org) == (37, 37, 37)
     assert migrate.apply_migrations() == []
 
 
@@ -211,6 +235,6 @@ def test_a_restore_that_replaces_the_log_replaces_its_totals(org, project, tmp_p
     path = str(tmp_path / "log.native")
     backup.export_to_file(path)
     queries.insert_requests([make_row(org, project) for _ in range(5)])
-    assert _stored(org) == (17, 17)
+    assert _stored(org) == (17, 17, 17)
     backup.import_from_file(path, replace=True)
-    assert _stored(org) == (12, 12)
+    assert _stored(org) == (12, 12, 12)

@@ -11,7 +11,7 @@ from typing import Any
 from spanlens.requestlog import rollup
 from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
-from spanlens.requestlog.queries import ERROR_CONDITION, _request_filters
+from spanlens.requestlog.queries import _request_filters
 
 # What the charts stack by. Calls without a user count under the empty key.
 DIMENSIONS = {
@@ -32,22 +32,21 @@ def list_usage_series(
     """Estimated requests and spend per time bucket and key since `since`: the `top` keys by spend
     each on their own, every other key together under OTHER. Buckets without traffic are absent."""
     key = DIMENSIONS[dimension]
-    if dimension != "user" and bucket_seconds % 3600 == 0:
-        # Buckets of whole hours by a rollup key: the hourly rollup answers.
+    if bucket_seconds % 3600 == 0:
+        # Buckets of whole hours: a rollup answers (by user, the rollup by end user).
+        of = rollup.USERS if dimension == "user" else rollup.HOURLY
         source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
-                                      project_id=project_id, since=since)
-        source, time, kept, calls, spend, sampled = (
-            f"({source})", "hour", rollup.KEPT, rollup.CALLS, rollup.SPEND, rollup.SAMPLED)
+                                      of=of, project_id=project_id, since=since)
+        source, key, m = f"({source})", ("end_user" if dimension == "user" else key), rollup.MEASURES
     else:
         where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
-        source, time, kept, calls, spend, sampled = (
-            f"requests WHERE {where}", "created_at", "count()", W.est_count(), W.est_sum(W.COST), W.SAMPLED_ROWS)
+        source, m = f"requests WHERE {where}", rollup.ROW_MEASURES
     return get_engine().select(
         f"WITH (SELECT groupArray(k) FROM (SELECT {key} AS k FROM {source} GROUP BY k "
-        f"ORDER BY {spend} DESC, {kept} DESC, k LIMIT {{top:UInt32}})) AS top_keys "
-        f"SELECT toStartOfInterval({time}, toIntervalSecond({{bucket:UInt32}})) AS bucket, "
-        f"if(has(top_keys, {key}), {key}, {{other:String}}) AS series, {calls} AS requests, "
-        f"{spend} AS spend_usd, {sampled} AS sampled_rows, {kept} AS kept_rows "
+        f"ORDER BY {m['spend']} DESC, {m['kept']} DESC, k LIMIT {{top:UInt32}})) AS top_keys "
+        f"SELECT toStartOfInterval({m['time']}, toIntervalSecond({{bucket:UInt32}})) AS bucket, "
+        f"if(has(top_keys, {key}), {key}, {{other:String}}) AS series, {m['calls']} AS requests, "
+        f"{m['spend']} AS spend_usd, {m['sampled']} AS sampled_rows, {m['kept']} AS kept_rows "
         f"FROM {source} GROUP BY bucket, series ORDER BY bucket, series",
         {**params, "top": int(top), "bucket": int(bucket_seconds), "other": OTHER},
     )
@@ -100,12 +99,16 @@ def list_top_spenders(
     retention_days: int = 365, project_id: str | None = None,
 ) -> list[dict]:
     """The end users (or prompt versions) with the highest estimated spend since `since`."""
-    key = TOP_DIMENSIONS[dimension]
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
+    if dimension == "user":
+        source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                      of=rollup.USERS, project_id=project_id, since=since)
+        source, key, m = f"({source})", "end_user", rollup.MEASURES
+    else:
+        where, params = _request_filters(organization_id, retention_days, project_id=project_id, since=since)
+        source, key, m = f"requests WHERE {where}", TOP_DIMENSIONS[dimension], rollup.ROW_MEASURES
     return get_engine().select(
-        f"SELECT {key} AS key, {W.est_count()} AS requests, {W.est_sum(W.COST)} AS spend_usd, "
-        f"{W.est_sum('total_tokens')} AS total_tokens, {W.SAMPLED_ROWS} AS sampled_rows "
-        f"FROM requests WHERE {where} GROUP BY key HAVING key != '' "
+        f"SELECT {key} AS key, {m['calls']} AS requests, {m['spend']} AS spend_usd, {m['tokens']} AS total_tokens, "
+        f"{m['sampled']} AS sampled_rows FROM {source} GROUP BY key HAVING key != '' "
         "ORDER BY spend_usd DESC, requests DESC, key LIMIT {limit:UInt32}",
         {**params, "limit": int(limit)},
     )

@@ -475,21 +475,20 @@ def list_users(
 ) -> dict[str, Any]:
     """Requests grouped by the caller-supplied end-user id, with spend and last activity
     (estimated where sampled: `sampled_rows` > 0)."""
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id)
-    where += " AND user_id IS NOT NULL AND user_id != ''"
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                  of=rollup.USERS, project_id=project_id)
     direction = "ASC" if sort_dir == "asc" else "DESC"
     rows = get_engine().select(
-        f"SELECT assumeNotNull(user_id) AS user_id, toUInt64(round({W.est_count()})) AS requests, "
-        f"{W.est_sum(W.COST)} AS cost_usd, toUInt64(round({W.est_sum('total_tokens')})) AS total_tokens, "
-        f"toUInt64(round({W.est_count(ERROR_CONDITION)})) AS errors, "
-        f"toUInt64(round({W.est_count(UNPRICED)})) AS unpriced, max(created_at) AS last_seen, "
-        f"{W.SAMPLED_ROWS} AS sampled_rows, count() AS kept_rows "
-        f"FROM requests WHERE {where} GROUP BY user_id "
+        f"SELECT end_user AS user_id, toUInt64(round({rollup.CALLS})) AS requests, {rollup.SPEND} AS cost_usd, "
+        f"toUInt64(round({rollup.TOKENS})) AS total_tokens, toUInt64(round(sum(errors))) AS errors, "
+        "toUInt64(round(sum(unpriced))) AS unpriced, max(last_seen) AS last_seen, "
+        f"{rollup.SAMPLED} AS sampled_rows, {rollup.KEPT} AS kept_rows "
+        f"FROM ({source}) WHERE end_user != '' GROUP BY end_user "
         f"ORDER BY {USER_SORT_COLUMNS[sort_by]} {direction}, user_id ASC "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
         {**params, "limit": int(limit), "offset": (max(page, 1) - 1) * int(limit)},
     )
-    total = get_engine().select(f"SELECT uniqExact(user_id) AS n FROM requests WHERE {where}", params)
+    total = get_engine().select(f"SELECT uniqExact(end_user) AS n FROM ({source}) WHERE end_user != ''", params)
     return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
 
 

@@ -14,6 +14,7 @@ sums until parts merge: readers always aggregate them again (sum, min, max, quan
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -22,31 +23,68 @@ from django.conf import settings
 from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
 
-TABLE = "requests_hourly"
-KEYS = ("organization_id", "project_id", "hour", "provider", "model", "status_code", "errored", "unpriced", "cache_hit")
-# The request-list filters the rollup has columns for; any other filter is read from `requests`.
-COVERED_FILTERS = frozenset({"project_id", "provider", "model", "status", "cache_hit", "since", "until"})
+@dataclass(frozen=True)
+class Rollup:
+    """One summary table and the materialized view that fills it from `requests`."""
+    table: str
+    keys: tuple[str, ...]
+    # The view's SELECT, and the edges': the text of its migration (a test compares).
+    select: str
+    sums: tuple[str, ...]
+    # The request-list filters it has columns for; any other filter is read from `requests`.
+    covered: frozenset[str]
 
-# The view's SELECT, and the edges': the text in clickhouse/0013_hourly_rollup.sql (a test compares).
-HOURLY_SELECT = (
-    f"WITH {W.WEIGHT} AS w "
-    "SELECT organization_id, project_id, toStartOfHour(created_at) AS hour, provider, model, status_code, "
-    "error_message != '' AS errored, cost_source = 'unknown' AS unpriced, cache_hit, "
-    "count() AS rows, countIf(sample_rate < 1) AS sampled_rows, sum(w) AS calls, "
-    "sum(toUInt64(latency_ms)) AS latency_sum, sum(toFloat64(latency_ms) * w) AS latency_w, "
-    "sum(ifNull(cost_usd, toDecimal64(0, 8))) AS cost_sum, "
-    f"sum({W.COST} * w) AS cost_w, sum({W.SAVED} * w) AS saved_w, "
-    "sum(toUInt64(prompt_tokens)) AS prompt_sum, sum(toUInt64(completion_tokens)) AS completion_sum, "
-    "sum(toUInt64(total_tokens)) AS tokens_sum, sum(toFloat64(total_tokens) * w) AS tokens_w, "
-    "quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen "
-    "FROM requests"
+    @property
+    def group_by(self) -> str:
+        return "GROUP BY " + ", ".join(self.keys)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.keys + self.sums
+
+
+# clickhouse/0013_hourly_rollup.sql: by every key the dashboard's totals split or filter on.
+HOURLY = Rollup(
+    table="requests_hourly",
+    keys=("organization_id", "project_id", "hour", "provider", "model", "status_code", "errored", "unpriced",
+          "cache_hit"),
+    select=(
+        f"WITH {W.WEIGHT} AS w "
+        "SELECT organization_id, project_id, toStartOfHour(created_at) AS hour, provider, model, status_code, "
+        "error_message != '' AS errored, cost_source = 'unknown' AS unpriced, cache_hit, "
+        "count() AS rows, countIf(sample_rate < 1) AS sampled_rows, sum(w) AS calls, "
+        "sum(toUInt64(latency_ms)) AS latency_sum, sum(toFloat64(latency_ms) * w) AS latency_w, "
+        "sum(ifNull(cost_usd, toDecimal64(0, 8))) AS cost_sum, "
+        f"sum({W.COST} * w) AS cost_w, sum({W.SAVED} * w) AS saved_w, "
+        "sum(toUInt64(prompt_tokens)) AS prompt_sum, sum(toUInt64(completion_tokens)) AS completion_sum, "
+        "sum(toUInt64(total_tokens)) AS tokens_sum, sum(toFloat64(total_tokens) * w) AS tokens_w, "
+        "quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen "
+        "FROM requests"
+    ),
+    sums=("rows", "sampled_rows", "calls", "latency_sum", "latency_w", "cost_sum", "cost_w", "saved_w",
+          "prompt_sum", "completion_sum", "tokens_sum", "tokens_w", "latency_q", "first_seen", "last_seen"),
+    covered=frozenset({"project_id", "provider", "model", "status", "cache_hit", "since", "until"}),
 )
-HOURLY_GROUP_BY = "GROUP BY " + ", ".join(KEYS)
-# The columns a reader of hours() sees, in the view's order (the key columns, then the sums).
-COLUMNS = KEYS + (
-    "rows", "sampled_rows", "calls", "latency_sum", "latency_w", "cost_sum", "cost_w", "saved_w",
-    "prompt_sum", "completion_sum", "tokens_sum", "tokens_w", "latency_q", "first_seen", "last_seen",
+# clickhouse/0014_users_rollup.sql: by end user (the caller's x-spanlens-user; '' for none),
+# for /users and the home page's charts and top spenders by user.
+USERS = Rollup(
+    table="requests_users_hourly",
+    keys=("organization_id", "project_id", "hour", "end_user"),
+    select=(
+        f"WITH {W.WEIGHT} AS w "
+        "SELECT organization_id, project_id, toStartOfHour(created_at) AS hour, ifNull(user_id, '') AS end_user, "
+        "count() AS rows, countIf(sample_rate < 1) AS sampled_rows, sum(w) AS calls, "
+        "sumIf(w, status_code >= 400 OR status_code = 0 OR error_message != '') AS errors, "
+        "sumIf(w, cost_source = 'unknown') AS unpriced, "
+        f"sum({W.COST} * w) AS cost_w, sum(toFloat64(total_tokens) * w) AS tokens_w, "
+        "min(created_at) AS first_seen, max(created_at) AS last_seen "
+        "FROM requests"
+    ),
+    sums=("rows", "sampled_rows", "calls", "errors", "unpriced", "cost_w", "tokens_w", "first_seen", "last_seen"),
+    covered=frozenset({"project_id", "since", "until"}),
 )
+ROLLUPS = (HOURLY, USERS)
+
 # Aggregates of hours() rows, each the counterpart of a weighting expression over `requests`
 # (KEPT: count(), CALLS: W.est_count(), SPEND: W.est_sum(W.COST), ...).
 ERROR = "(status_code >= 400 OR status_code = 0 OR errored)"  # queries.ERROR_CONDITION of a row
@@ -58,6 +96,13 @@ SAVED = "sum(saved_w)"
 TOKENS = "sum(tokens_w)"
 AVG_LATENCY = "sum(latency_w) / nullIf(sum(calls), 0)"
 COST = "toFloat64(sum(cost_sum))"  # unweighted spend, summed as Decimal like the rows' own sum
+
+
+# The same measures by name, over hours() rows and over `requests` rows, for a read that
+# takes either source (a rollup when it covers the read, the rows otherwise).
+MEASURES = {"time": "hour", "kept": KEPT, "calls": CALLS, "spend": SPEND, "tokens": TOKENS, "sampled": SAMPLED}
+ROW_MEASURES = {"time": "created_at", "kept": "count()", "calls": W.est_count(), "spend": W.est_sum(W.COST),
+                "tokens": W.est_sum("total_tokens"), "sampled": W.SAMPLED_ROWS}
 
 
 def calls_if(condition: str) -> str:
@@ -73,8 +118,8 @@ enabled = True
 _MS = timedelta(milliseconds=1)
 
 
-def covers(filters: dict[str, Any]) -> bool:
-    return enabled and all(v is None or v == "" or k in COVERED_FILTERS for k, v in filters.items())
+def covers(filters: dict[str, Any], of: Rollup = HOURLY) -> bool:
+    return enabled and all(v is None or v == "" or k in of.covered for k, v in filters.items())
 
 
 def _floor_hour(t: datetime) -> datetime:
@@ -94,8 +139,9 @@ def _ms(t: datetime | None) -> datetime | None:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
-def hours(*, organization_id: str | None, retention_days: int = 365, **filters: Any) -> tuple[str, dict[str, Any]]:
-    """`(subquery, params)`: rows shaped like requests_hourly for the filtered rows of the range
+def hours(*, organization_id: str | None, retention_days: int = 365, of: Rollup = HOURLY,
+          **filters: Any) -> tuple[str, dict[str, Any]]:
+    """`(subquery, params)`: rows shaped like the rollup `of` for the filtered rows of the range
     since..until (both inclusive, either open), every row of it counted exactly once. Use it as
     `FROM ({subquery})` and aggregate. organization_id None reads every tenant (price upkeep)."""
     from spanlens.requestlog.queries import _request_filters, format_ts
@@ -110,8 +156,8 @@ def hours(*, organization_id: str | None, retention_days: int = 365, **filters: 
         hours_where, _ = _request_filters(organization_id, retention_days, time_column="hour", **filters)
     first = _ceil_hour(since) if since else None
     end = _floor_hour(until + _MS) if until else None
-    if not covers(filters) or (first and end and first >= end):
-        return _from_rows(rows_where, params, since, until)
+    if not covers(filters, of) or (first and end and first >= end):
+        return _from_rows(of, rows_where, params, since, until)
     # Whole hours [first, end) from the rollup; since..first and end..until from the rows.
     params, edges = {**params}, []
     if first is not None:
@@ -122,13 +168,13 @@ def hours(*, organization_id: str | None, retention_days: int = 365, **filters: 
         hours_where += " AND hour < {r_end:DateTime('UTC')}"
         edges.append("(created_at >= {r_end:DateTime64(3, 'UTC')} AND created_at <= {until:DateTime64(3, 'UTC')})")
         params.update(until=format_ts(until), r_end=format_ts(end)[:19])
-    parts = [f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE {hours_where}"]
+    parts = [f"SELECT {', '.join(of.columns)} FROM {of.table} WHERE {hours_where}"]
     if edges:
-        parts.append(f"{HOURLY_SELECT} WHERE {rows_where} AND ({' OR '.join(edges)}) {HOURLY_GROUP_BY}")
+        parts.append(f"{of.select} WHERE {rows_where} AND ({' OR '.join(edges)}) {of.group_by}")
     return " UNION ALL ".join(f"({part})" for part in parts), params
 
 
-def _from_rows(base: str, params: dict, since: datetime | None, until: datetime | None) -> tuple[str, dict]:
+def _from_rows(of: Rollup, base: str, params: dict, since: datetime | None, until: datetime | None) -> tuple[str, dict]:
     from spanlens.requestlog.queries import format_ts
 
     params = {**params}
@@ -138,14 +184,16 @@ def _from_rows(base: str, params: dict, since: datetime | None, until: datetime 
     if until is not None:
         base += " AND created_at <= {until:DateTime64(3, 'UTC')}"
         params["until"] = format_ts(until)
-    return f"{HOURLY_SELECT} WHERE {base} {HOURLY_GROUP_BY}", params
+    return f"{of.select} WHERE {base} {of.group_by}", params
 
 
-def rebuild() -> None:
-    """Sum the rollup again from every stored row (after a restore replaced `requests`, or
-    when the migration first creates it). Run it while nothing writes: a row inserted
-    meanwhile could be counted twice, as ClickHouse's own POPULATE would."""
+def rebuild(*which: Rollup) -> None:
+    """Sum the rollups (all by default) again from every stored row: when a migration first
+    creates one, and after a restore replaced `requests`. Run it while nothing writes: a row
+    inserted meanwhile could be counted twice, as ClickHouse's own POPULATE would."""
     engine = get_engine()
     cluster = settings.CLICKHOUSE_CLUSTER
-    engine.command(f"TRUNCATE TABLE {TABLE}_local ON CLUSTER '{cluster}'" if cluster else f"TRUNCATE TABLE {TABLE}")
-    engine.command(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) {HOURLY_SELECT} {HOURLY_GROUP_BY}")
+    for of in which or ROLLUPS:
+        engine.command(f"TRUNCATE TABLE {of.table}_local ON CLUSTER '{cluster}'" if cluster
+                       else f"TRUNCATE TABLE {of.table}")
+        engine.command(f"INSERT INTO {of.table} ({', '.join(of.columns)}) {of.select} {of.group_by}")
