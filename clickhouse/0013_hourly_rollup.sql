@@ -40,7 +40,7 @@ ORDER BY (organization_id, project_id, hour, provider, model, status_code, error
 -- A day longer than the rows it sums: reads are cut at the plan's retention anyway.
 TTL hour + INTERVAL 366 DAY;
 
--- rollup.HOURLY.select and group_by; rows stored before
+-- rollup.HOURLY.view_select; rows stored before
 -- this view existed are summed by rollup.rebuild() when this migration is applied.
 CREATE MATERIALIZED VIEW IF NOT EXISTS requests_hourly_mv TO requests_hourly AS
 WITH if(sample_rate > 0 AND sample_rate <= 1, round(1.0 / toFloat64(sample_rate), 4), 1.0) AS w

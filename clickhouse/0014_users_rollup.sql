@@ -24,7 +24,7 @@ PARTITION BY toYYYYMM(hour)
 ORDER BY (organization_id, project_id, hour, end_user)
 TTL hour + INTERVAL 366 DAY;
 
--- rollup.USERS.select and group_by; rows stored before are summed by rollup.rebuild().
+-- rollup.USERS.view_select; rows stored before are summed by rollup.rebuild().
 CREATE MATERIALIZED VIEW IF NOT EXISTS requests_users_hourly_mv TO requests_users_hourly AS
 WITH if(sample_rate > 0 AND sample_rate <= 1, round(1.0 / toFloat64(sample_rate), 4), 1.0) AS w
 SELECT organization_id, project_id, toStartOfHour(created_at) AS hour, ifNull(user_id, '') AS end_user,

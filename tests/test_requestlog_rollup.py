@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from spanlens.core import services
-from spanlens.requestlog import backup, migrate, overview, queries, rollup
+from spanlens.requestlog import backup, migrate, overview, queries, rollup, sessions
 from spanlens.requestlog.engine import get_engine
 from tests.seed import make_row
 
@@ -53,6 +53,7 @@ def log(org, project, other_org_and_project):
                 sample_rate=1.0 if status != 200 else rng.choice([1.0, 1.0, 0.5, 0.1]),
                 cost_source=rng.choice(["list", "list", "unknown"]), cache_hit=rng.random() < 0.2,
                 user_id=rng.choice([None, "", "alice", "bob", "carol", "dave"]),
+                session_id=rng.choice([None, "", "chat-a", "chat-b", "chat-c", "task-d", "task-e"]),
                 error_message="stream cut" if status == 200 and rng.random() < 0.2 else ("" if status == 200 else "failed"),
             ))
             if rng.random() < 0.15:
@@ -176,6 +177,12 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
         lambda: queries.list_users(organization_id=org_id, project_id=str(project.id), sort_by="last_seen", page=2,
                                    limit=3),
         lambda: overview.list_top_spenders(organization_id=org_id, since=top - 20 * HOUR + 3 * MS),
+        lambda: queries.list_requests(organization_id=org_id, model="mini", status="ok")["total"],
+        lambda: queries.count_matching_requests(organization_id=org_id, since=top - 4 * HOUR - 4 * MS),
+        *[(lambda kw=kw: _sessions(org_id, **kw)) for kw in (
+            {}, {"sort_by": "cost_usd"}, {"errors_only": True}, {"search": "CHAT"}, {"model": "gpt-4o-mini"},
+            {"user_id": "bob"}, {"since": top - 9 * HOUR + 5 * MS, "until": top - 2 * HOUR - 5 * MS},
+            {"project_id": str(project.id), "sort_by": "duration", "page": 2, "limit": 2})],
     ]
     for read in reads:
         monkeypatch.setattr(rollup, "enabled", True)
@@ -186,6 +193,27 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
     assert stats["requests"] == _truth(log["rows"], top - 26 * HOUR + 7 * MS, top)["rows"]
 
 
+def _sessions(org_id, **kw):
+    result = sessions.list_sessions(organization_id=org_id, **kw)
+    for row in result["rows"]:
+        row["models"] = sorted(row["models"])  # a set, in no order
+    return result
+
+
+def test_sessions_are_counted_as_their_calls_are(org, log):
+    result = sessions.list_sessions(organization_id=str(org.id), limit=100)
+    named = [r for r in log["rows"] if r["session_id"]]
+    assert result["total"] == len({r["session_id"] for r in named}) == len(result["rows"])
+    for row in result["rows"]:
+        calls = [r for r in named if r["session_id"] == row["session_id"]]
+        latest = max(calls, key=_at)
+        assert int(row["kept_rows"]) == len(calls)
+        assert int(row["requests"]) == round(sum(_weight(r["sample_rate"]) for r in calls))
+        assert row["last_user"] == (latest["user_id"] or "")
+        assert sorted(row["models"]) == sorted({r["model"] for r in calls})
+        assert int(row["duration_ms"]) == round((latest and (_at(latest) - min(map(_at, calls)))).total_seconds() * 1000)
+
+
 def test_another_tenant_sees_none_of_it(org, log, other_org_and_project):
     other_org, _ = other_org_and_project
     assert _read(other_org)["rows"] == 20
@@ -194,47 +222,54 @@ def test_another_tenant_sees_none_of_it(org, log, other_org_and_project):
 
 
 @pytest.mark.parametrize("migration, of", [("0013_hourly_rollup.sql", rollup.HOURLY),
-                                           ("0014_users_rollup.sql", rollup.USERS)])
+                                           ("0014_users_rollup.sql", rollup.USERS),
+                                           ("0015_sessions_rollup.sql", rollup.SESSIONS)])
 def test_the_view_sums_what_the_edges_sum(migration, of):
     """The materialized view in the migration and the rollup's select are one SELECT."""
     text = (migrate.MIGRATIONS_DIR / migration).read_text()
     [view] = [s for s in migrate._statements(text) if s.startswith("CREATE MATERIALIZED VIEW")]
     flat = lambda s: re.sub(r"\s+", " ", s).replace("( ", "(").replace(" )", ")").strip()  # noqa: E731
     assert flat(view) == flat(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {of.table}_mv TO {of.table} AS "
-                              f"{of.select} {of.group_by}")
+                              f"{of.view_select}")
 
 
 def _stored(org) -> tuple[int, ...]:
-    """Rows of the organization, and what each rollup sums of them."""
-    engine, params = get_engine(), {"o": str(org.id)}
-    rows = engine.select("SELECT count() AS n FROM requests WHERE organization_id = {o:UUID}", params)
-    summed = [engine.select(f"SELECT sum(rows) AS n FROM {of.table} WHERE organization_id = {{o:UUID}}", params)
-              for of in rollup.ROLLUPS]
-    return (int(rows[0]["n"]), *(int(s[0]["n"] or 0) for s in summed))
+    """What each rollup sums of the organization's rows, and how many of them it should."""
+    engine, params, out = get_engine(), {"o": str(org.id)}, []
+    for of in rollup.ROLLUPS:
+        [rows] = engine.select(f"SELECT count() AS n FROM requests WHERE organization_id = {{o:UUID}} AND {of.where}", params)
+        [summed] = engine.select(f"SELECT sum(rows) AS n FROM {of.table} WHERE organization_id = {{o:UUID}}", params)
+        out += [int(summed["n"] or 0), int(rows["n"])]
+    return tuple(out)
+
+
+def _some_in_sessions(org, project, n):
+    return [make_row(org, project, session_id=f"s-{i % 3}" if i % 2 else None) for i in range(n)]
 
 
 def test_rows_stored_before_the_rollup_existed_count_once(org, project):
     engine = get_engine()
-    for of in rollup.ROLLUPS:
-        engine.command(f"DROP VIEW IF EXISTS {of.table}_mv")
-        engine.command(f"DROP TABLE IF EXISTS {of.table}")
-    engine.command("DELETE FROM schema_migrations WHERE name IN ('0013_hourly_rollup.sql', '0014_users_rollup.sql')")
+    names = ["0013_hourly_rollup.sql", "0014_users_rollup.sql", "0015_sessions_rollup.sql"]
+    engine.command(f"DELETE FROM schema_migrations WHERE name IN {tuple(names)}")
     try:
-        queries.insert_requests([make_row(org, project) for _ in range(30)])  # an install before the upgrade
-        assert migrate.apply_migrations() == ["0013_hourly_rollup.sql", "0014_users_rollup.sql"]
+        for of in rollup.ROLLUPS:
+            engine.command(f"DROP VIEW IF EXISTS {of.table}_mv")
+            engine.command(f"DROP TABLE IF EXISTS {of.table}")
+        queries.insert_requests(_some_in_sessions(org, project, 30))  # an install before the upgrade
+        assert migrate.apply_migrations() == names
     finally:
         migrate.apply_migrations()
-    assert _stored(org) == (30, 30, 30)
-    queries.insert_requests([make_row(org, project) for _ in range(7)])  # the views sum new rows
-    assert _stored(org) == (37, 37, 37)
+    assert _stored(org) == (30, 30, 30, 30, 15, 15)
+    queries.insert_requests(_some_in_sessions(org, project, 7))  # the views sum new rows
+    assert _stored(org) == (37, 37, 37, 37, 18, 18)
     assert migrate.apply_migrations() == []
 
 
 def test_a_restore_that_replaces_the_log_replaces_its_totals(org, project, tmp_path):
-    queries.insert_requests([make_row(org, project) for _ in range(12)])
+    queries.insert_requests(_some_in_sessions(org, project, 12))
     path = str(tmp_path / "log.native")
     backup.export_to_file(path)
-    queries.insert_requests([make_row(org, project) for _ in range(5)])
-    assert _stored(org) == (17, 17, 17)
+    queries.insert_requests(_some_in_sessions(org, project, 5))
+    assert _stored(org) == (17, 17, 17, 17, 8, 8)
     backup.import_from_file(path, replace=True)
-    assert _stored(org) == (12, 12, 12)
+    assert _stored(org) == (12, 12, 12, 12, 6, 6)

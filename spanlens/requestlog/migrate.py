@@ -12,7 +12,8 @@ from spanlens.requestlog.engine import ClickHouseError, get_engine
 MIGRATIONS_DIR = Path(settings.BASE_DIR) / "clickhouse"
 # What a migration's SQL cannot say: filling a new summary table from the rows already stored.
 AFTER = {"0013_hourly_rollup.sql": lambda: rollup.rebuild(rollup.HOURLY),
-         "0014_users_rollup.sql": lambda: rollup.rebuild(rollup.USERS)}
+         "0014_users_rollup.sql": lambda: rollup.rebuild(rollup.USERS),
+         "0015_sessions_rollup.sql": lambda: rollup.rebuild(rollup.SESSIONS)}
 
 
 def migration_files() -> list[Path]:

@@ -33,10 +33,18 @@ class Rollup:
     sums: tuple[str, ...]
     # The request-list filters it has columns for; any other filter is read from `requests`.
     covered: frozenset[str]
+    # The rows it sums at all (its view's WHERE).
+    where: str = "1"
 
     @property
     def group_by(self) -> str:
         return "GROUP BY " + ", ".join(self.keys)
+
+    @property
+    def view_select(self) -> str:
+        """The SELECT of its materialized view (and of rebuild())."""
+        where = "" if self.where == "1" else f" WHERE {self.where}"
+        return f"{self.select}{where} {self.group_by}"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -83,7 +91,27 @@ USERS = Rollup(
     sums=("rows", "sampled_rows", "calls", "errors", "unpriced", "cost_w", "tokens_w", "first_seen", "last_seen"),
     covered=frozenset({"project_id", "since", "until"}),
 )
-ROLLUPS = (HOURLY, USERS)
+# clickhouse/0015_sessions_rollup.sql: the calls that name a session (x-spanlens-session), by
+# session, end user and model, for /sessions. A session's hours, users and models are few, so
+# it keeps a few rows per session instead of one per call.
+SESSIONS = Rollup(
+    table="requests_sessions_hourly",
+    keys=("organization_id", "project_id", "hour", "session", "end_user", "model"),
+    select=(
+        f"WITH {W.WEIGHT} AS w "
+        "SELECT organization_id, project_id, toStartOfHour(created_at) AS hour, assumeNotNull(session_id) AS session, "
+        "ifNull(user_id, '') AS end_user, model, "
+        "count() AS rows, countIf(sample_rate < 1) AS sampled_rows, sum(w) AS calls, "
+        "sumIf(w, status_code >= 400 OR status_code = 0 OR error_message != '') AS errors, "
+        f"sum({W.COST} * w) AS cost_w, sum(toFloat64(total_tokens) * w) AS tokens_w, "
+        "min(created_at) AS first_call, max(created_at) AS last_call "
+        "FROM requests"
+    ),
+    sums=("rows", "sampled_rows", "calls", "errors", "cost_w", "tokens_w", "first_call", "last_call"),
+    covered=frozenset({"project_id", "model", "since", "until"}),
+    where="session_id IS NOT NULL AND session_id != ''",
+)
+ROLLUPS = (HOURLY, USERS, SESSIONS)
 
 # Aggregates of hours() rows, each the counterpart of a weighting expression over `requests`
 # (KEPT: count(), CALLS: W.est_count(), SPEND: W.est_sum(W.COST), ...).
@@ -154,6 +182,8 @@ def hours(*, organization_id: str | None, retention_days: int = 365, of: Rollup 
     else:
         rows_where, params = _request_filters(organization_id, retention_days, **filters)
         hours_where, _ = _request_filters(organization_id, retention_days, time_column="hour", **filters)
+    if of.where != "1":
+        rows_where = f"{rows_where} AND {of.where}"
     first = _ceil_hour(since) if since else None
     end = _floor_hour(until + _MS) if until else None
     if not covers(filters, of) or (first and end and first >= end):
@@ -196,4 +226,4 @@ def rebuild(*which: Rollup) -> None:
     for of in which or ROLLUPS:
         engine.command(f"TRUNCATE TABLE {of.table}_local ON CLUSTER '{cluster}'" if cluster
                        else f"TRUNCATE TABLE {of.table}")
-        engine.command(f"INSERT INTO {of.table} ({', '.join(of.columns)}) {of.select} {of.group_by}")
+        engine.command(f"INSERT INTO {of.table} ({', '.join(of.columns)}) {of.view_select}")

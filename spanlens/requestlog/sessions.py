@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from spanlens.requestlog import rollup
 from spanlens.requestlog import weighting as W
 from spanlens.requestlog.engine import get_engine
 from spanlens.requestlog.queries import ERROR_CONDITION, REQUEST_COLUMNS, _request_filters
@@ -21,7 +22,6 @@ SESSION_SORT_COLUMNS = {
     "errors": "errors",
     "duration": "duration_ms",
 }
-_HAS_SESSION = " AND session_id IS NOT NULL AND session_id != ''"
 _AGGREGATES = (
     "argMax(ifNull(user_id, ''), created_at) AS last_user, "
     f"toUInt64(round({W.est_count()})) AS requests, {W.est_sum(W.COST)} AS cost_usd, "
@@ -33,17 +33,16 @@ _AGGREGATES = (
 )
 
 
-def _session_filters(
-    organization_id: str, retention_days: int, *, project_id: str | None, user_id: str | None,
-    model: str | None, search: str | None, since: datetime | None, until: datetime | None,
-) -> tuple[str, dict[str, Any]]:
-    where, params = _request_filters(organization_id, retention_days, project_id=project_id, user_id=user_id,
-                                     model=model, since=since, until=until)
-    where += _HAS_SESSION
-    if search:
-        where += " AND positionCaseInsensitiveUTF8(session_id, {session_search:String}) > 0"
-        params["session_search"] = search
-    return where, params
+# _AGGREGATES over rows of the sessions rollup (rollup.SESSIONS): the latest call's user is
+# the user of the group holding the latest call.
+_ROLLED_UP = (
+    "argMax(end_user, last_call) AS last_user, "
+    f"toUInt64(round({rollup.CALLS})) AS requests, {rollup.SPEND} AS cost_usd, "
+    f"toUInt64(round({rollup.TOKENS})) AS total_tokens, toUInt64(round(sum(errors))) AS errors, "
+    "min(first_call) AS first_seen, max(last_call) AS last_seen, "
+    "toUnixTimestamp64Milli(max(last_call)) - toUnixTimestamp64Milli(min(first_call)) AS duration_ms, "
+    f"groupUniqArray(4)(model) AS models, {rollup.KEPT} AS kept_rows, {rollup.SAMPLED} AS sampled_rows"
+)
 
 
 def list_sessions(
@@ -63,25 +62,26 @@ def list_sessions(
     limit: int = 50,
 ) -> dict[str, Any]:
     """One page of sessions (of the calls matching the filters) and how many there are."""
-    where, params = _session_filters(organization_id, retention_days, project_id=project_id, user_id=user_id,
-                                     model=model, search=search, since=since, until=until)
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
+                                  of=rollup.SESSIONS, project_id=project_id, user_id=user_id, model=model,
+                                  since=since, until=until)
+    where = ""
+    if search:
+        where = " WHERE positionCaseInsensitiveUTF8(session, {session_search:String}) > 0"
+        params["session_search"] = search
     having = " HAVING errors > 0" if errors_only else ""
     direction = "ASC" if sort_dir == "asc" else "DESC"
     rows = get_engine().select(
-        f"SELECT assumeNotNull(session_id) AS session_id, {_AGGREGATES} "
-        f"FROM requests WHERE {where} GROUP BY session_id{having} "
+        f"SELECT session AS session_id, {_ROLLED_UP} FROM ({source}){where} GROUP BY session{having} "
         f"ORDER BY {SESSION_SORT_COLUMNS[sort_by]} {direction}, session_id ASC "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
         {**params, "limit": int(limit), "offset": (max(page, 1) - 1) * int(limit)},
     )
-    if errors_only:
-        total = get_engine().select(
-            f"SELECT count() AS n FROM (SELECT session_id FROM requests WHERE {where} GROUP BY session_id "
-            f"HAVING {W.est_count(ERROR_CONDITION)} > 0)",
-            params,
-        )
-    else:
-        total = get_engine().select(f"SELECT uniqExact(session_id) AS n FROM requests WHERE {where}", params)
+    total = get_engine().select(
+        f"SELECT count() AS n FROM (SELECT session, sum(errors) AS errors FROM ({source}){where} "
+        f"GROUP BY session{having})",
+        params,
+    )
     return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
 
 
