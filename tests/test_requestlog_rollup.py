@@ -182,7 +182,8 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
         *[(lambda kw=kw: _sessions(org_id, **kw)) for kw in (
             {}, {"sort_by": "cost_usd"}, {"errors_only": True}, {"search": "CHAT"}, {"model": "gpt-4o-mini"},
             {"user_id": "bob"}, {"since": top - 9 * HOUR + 5 * MS, "until": top - 2 * HOUR - 5 * MS},
-            {"project_id": str(project.id), "sort_by": "duration", "page": 2, "limit": 2})],
+            {"project_id": str(project.id), "sort_by": "duration", "page": 2, "limit": 2},
+            {"page": 40, "limit": 2}, {"errors_only": True, "sort_by": "errors", "sort_dir": "asc"})],
     ]
     for read in reads:
         monkeypatch.setattr(rollup, "enabled", True)
@@ -203,6 +204,7 @@ def _sessions(org_id, **kw):
 def test_sessions_are_counted_as_their_calls_are(org, log):
     result = sessions.list_sessions(organization_id=str(org.id), limit=100)
     named = [r for r in log["rows"] if r["session_id"]]
+    assert sessions.list_sessions(organization_id=str(org.id), page=9)["total"] == result["total"]  # past the end
     assert result["total"] == len({r["session_id"] for r in named}) == len(result["rows"])
     for row in result["rows"]:
         calls = [r for r in named if r["session_id"] == row["session_id"]]

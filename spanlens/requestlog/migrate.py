@@ -36,8 +36,15 @@ def statements_for(statement: str) -> list[str]:
     return clustered(statement, cluster=cluster, database=settings.CLICKHOUSE_DB)
 
 
-def apply_migrations() -> list[str]:
-    """Returns the names applied this time (empty when already up to date)."""
+def _stored_rows() -> int:
+    rows = get_engine().select("SELECT count() AS n FROM requests")
+    return int(rows[0]["n"]) if rows else 0
+
+
+def apply_migrations(report=None) -> list[str]:
+    """Returns the names applied this time (empty when already up to date). report(text), when
+    given, hears each step as it starts (a rollup's first sum over a big log takes a while)."""
+    report = report or (lambda text: None)
     engine = get_engine()
     for statement in statements_for(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime DEFAULT now()) "
@@ -49,10 +56,12 @@ def apply_migrations() -> list[str]:
     for path in migration_files():
         if path.name in done:
             continue
+        report(f"applying {path.name}")
         for written in _statements(path.read_text()):
             for statement in statements_for(written):
                 engine.command(statement)
         if path.name in AFTER:
+            report(f"  summing the {_stored_rows():,} rows already stored into it")
             AFTER[path.name]()
         engine.command(
             "INSERT INTO schema_migrations (name) VALUES ({name:String})", {"name": path.name}

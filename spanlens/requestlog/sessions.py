@@ -10,7 +10,7 @@ from typing import Any
 
 from spanlens.requestlog import rollup
 from spanlens.requestlog import weighting as W
-from spanlens.requestlog.engine import get_engine
+from spanlens.requestlog.engine import _string_array, get_engine
 from spanlens.requestlog.queries import ERROR_CONDITION, REQUEST_COLUMNS, _request_filters
 
 SESSION_SORT_COLUMNS = {
@@ -33,16 +33,21 @@ _AGGREGATES = (
 )
 
 
-# _AGGREGATES over rows of the sessions rollup (rollup.SESSIONS): the latest call's user is
-# the user of the group holding the latest call.
-_ROLLED_UP = (
-    "argMax(end_user, last_call) AS last_user, "
-    f"toUInt64(round({rollup.CALLS})) AS requests, {rollup.SPEND} AS cost_usd, "
-    f"toUInt64(round({rollup.TOKENS})) AS total_tokens, toUInt64(round(sum(errors))) AS errors, "
-    "min(first_call) AS first_seen, max(last_call) AS last_seen, "
-    "toUnixTimestamp64Milli(max(last_call)) - toUnixTimestamp64Milli(min(first_call)) AS duration_ms, "
-    f"groupUniqArray(4)(model) AS models, {rollup.KEPT} AS kept_rows, {rollup.SAMPLED} AS sampled_rows"
-)
+# _AGGREGATES over rows of the sessions rollup (rollup.SESSIONS), by output name: the latest
+# call's user is the user of the group holding the latest call.
+_ROLLED_UP = {
+    "last_user": "argMax(end_user, last_call)",
+    "requests": f"toUInt64(round({rollup.CALLS}))",
+    "cost_usd": rollup.SPEND,
+    "total_tokens": f"toUInt64(round({rollup.TOKENS}))",
+    "errors": "toUInt64(round(sum(errors)))",
+    "first_seen": "min(first_call)",
+    "last_seen": "max(last_call)",
+    "duration_ms": "toUnixTimestamp64Milli(max(last_call)) - toUnixTimestamp64Milli(min(first_call))",
+    "models": "groupUniqArray(4)(model)",
+    "kept_rows": rollup.KEPT,
+    "sampled_rows": rollup.SAMPLED,
+}
 
 
 def list_sessions(
@@ -69,20 +74,29 @@ def list_sessions(
     if search:
         where = " WHERE positionCaseInsensitiveUTF8(session, {session_search:String}) > 0"
         params["session_search"] = search
-    having = " HAVING errors > 0" if errors_only else ""
+    having = " HAVING sum(errors) > 0" if errors_only else ""  # weights are >= 1: 0 or a whole error
     direction = "ASC" if sort_dir == "asc" else "DESC"
-    rows = get_engine().select(
-        f"SELECT session AS session_id, {_ROLLED_UP} FROM ({source}){where} GROUP BY session{having} "
-        f"ORDER BY {SESSION_SORT_COLUMNS[sort_by]} {direction}, session_id ASC "
+    engine = get_engine()
+    # The page's sessions by their sort value alone, then every figure of those 50 only: the
+    # figures of all 200,000 sessions of a 10M-row log cost twice the whole read.
+    page_of = engine.select(
+        f"SELECT session, {_ROLLED_UP[SESSION_SORT_COLUMNS[sort_by]]} AS sort_value, count() OVER () AS total "
+        f"FROM ({source}){where} GROUP BY session{having} ORDER BY sort_value {direction}, session ASC "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
         {**params, "limit": int(limit), "offset": (max(page, 1) - 1) * int(limit)},
     )
-    total = get_engine().select(
-        f"SELECT count() AS n FROM (SELECT session, sum(errors) AS errors FROM ({source}){where} "
-        f"GROUP BY session{having})",
-        params,
+    if not page_of:
+        total = engine.select(f"SELECT count() AS n FROM (SELECT session FROM ({source}){where} "
+                              f"GROUP BY session{having})", params)
+        return {"rows": [], "total": int(total[0]["n"]) if total else 0}
+    figures = ", ".join(f"{expression} AS {name}" for name, expression in _ROLLED_UP.items())
+    rows = engine.select(
+        f"SELECT session AS session_id, {figures} FROM ({source}) "
+        f"WHERE session IN {{page_sessions:Array(String)}} GROUP BY session "
+        f"ORDER BY {SESSION_SORT_COLUMNS[sort_by]} {direction}, session_id ASC",
+        {**params, "page_sessions": _string_array(r["session"] for r in page_of)},
     )
-    return {"rows": rows, "total": int(total[0]["n"]) if total else 0}
+    return {"rows": rows, "total": int(page_of[0]["total"])}
 
 
 def get_session(*, organization_id: str, session_id: str, retention_days: int = 365) -> dict | None:

@@ -9,15 +9,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            applied = apply_migrations()
+            applied = apply_migrations(report=self.stdout.write)
         except ClickHouseError as exc:
             raise CommandError(f"ClickHouse refused the migration: {exc}") from exc
         except Exception as exc:  # chDB folder locked by a running server, bad URL…
             raise CommandError(_explain(exc)) from exc
         engine = get_engine().name
         if applied:
-            for name in applied:
-                self.stdout.write(f"applied {name}")
+            self.stdout.write(f"applied {len(applied)} migration(s) ({engine}).")
         else:
             self.stdout.write(f"ClickHouse schema is up to date ({engine}).")
 
