@@ -32,7 +32,11 @@ CREATE TABLE IF NOT EXISTS requests_hourly
     tokens_w          SimpleAggregateFunction(sum, Float64),
     latency_q         AggregateFunction(quantile(0.95), UInt32),
     first_seen        SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
-    last_seen         SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+    last_seen         SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    -- the calls a production eval can sample: no origin, a stored response (2xx is a key)
+    eval_rows         SimpleAggregateFunction(sum, UInt64),
+    eval_prompt_sum   SimpleAggregateFunction(sum, UInt64),
+    eval_completion_sum SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
@@ -53,6 +57,9 @@ SELECT organization_id, project_id, toStartOfHour(created_at) AS hour, provider,
     sum(toFloat64(ifNull(cost_saved_usd, toDecimal64(0, 8))) * w) AS saved_w,
     sum(toUInt64(prompt_tokens)) AS prompt_sum, sum(toUInt64(completion_tokens)) AS completion_sum,
     sum(toUInt64(total_tokens)) AS tokens_sum, sum(toFloat64(total_tokens) * w) AS tokens_w,
-    quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen
+    quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen,
+    countIf(origin = '' AND response_body != '') AS eval_rows,
+    sumIf(toUInt64(prompt_tokens), origin = '' AND response_body != '') AS eval_prompt_sum,
+    sumIf(toUInt64(completion_tokens), origin = '' AND response_body != '') AS eval_completion_sum
 FROM requests
 GROUP BY organization_id, project_id, hour, provider, model, status_code, errored, unpriced, cache_hit;

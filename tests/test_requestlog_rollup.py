@@ -54,10 +54,13 @@ def log(org, project, other_org_and_project):
                 cost_source=rng.choice(["list", "list", "unknown"]), cache_hit=rng.random() < 0.2,
                 user_id=rng.choice([None, "", "alice", "bob", "carol", "dave"]),
                 session_id=rng.choice([None, "", "chat-a", "chat-b", "chat-c", "task-d", "task-e"]),
+                origin=rng.choice(["", "", "", "eval"]),
                 error_message="stream cut" if status == 200 and rng.random() < 0.2 else ("" if status == 200 else "failed"),
             ))
             if rng.random() < 0.15:
                 rows[-1]["cost_usd"] = None
+            if rng.random() < 0.15:
+                rows[-1]["response_body"] = ""  # not stored (LOG_BODIES, a privacy rule)
     other_org, other_project = other_org_and_project
     theirs = [make_row(other_org, other_project, rng=rng, created_at=top - 3 * HOUR + i * MS) for i in range(20)]
     queries.insert_requests(rows + theirs)
@@ -179,6 +182,9 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
         lambda: overview.list_top_spenders(organization_id=org_id, since=top - 20 * HOUR + 3 * MS),
         lambda: queries.list_requests(organization_id=org_id, model="mini", status="ok")["total"],
         lambda: queries.count_matching_requests(organization_id=org_id, since=top - 4 * HOUR - 4 * MS),
+        lambda: queries.count_eval_sample_requests(organization_id=org_id),
+        lambda: queries.count_eval_sample_requests(organization_id=org_id, model="4o", since=top - 6 * HOUR + 9 * MS),
+        lambda: queries.count_eval_sample_requests(organization_id=org_id, user_id="alice"),
         *[(lambda kw=kw: _sessions(org_id, **kw)) for kw in (
             {}, {"sort_by": "cost_usd"}, {"errors_only": True}, {"search": "CHAT"}, {"model": "gpt-4o-mini"},
             {"user_id": "bob"}, {"since": top - 9 * HOUR + 5 * MS, "until": top - 2 * HOUR - 5 * MS},
@@ -214,6 +220,16 @@ def test_sessions_are_counted_as_their_calls_are(org, log):
         assert row["last_user"] == (latest["user_id"] or "")
         assert sorted(row["models"]) == sorted({r["model"] for r in calls})
         assert int(row["duration_ms"]) == round((latest and (_at(latest) - min(map(_at, calls)))).total_seconds() * 1000)
+
+
+def test_an_evals_sample_counts_the_calls_it_can_sample(org, log):
+    since = log["top"] - 13 * HOUR + 77 * MS
+    can = [r for r in log["rows"] if _at(r) >= since and r["origin"] == "" and 200 <= r["status_code"] < 300
+           and r["response_body"] != ""]
+    counts = queries.count_eval_sample_requests(organization_id=str(org.id), since=since)
+    assert counts["count"] == len(can) > 0
+    assert counts["avg_prompt_tokens"] == pytest.approx(sum(r["prompt_tokens"] for r in can) / len(can))
+    assert counts["avg_completion_tokens"] == pytest.approx(sum(r["completion_tokens"] for r in can) / len(can))
 
 
 def test_another_tenant_sees_none_of_it(org, log, other_org_and_project):

@@ -679,6 +679,7 @@ def stored_request_ids(ids: list[str], *, since: datetime) -> set[str]:
 
 # --- eval runs --------------------------------------------------------------------
 # Production samples: successful calls with a stored response, never our own judge calls.
+# The calls a production eval samples; the hourly rollup counts them too (rollup._SAMPLEABLE).
 _EVAL_SAMPLE_WHERE = " AND origin = '' AND status_code >= 200 AND status_code < 300 AND response_body != ''"
 
 
@@ -698,10 +699,11 @@ def list_eval_sample_ids(
 
 def count_eval_sample_requests(*, organization_id: str, retention_days: int = 365, **filters: Any) -> dict:
     """How many requests a production eval could sample, and their average token counts."""
-    where, params = _request_filters(organization_id, retention_days, **filters)
+    source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days, **filters)
+    ok = STATUS_FILTERS["ok"]
     rows = get_engine().select(
-        "SELECT count() AS n, avg(prompt_tokens) AS prompt_tokens, avg(completion_tokens) AS completion_tokens "
-        f"FROM requests WHERE {where}{_EVAL_SAMPLE_WHERE}",
+        f"SELECT sumIf(eval_rows, {ok}) AS n, sumIf(eval_prompt_sum, {ok}) / nullIf(n, 0) AS prompt_tokens, "
+        f"sumIf(eval_completion_sum, {ok}) / nullIf(n, 0) AS completion_tokens FROM ({source})",
         params,
     )
     row = rows[0] if rows else {}

@@ -51,6 +51,8 @@ class Rollup:
         return self.keys + self.sums
 
 
+_SAMPLEABLE = "origin = '' AND response_body != ''"
+
 # clickhouse/0013_hourly_rollup.sql: by every key the dashboard's totals split or filter on.
 HOURLY = Rollup(
     table="requests_hourly",
@@ -66,11 +68,15 @@ HOURLY = Rollup(
         f"sum({W.COST} * w) AS cost_w, sum({W.SAVED} * w) AS saved_w, "
         "sum(toUInt64(prompt_tokens)) AS prompt_sum, sum(toUInt64(completion_tokens)) AS completion_sum, "
         "sum(toUInt64(total_tokens)) AS tokens_sum, sum(toFloat64(total_tokens) * w) AS tokens_w, "
-        "quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen "
+        "quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen, "
+        # Calls a production eval can sample (queries._EVAL_SAMPLE_WHERE, less the status: a key).
+        f"countIf({_SAMPLEABLE}) AS eval_rows, sumIf(toUInt64(prompt_tokens), {_SAMPLEABLE}) AS eval_prompt_sum, "
+        f"sumIf(toUInt64(completion_tokens), {_SAMPLEABLE}) AS eval_completion_sum "
         "FROM requests"
     ),
     sums=("rows", "sampled_rows", "calls", "latency_sum", "latency_w", "cost_sum", "cost_w", "saved_w",
-          "prompt_sum", "completion_sum", "tokens_sum", "tokens_w", "latency_q", "first_seen", "last_seen"),
+          "prompt_sum", "completion_sum", "tokens_sum", "tokens_w", "latency_q", "first_seen", "last_seen",
+          "eval_rows", "eval_prompt_sum", "eval_completion_sum"),
     covered=frozenset({"project_id", "provider", "model", "status", "cache_hit", "since", "until"}),
 )
 # clickhouse/0014_users_rollup.sql: by end user (the caller's x-spanlens-user; '' for none),
