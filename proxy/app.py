@@ -212,10 +212,18 @@ async def handle(scope, receive, send):
     if cached_request:
         out_headers.append(cache.MISS)
     is_stream = prepared.stream or response.content_type == "text/event-stream"
+
+    def finish(upstream_done: float) -> None:
+        # Called before the response's last bytes leave: a client that has its whole
+        # response has a row in the spool, whenever the server is killed after that.
+        if cached_request:
+            cache.remember(cached_request, entry, out_headers)
+        _finish(entry, started, upstream_started, upstream_done, sample)
+
     try:
         if is_stream:
             entry.stream = True
-            upstream_done = await _stream(scope, receive, send, response, out_headers, entry, adapter, prepared)
+            await _stream(scope, receive, send, response, out_headers, entry, adapter, prepared, finish)
         else:
             try:
                 async with asyncio.timeout(settings.STREAM_DEADLINE_S):
@@ -224,21 +232,18 @@ async def handle(scope, receive, send):
                 await _fail(send, entry, started, upstream_started, 502,
                             f"{provider} broke off its response: {exc.__class__.__name__}", sample)
                 return
-            upstream_done = time.perf_counter()
             entry.response_raw = data
             out_headers.append((b"content-length", str(len(data)).encode()))
+            finish(time.perf_counter())
             await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
             await send({"type": "http.response.body", "body": data})
     finally:
         response.release()
-    if cached_request:
-        cache.remember(cached_request, entry, out_headers)
-    _finish(entry, started, upstream_started, upstream_done, sample)
 
 
-async def _stream(scope, receive, send, response, out_headers, entry, adapter, prepared) -> float:
+async def _stream(scope, receive, send, response, out_headers, entry, adapter, prepared, finish) -> None:
     """Pass chunks through as they arrive, keep a copy for the log, honour the deadline
-    and notice a client that goes away. Returns when upstream finished (perf_counter)."""
+    and notice a client that goes away; finish(when upstream finished) before the stream's end."""
     await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
     captured: list[bytes] = []
     drop_usage = prepared.injected_stream_usage and hasattr(adapter, "is_usage_only_chunk")
@@ -255,6 +260,7 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
                 return
 
     watcher = asyncio.ensure_future(watch_disconnect())
+    ended_by_us = True  # whether the response's terminating chunk is still ours to send
     try:
         async with asyncio.timeout(settings.STREAM_DEADLINE_S):
             async for chunk in response.content.iter_any():
@@ -271,13 +277,11 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         if pending:
             await send({"type": "http.response.body", "body": pending, "more_body": True})
         done = time.perf_counter()
-        await send({"type": "http.response.body", "body": b""})
     except TimeoutError:
         # The deadline cut the stream: keep what came, and say so on the row.
         done = time.perf_counter()
         entry.truncated = True
         entry.error_message = f"Stream cut at the {settings.STREAM_DEADLINE_S:g} s deadline."
-        await send({"type": "http.response.body", "body": b""})
     except asyncio.CancelledError:
         if not gone.is_set():
             raise
@@ -285,14 +289,16 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         # Clients (the openai SDK among them) hang up right after the terminal event,
         # while upstream may still be closing: the writer decides if anything was cut.
         entry.client_gone = True
+        ended_by_us = False
     except aiohttp.ClientError as exc:
         done = time.perf_counter()
         entry.error_message = f"Upstream stream broke: {exc.__class__.__name__}"
-        await send({"type": "http.response.body", "body": b""})
     finally:
         watcher.cancel()
     entry.response_raw = b"".join(captured)
-    return done
+    finish(done)
+    if ended_by_us:
+        await send({"type": "http.response.body", "body": b""})
 
 
 async def _apply_policy(send, entry, prepared, tenant, started, sample):
