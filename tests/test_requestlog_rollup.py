@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from spanlens.core import services
-from spanlens.requestlog import backup, migrate, overview, queries, rollup, sessions
+from spanlens.requestlog import backup, insights, migrate, overview, queries, rollup, sessions
 from spanlens.requestlog.engine import get_engine
 from tests.seed import make_row
 
@@ -61,6 +61,8 @@ def log(org, project, other_org_and_project):
             ))
             if rng.random() < 0.15:
                 rows[-1]["cost_usd"] = None
+            if rng.random() < 0.3:  # read from or written to the provider's prompt cache
+                rows[-1].update(cache_read_tokens=rng.randint(0, 900), cache_write_tokens=rng.randint(0, 300))
             if rng.random() < 0.15:
                 rows[-1]["response_body"] = ""  # not stored (LOG_BODIES, a privacy rule)
     other_org, other_project = other_org_and_project
@@ -178,6 +180,10 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
         *[(lambda d=d, b=b: overview.list_usage_series(organization_id=org_id, since=top - 24 * HOUR,
                                                         bucket_seconds=b, dimension=d, top=1))
           for d in ("model", "project", "provider", "user") for b in (3600, 6 * 3600, 86400)],
+        *[(lambda kw=kw: insights.list_model_token_days(organization_id=org_id, **kw)) for kw in (
+            {"days": 2}, {"days": 3, "now": top - 7 * HOUR + timedelta(minutes=23, milliseconds=5)},
+            {"days": 1, "now": top - 2 * HOUR, "project_id": str(project.id)},
+            {"days": 2, "provider": "openai", "model": "gpt-4o"})],
         lambda: queries.list_users(organization_id=org_id),
         lambda: queries.list_users(organization_id=org_id, project_id=str(project.id), sort_by="last_seen", page=2,
                                    limit=3),
@@ -200,6 +206,35 @@ def test_every_dashboard_read_answers_the_same_from_the_rollup_and_from_the_rows
         _same(fast, read())
     stats = queries.get_period_stats(organization_id=org_id, since=top - 26 * HOUR + 7 * MS, until=top)
     assert stats["requests"] == _truth(log["rows"], top - 26 * HOUR + 7 * MS, top)["rows"]
+
+
+@pytest.mark.parametrize("shift", [timedelta(0), timedelta(minutes=-37, milliseconds=411), -HOUR, -HOUR - MS],
+                         ids=["now", "inside an hour", "on the hour", "an hour's last millisecond"])
+def test_the_savings_periods_sum_the_calls_of_each_24_hours(org, project, log, shift):
+    """Periods ending at `now` (day_ago 0 holds `now`'s millisecond, not the one a period
+    before): every paid call in exactly one, with its weighted token mix and spend, whether
+    the periods start on the hour or inside one."""
+    now = log["top"] + shift if shift else log["now"]  # rows are up to 30 hours old: periods of 6 hours
+    length = timedelta(hours=6)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    got = {(r["model"], int(r["day_ago"])): r
+           for r in insights.list_model_token_days(organization_id=str(org.id), days=5, now=now, length=length)}
+    want: dict = {}
+    for r in log["rows"]:
+        age = now - _at(r)
+        if r["cache_hit"] or age < timedelta(0) or age >= 5 * length:
+            continue
+        w = _weight(r["sample_rate"])
+        acc = want.setdefault((r["model"], age // length), [0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        for i, v in enumerate((1, w, r["prompt_tokens"] * w, r["completion_tokens"] * w,
+                               r.get("cache_read_tokens", 0) * w, float(Decimal(r["cost_usd"] or "0")) * w)):
+            acc[i] += v
+    assert set(got) == set(want) and len(want) >= 8
+    for key, (rows, calls, prompt, completion, cache_read, spend) in want.items():
+        row = got[key]
+        assert int(row["rows"]) == rows, key
+        assert [float(row[k]) for k in ("calls", "prompt", "completion", "cache_read", "spend")] == pytest.approx(
+            [calls, prompt, completion, cache_read, spend], rel=1e-9), key
 
 
 def _sessions(org_id, **kw):
@@ -241,13 +276,12 @@ def test_another_tenant_sees_none_of_it(org, log, other_org_and_project):
     assert _read(org)["rows"] == len(log["rows"])
 
 
-@pytest.mark.parametrize("migration, of", [("0013_hourly_rollup.sql", rollup.HOURLY),
-                                           ("0014_users_rollup.sql", rollup.USERS),
-                                           ("0015_sessions_rollup.sql", rollup.SESSIONS)])
-def test_the_view_sums_what_the_edges_sum(migration, of):
-    """The materialized view in the migration and the rollup's select are one SELECT."""
-    text = (migrate.MIGRATIONS_DIR / migration).read_text()
-    [view] = [s for s in migrate._statements(text) if s.startswith("CREATE MATERIALIZED VIEW")]
+@pytest.mark.parametrize("of", rollup.ROLLUPS, ids=lambda of: of.table)
+def test_the_view_sums_what_the_edges_sum(of):
+    """The materialized view as the latest migration creates it and the rollup's select are one SELECT."""
+    views = [s for path in migrate.migration_files() for s in migrate._statements(path.read_text())
+             if s.startswith(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {of.table}_mv ")]
+    view = views[-1]
     flat = lambda s: re.sub(r"\s+", " ", s).replace("( ", "(").replace(" )", ")").strip()  # noqa: E731
     assert flat(view) == flat(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {of.table}_mv TO {of.table} AS "
                               f"{of.view_select}")
@@ -269,7 +303,8 @@ def _some_in_sessions(org, project, n):
 
 def test_rows_stored_before_the_rollup_existed_count_once(org, project):
     engine = get_engine()
-    names = ["0013_hourly_rollup.sql", "0014_users_rollup.sql", "0015_sessions_rollup.sql"]
+    names = ["0013_hourly_rollup.sql", "0014_users_rollup.sql", "0015_sessions_rollup.sql",
+             "0016_hourly_token_mix.sql"]
     engine.command(f"DELETE FROM schema_migrations WHERE name IN {tuple(names)}")
     try:
         for of in rollup.ROLLUPS:
@@ -279,8 +314,9 @@ def test_rows_stored_before_the_rollup_existed_count_once(org, project):
         out = io.StringIO()
         call_command("clickhouse_migrate", stdout=out)  # what an upgrade runs, saying each step
         said = out.getvalue()
-        assert all(f"applying {name}" in said for name in names) and "rows already stored into it" in said
-        assert "applied 3 migration(s)" in said
+        assert all(f"applying {name}" in said for name in names) and "rows already stored into requests_hourly" in said
+        assert "applied 4 migration(s)" in said
+        assert said.count("rows already stored into") == 3  # each rollup summed once, in its latest shape
     finally:
         migrate.apply_migrations()
     assert _stored(org) == (30, 30, 30, 30, 15, 15)

@@ -19,6 +19,7 @@ _ENGINE = re.compile(r"ENGINE\s*=\s*(\w*)MergeTree(?:\s*\(([^)]*)\))?", re.I)
 _ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+`?(\w+)`?", re.I)
 # `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name TO target AS … FROM source …`
 _VIEW = re.compile(r"^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?\s+TO\s+`?(\w+)`?\s+AS\b", re.I)
+_DROP_VIEW = re.compile(r"^\s*DROP\s+VIEW\s+(IF\s+EXISTS\s+)?`?(\w+)`?\s*$", re.I)
 _FROM = re.compile(r"\bFROM\s+`?(\w+)`?", re.I)
 # Column changes must reach the Distributed table too; index / projection / TTL
 # changes concern only the tables that hold data.
@@ -38,6 +39,9 @@ def clustered(statement: str, *, cluster: str, database: str) -> list[str]:
         # the view reads and writes the local tables, and reads go through the Distributed one.
         select = _FROM.sub(lambda m: f"FROM {m.group(1)}_local", statement[view.end():], count=1)
         return [f"CREATE MATERIALIZED VIEW {view.group(1) or ''}{view.group(2)} {on} TO {view.group(3)}_local AS{select}"]
+    drop = _DROP_VIEW.match(statement)
+    if drop:  # a materialized view is one object on every node
+        return [f"DROP VIEW {drop.group(1) or ''}{drop.group(2)} {on}"]
     create = _CREATE.match(statement)
     if create:
         name = create.group(2)

@@ -5,9 +5,10 @@ traffic it stands for; `rows` columns are the stored rows, for confidence.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from spanlens.requestlog import rollup
 from spanlens.requestlog.engine import get_engine
 from spanlens.requestlog.queries import ERROR_CONDITION, _scope, format_ts
 
@@ -28,29 +29,27 @@ def _scoped(organization_id: str, retention_days: int, project_id: str | None) -
 
 def list_model_token_days(
     *, organization_id: str, days: int = 7, retention_days: int = 365, project_id: str | None = None,
-    provider: str | None = None, model: str | None = None,
+    provider: str | None = None, model: str | None = None, now: datetime | None = None,
+    length: timedelta = timedelta(days=1),
 ) -> list[dict]:
     """Per provider, model and 24-hour period of the last `days` days (day_ago 0 is the last
     24 hours): calls and the token mix
     (weighted sums), spend as logged and the stored row count. Calls the response cache
-    answered are left out: no provider was paid for them."""
-    where, params = _scoped(organization_id, retention_days, project_id)
-    if provider:
-        where += " AND provider = {provider:String}"
-        params["provider"] = provider
-    if model:
-        where += " AND model = {model:String}"
-        params["model"] = model
+    answered are left out: no provider was paid for them. From the hourly rollup, and the
+    hours a period boundary cuts from the rows (rollup.periods()); `length` is for tests."""
+    source, params = rollup.periods(
+        organization_id=organization_id, retention_days=retention_days, end=now or datetime.now(timezone.utc),
+        length=length, count=int(days), project_id=project_id, provider=provider, cache_hit=False)
+    where = "model != ''"
+    if model:  # the exact model (the request list's model filter matches a part of the name)
+        where += " AND model = {exact_model:String}"
+        params["exact_model"] = model
     return get_engine().select(
-        "SELECT provider, model, intDiv(toUnixTimestamp64Milli(now64(3)) - toUnixTimestamp64Milli(created_at), "
-        "86400000) AS day_ago, count() AS rows, "
-        f"sum({WEIGHT}) AS calls, sum(prompt_tokens * {WEIGHT}) AS prompt, "
-        f"sum(completion_tokens * {WEIGHT}) AS completion, sum(cache_read_tokens * {WEIGHT}) AS cache_read, "
-        f"sum(cache_write_tokens * {WEIGHT}) AS cache_write, sum({_COST} * {WEIGHT}) AS spend "
-        f"FROM requests WHERE {where} AND NOT cache_hit AND model != '' "
-        "AND created_at >= now64(3) - toIntervalDay({days:UInt32}) "
+        "SELECT provider, model, ago AS day_ago, sum(rows) AS rows, sum(calls) AS calls, sum(prompt_w) AS prompt, "
+        "sum(completion_w) AS completion, sum(cache_read_w) AS cache_read, sum(cache_write_w) AS cache_write, "
+        f"sum(cost_w) AS spend FROM ({source}) WHERE {where} "
         "GROUP BY provider, model, day_ago ORDER BY provider, model, day_ago",
-        {**params, "days": int(days)},
+        params,
     )
 
 

@@ -10,10 +10,13 @@ from spanlens.requestlog.cluster import clustered
 from spanlens.requestlog.engine import ClickHouseError, get_engine
 
 MIGRATIONS_DIR = Path(settings.BASE_DIR) / "clickhouse"
-# What a migration's SQL cannot say: filling a new summary table from the rows already stored.
-AFTER = {"0013_hourly_rollup.sql": lambda: rollup.rebuild(rollup.HOURLY),
-         "0014_users_rollup.sql": lambda: rollup.rebuild(rollup.USERS),
-         "0015_sessions_rollup.sql": lambda: rollup.rebuild(rollup.SESSIONS)}
+# What a migration's SQL cannot say: filling a summary table (new, or with new columns) from
+# the rows already stored. Each runs once after every pending migration is in place, since it
+# sums into the rollup's latest shape, which a later migration may have changed.
+AFTER = {"0013_hourly_rollup.sql": rollup.HOURLY,
+         "0014_users_rollup.sql": rollup.USERS,
+         "0015_sessions_rollup.sql": rollup.SESSIONS,
+         "0016_hourly_token_mix.sql": rollup.HOURLY}
 
 
 def migration_files() -> list[Path]:
@@ -52,7 +55,7 @@ def apply_migrations(report=None) -> list[str]:
     ):
         engine.command(statement)
     done = {r["name"] for r in engine.select("SELECT name FROM schema_migrations")}
-    applied = []
+    applied, to_sum = [], []
     for path in migration_files():
         if path.name in done:
             continue
@@ -60,11 +63,19 @@ def apply_migrations(report=None) -> list[str]:
         for written in _statements(path.read_text()):
             for statement in statements_for(written):
                 engine.command(statement)
-        if path.name in AFTER:
-            report(f"  summing the {_stored_rows():,} rows already stored into it")
-            AFTER[path.name]()
-        engine.command(
-            "INSERT INTO schema_migrations (name) VALUES ({name:String})", {"name": path.name}
-        )
         applied.append(path.name)
+        if path.name in AFTER:
+            to_sum.append(path.name)  # recorded once its rollup is summed: a crash before runs it again
+        else:
+            _record(path.name)
+    rollups = list(dict.fromkeys(AFTER[name] for name in to_sum))
+    for of in rollups:
+        report(f"summing the {_stored_rows():,} rows already stored into {of.table}")
+        rollup.rebuild(of)
+    for name in to_sum:
+        _record(name)
     return applied
+
+
+def _record(name: str) -> None:
+    get_engine().command("INSERT INTO schema_migrations (name) VALUES ({name:String})", {"name": name})

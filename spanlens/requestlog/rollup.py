@@ -53,7 +53,8 @@ class Rollup:
 
 _SAMPLEABLE = "origin = '' AND response_body != ''"
 
-# clickhouse/0013_hourly_rollup.sql: by every key the dashboard's totals split or filter on.
+# clickhouse/0013_hourly_rollup.sql: by every key the dashboard's totals split or filter on;
+# 0016_hourly_token_mix.sql added the weighted token mix (its view is that migration's).
 HOURLY = Rollup(
     table="requests_hourly",
     keys=("organization_id", "project_id", "hour", "provider", "model", "status_code", "errored", "unpriced",
@@ -71,12 +72,15 @@ HOURLY = Rollup(
         "quantileState(0.95)(latency_ms) AS latency_q, min(created_at) AS first_seen, max(created_at) AS last_seen, "
         # Calls a production eval can sample (queries._EVAL_SAMPLE_WHERE, less the status: a key).
         f"countIf({_SAMPLEABLE}) AS eval_rows, sumIf(toUInt64(prompt_tokens), {_SAMPLEABLE}) AS eval_prompt_sum, "
-        f"sumIf(toUInt64(completion_tokens), {_SAMPLEABLE}) AS eval_completion_sum "
+        f"sumIf(toUInt64(completion_tokens), {_SAMPLEABLE}) AS eval_completion_sum, "
+        "sum(toFloat64(prompt_tokens) * w) AS prompt_w, sum(toFloat64(completion_tokens) * w) AS completion_w, "
+        "sum(toFloat64(cache_read_tokens) * w) AS cache_read_w, sum(toFloat64(cache_write_tokens) * w) AS cache_write_w "
         "FROM requests"
     ),
     sums=("rows", "sampled_rows", "calls", "latency_sum", "latency_w", "cost_sum", "cost_w", "saved_w",
           "prompt_sum", "completion_sum", "tokens_sum", "tokens_w", "latency_q", "first_seen", "last_seen",
-          "eval_rows", "eval_prompt_sum", "eval_completion_sum"),
+          "eval_rows", "eval_prompt_sum", "eval_completion_sum", "prompt_w", "completion_w", "cache_read_w",
+          "cache_write_w"),
     covered=frozenset({"project_id", "provider", "model", "status", "cache_hit", "since", "until"}),
 )
 # clickhouse/0014_users_rollup.sql: by end user (the caller's x-spanlens-user; '' for none),
@@ -221,6 +225,49 @@ def _from_rows(of: Rollup, base: str, params: dict, since: datetime | None, unti
         base += " AND created_at <= {until:DateTime64(3, 'UTC')}"
         params["until"] = format_ts(until)
     return f"{of.select} WHERE {base} {of.group_by}", params
+
+
+def periods(*, organization_id: str, end: datetime, length: timedelta, count: int, retention_days: int = 365,
+            of: Rollup = HOURLY, **filters: Any) -> tuple[str, dict[str, Any]]:
+    """`(subquery, params)`: rows shaped like the rollup `of`, each with `ago`, for `count`
+    periods of `length` ending at `end`: ago = intDiv(end - created_at, length), so period 0
+    holds `end`'s millisecond and not the one `length` before it. Such periods rarely start on
+    the hour (24 hours before now): an hour that lies in one period is read from the rollup,
+    the hours a period boundary cuts, and the ends, from the rows, all in one scan of each."""
+    from spanlens.requestlog.queries import _request_filters, format_ts
+
+    end = _ms(end)
+    start = end - count * length  # excluded
+    end_ms, len_ms = round(end.timestamp() * 1000), length // _MS
+    params: dict[str, Any] = {"p_end_ms": end_ms, "p_len_ms": len_ms, "p_start": format_ts(start),
+                              "p_end": format_ts(end)}
+    rows_where, filter_params = _request_filters(organization_id, retention_days, **filters)
+    params.update(filter_params)
+    if of.where != "1":
+        rows_where = f"{rows_where} AND {of.where}"
+    rows_where += " AND created_at > {p_start:DateTime64(3, 'UTC')} AND created_at <= {p_end:DateTime64(3, 'UTC')}"
+    row_ago = "intDiv({p_end_ms:Int64} - toUnixTimestamp64Milli(created_at), {p_len_ms:Int64}) AS ago, "
+    head, select, tail = of.select.partition("SELECT ")
+    from_rows = f"{head}{select}{row_ago}{tail}"
+    group_by = f"{of.group_by}, ago"
+    first, stop = _ceil_hour(start + _MS), _floor_hour(end + _MS)  # whole hours [first, stop)
+    if not covers(filters, of) or first >= stop:
+        return f"{from_rows} WHERE {rows_where} {group_by}", params
+    # Hours a boundary cuts: the one holding each boundary, unless it is that hour's last ms.
+    cut = sorted({_floor_hour(b) for b in (end - k * length for k in range(1, count))
+                  if _floor_hour(b) == _floor_hour(b + _MS) and first <= _floor_hour(b) < stop})
+    hours_where, _ = _request_filters(organization_id, retention_days, time_column="hour", **filters)
+    hours_where += " AND hour >= {p_first:DateTime('UTC')} AND hour < {p_stop:DateTime('UTC')}"
+    params.update(p_first=format_ts(first)[:19], p_stop=format_ts(stop)[:19])
+    from_edges = ["created_at < {p_first:DateTime64(3, 'UTC')}", "created_at >= {p_stop:DateTime64(3, 'UTC')}"]
+    for i, hour in enumerate(cut):
+        hours_where += f" AND hour != {{p_cut{i}:DateTime('UTC')}}"
+        from_edges.append(f"(created_at >= {{p_cut{i}:DateTime64(3, 'UTC')}} "
+                          f"AND created_at < {{p_cut{i}_end:DateTime64(3, 'UTC')}})")
+        params.update({f"p_cut{i}": format_ts(hour)[:19], f"p_cut{i}_end": format_ts(hour + timedelta(hours=1))[:19]})
+    hour_ago = "intDiv({p_end_ms:Int64} - toInt64(toUnixTimestamp(hour)) * 1000, {p_len_ms:Int64}) AS ago"
+    return (f"(SELECT {hour_ago}, {', '.join(of.columns)} FROM {of.table} WHERE {hours_where}) UNION ALL "
+            f"({from_rows} WHERE {rows_where} AND ({' OR '.join(from_edges)}) {group_by})"), params
 
 
 def rebuild(*which: Rollup) -> None:
