@@ -41,3 +41,31 @@ def test_every_page_newest_first_is_the_page_of_the_whole_list(recent, week, old
     # Oldest first is not windowed, and still right.
     asc = queries.list_request_window(organization_id=org, sort_dir="asc", offset=0, limit=5)
     assert [r["id"] for r in asc] == list(reversed(_reference(org, 0, total)))[:5]
+
+
+@pytest.mark.parametrize("sort_by", ["latency_ms", "cost_usd", "total_tokens"])
+@pytest.mark.parametrize("sort_dir", ["desc", "asc"])
+def test_every_page_sorted_by_a_value_is_the_page_of_the_whole_list(sort_by, sort_dir):
+    """Sorted by latency, cost or tokens, with many ties (and calls without a cost), every page
+    is the page of the whole list, ties broken newest first."""
+    import random
+
+    rng, org, now = random.Random(5), str(uuid.uuid4()), datetime.now(timezone.utc)
+    rows = []
+    for i in range(57):
+        row = _full_row(org, created_at=queries.format_ts(now - timedelta(minutes=rng.randint(0, 40 * 24 * 60))),
+                        latency_ms=rng.choice([5, 80, 80, 80, 300]), total_tokens=rng.choice([0, 10, 10, 99]),
+                        cost_usd=rng.choice([None, "0.00000000", "0.00012345", "0.00012345", "1.5"]))
+        rows.append(row)
+    queries.insert_requests(rows)
+    column = queries.SORT_COLUMNS[sort_by]
+    where, params = queries._request_filters(org, 365)
+    direction = "ASC" if sort_dir == "asc" else "DESC"
+    whole = [r["id"] for r in get_engine().select(
+        f"SELECT toString(id) AS id FROM requests WHERE {where} ORDER BY {column} {direction}, created_at DESC, id DESC",
+        params)]
+    for limit in (1, 8, 50):
+        for offset in range(0, len(rows) + limit, limit):
+            got = [r["id"] for r in queries.list_request_window(organization_id=org, sort_by=sort_by,
+                                                                  sort_dir=sort_dir, offset=offset, limit=limit)]
+            assert got == whole[offset:offset + limit], (limit, offset)
