@@ -298,6 +298,11 @@ CHDB_PATH = env_str("CHDB_PATH", str(VAR_DIR / "clickhouse"))
 # 70-170 MB of RSS after a burst. The log writer hands it back to the system at most
 # this often (SYSTEM JEMALLOC PURGE); 0 never does.
 CHDB_MEMORY_PURGE_S = env_float("CHDB_MEMORY_PURGE_S", 10.0)
+# Embedded chDB merges the request log's parts this many rows at a time, one column after
+# another (vertical merges): a merge then holds a few MB of each column instead of 8,192
+# rows of every column at once (peak RSS under load -40 to -55 MB, bench/results/memory.md).
+# A ClickHouse server keeps its own defaults.
+CHDB_MERGE_BLOCK_ROWS = env_int("CHDB_MERGE_BLOCK_ROWS", 1024)
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
 # creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
 CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")

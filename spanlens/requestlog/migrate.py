@@ -74,7 +74,18 @@ def apply_migrations(report=None) -> list[str]:
         rollup.rebuild(of)
     for name in to_sum:
         _record(name)
+    if engine.name == "chdb":
+        engine.command(_EMBEDDED_MERGES.format(rows=max(int(settings.CHDB_MERGE_BLOCK_ROWS), 1)))
     return applied
+
+
+# Embedded chDB shares the web process's memory: its merges of the request log go one column
+# at a time, a few rows at a time (CHDB_MERGE_BLOCK_ROWS). Set on every start, so a changed
+# setting takes effect; a ClickHouse server keeps its own defaults.
+_EMBEDDED_MERGES = (
+    "ALTER TABLE requests MODIFY SETTING merge_max_block_size = {rows}, "
+    "vertical_merge_algorithm_min_rows_to_activate = 1, vertical_merge_algorithm_min_columns_to_activate = 1"
+)
 
 
 def _record(name: str) -> None:
