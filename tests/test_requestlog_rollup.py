@@ -333,3 +333,23 @@ def test_a_restore_that_replaces_the_log_replaces_its_totals(org, project, tmp_p
     assert _stored(org) == (17, 17, 17, 17, 8, 8)
     backup.import_from_file(path, replace=True)
     assert _stored(org) == (12, 12, 12, 12, 6, 6)
+
+
+def test_a_periods_totals_models_and_days_agree(org, log):
+    """get_period_stats reads its totals, models and days in one statement: they add up, match
+    the rows, and an empty period is zeros."""
+    top, org_id = log["top"], str(org.id)
+    since, until = top - 29 * HOUR + 5 * MS, top - HOUR + timedelta(minutes=9)
+    stats = queries.get_period_stats(organization_id=org_id, since=since, until=until)
+    truth = _truth(log["rows"], since, until)
+    assert stats["requests"] == truth["rows"]
+    assert stats["cost_usd"] == pytest.approx(truth["cost"], rel=1e-9)
+    assert sum(int(m["requests"]) for m in stats["by_model"]) == truth["rows"]  # two models: all listed
+    assert sum(int(d["requests"]) for d in stats["by_day"]) == truth["rows"]
+    assert [d["day"] for d in stats["by_day"]] == sorted({_at(r).strftime("%Y-%m-%d") for r in log["rows"]
+                                                          if since <= _at(r) <= until})
+    costs = [float(m["cost_usd"]) for m in stats["by_model"]]
+    assert costs == sorted(costs, reverse=True)
+    empty = queries.get_period_stats(organization_id=org_id, since=top + 48 * HOUR, until=top + 50 * HOUR)
+    assert (empty["requests"], empty["cost_usd"], empty["p95_latency_ms"], empty["by_model"], empty["by_day"]) == \
+        (0, 0.0, 0.0, [], [])

@@ -427,25 +427,32 @@ def get_period_stats(
     source, params = rollup.hours(organization_id=organization_id, retention_days=retention_days,
                                   project_id=project_id, since=since, until=until)
     R = rollup
-    totals = get_engine().select(
-        f"SELECT {R.KEPT} AS requests, {R.kept_if(R.ERROR)} AS errors, sum(prompt_sum) AS prompt_tokens, "
-        f"sum(completion_sum) AS completion_tokens, {R.COST} AS cost_usd, "
-        "sum(latency_sum) / nullIf(sum(rows), 0) AS avg_latency_ms, "
-        f"quantileMerge(0.95)(latency_q) AS p95_latency_ms, {R.kept_if('unpriced')} AS unpriced "
-        f"FROM ({source})",
-        params,
-    )[0]
-    by_model = get_engine().select(
-        f"SELECT provider, model, {R.KEPT} AS requests, sum(tokens_sum) AS total_tokens, {R.COST} AS cost_usd, "
-        f"{R.kept_if(R.ERROR)} AS errors FROM ({source}) "
-        "GROUP BY provider, model ORDER BY cost_usd DESC, requests DESC LIMIT 20",
-        params,
-    )
-    by_day = get_engine().select(
-        f"SELECT toString(toDate(hour)) AS day, {R.KEPT} AS requests, {R.COST} AS cost_usd, "
-        f"{R.kept_if(R.ERROR)} AS errors FROM ({source}) GROUP BY day ORDER BY day",
+    # One read of the period: summed by model and day (the p95's states merged once), then the
+    # totals, the models and the days of those few rows (GROUPING SETS; grouping() is 1 for a
+    # column summed over). Three reads of the source cost three times its edges (~25 ms each).
+    by = get_engine().select(
+        "SELECT grouping(provider) AS all_models, grouping(day) AS all_days, provider, model, day, "
+        "sum(d_rows) AS requests, sum(d_errors) AS errors, sum(d_prompt) AS prompt_tokens, "
+        "sum(d_completion) AS completion_tokens, sum(d_tokens) AS total_tokens, "
+        "toFloat64(sum(d_cost)) AS cost_usd, sum(d_latency) / nullIf(sum(d_rows), 0) AS avg_latency_ms, "
+        "quantileMerge(0.95)(d_latency_q) AS p95_latency_ms, sum(d_unpriced) AS unpriced FROM ("
+        f"SELECT provider, model, toString(toDate(hour)) AS day, {R.KEPT} AS d_rows, "
+        f"{R.kept_if(R.ERROR)} AS d_errors, sum(prompt_sum) AS d_prompt, sum(completion_sum) AS d_completion, "
+        "sum(tokens_sum) AS d_tokens, sum(cost_sum) AS d_cost, sum(latency_sum) AS d_latency, "
+        f"quantileMergeState(0.95)(latency_q) AS d_latency_q, {R.kept_if('unpriced')} AS d_unpriced "
+        f"FROM ({source}) GROUP BY provider, model, day) "
+        "GROUP BY GROUPING SETS ((), (provider, model), (day))",
         params,
     )
+    totals = next((r for r in by if r["all_models"] and r["all_days"]),
+                  {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0,
+                   "avg_latency_ms": None, "p95_latency_ms": None, "unpriced": 0})
+    by_model = sorted(({"provider": r["provider"], "model": r["model"], "requests": r["requests"],
+                        "total_tokens": r["total_tokens"], "cost_usd": r["cost_usd"], "errors": r["errors"]}
+                       for r in by if r["all_days"] and not r["all_models"]),
+                      key=lambda r: (-float(r["cost_usd"] or 0), -int(r["requests"])))[:20]
+    by_day = sorted(({"day": r["day"], "requests": r["requests"], "cost_usd": r["cost_usd"], "errors": r["errors"]}
+                     for r in by if r["all_models"] and not r["all_days"]), key=lambda r: r["day"])
     requests = int(totals["requests"])
     return {
         "requests": requests,
