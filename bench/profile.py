@@ -26,6 +26,16 @@ from bench.upstream import Upstream
 
 # BENCH_PROFILE_GIL=1: sample only the thread holding the GIL (CPU actually spent in Python).
 EXTRA = ["--gil"] if __import__("os").environ.get("BENCH_PROFILE_GIL") == "1" else []
+# BENCH_PROFILE_BUILDER=1: sample the log builder child (where logged rows are built) instead.
+BUILDER = __import__("os").environ.get("BENCH_PROFILE_BUILDER") == "1"
+
+
+def _builder_pid(parent: int) -> int:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for pid in children:
+        if b"spanlens.requestlog.builder" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return int(pid)
+    raise SystemExit("no log builder child (LOG_BUILD_PROCESS=0?)")
 
 
 def top(collapsed: Path, n: int = 25) -> tuple[int, list, list]:
@@ -67,7 +77,8 @@ def main() -> int:
             run_wrk(target.url, script, connections=32, seconds=seconds + 2)), daemon=True)
         load.start()
         say(f"py-spy: {seconds} s of {mode} at c=32 through {target.label}")
-        subprocess.run([py_spy, "record", "--pid", str(target.server.proc.pid), "--duration", str(seconds),
+        pid = _builder_pid(target.server.proc.pid) if BUILDER else target.server.proc.pid
+        subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(seconds),
                         "--rate", "250", "--format", "raw", "--threads", *EXTRA, "--output", str(out), "--nonblocking"],
                        check=True, capture_output=True)
         load.join()

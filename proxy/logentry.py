@@ -218,23 +218,40 @@ def to_spool(entry: PendingLog) -> dict:
 
 
 def from_spool(record: dict) -> PendingLog:
-    import importlib
-
     from proxy.auth import Tenant
 
-    module, _, name = record.get("class", "proxy.logentry:PendingLog").partition(":")
-    cls = getattr(importlib.import_module(module), name)
+    cls, slots = _spooled_class(record.get("class", "proxy.logentry:PendingLog"))
     entry = cls.__new__(cls)
     if "values" in record:
-        fields = dict(zip(record["slots"], record["values"]))
+        names, values = record["slots"], record["values"]
+        if names == slots:  # spooled by this code: the values are the slots, in order
+            for slot, value in zip(slots, values):
+                setattr(entry, slot, value)
+        else:  # spooled by another version: match by name, None for what it did not have
+            fields = dict(zip(names, values))
+            for slot in slots:
+                setattr(entry, slot, fields.get(slot))
     else:  # a record spooled field by field (before the tuple form)
-        fields = record
-    for slot in _all_slots(cls):
-        if slot != "tenant":
-            setattr(entry, slot, fields.get(slot))
+        for slot in slots:
+            setattr(entry, slot, record.get(slot))
     organization_id, project_id, api_key_id = record["tenant"]
     entry.tenant = Tenant(organization_id, project_id, api_key_id, {})
     return entry
+
+
+_SPOOLED_CLASSES: dict[str, tuple] = {}
+
+
+def _spooled_class(path: str) -> tuple:
+    """(class, its slots but the tenant) of a spool record's "module:Class", looked up once."""
+    found = _SPOOLED_CLASSES.get(path)
+    if found is None:
+        import importlib
+
+        module, _, name = path.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        found = _SPOOLED_CLASSES[path] = (cls, tuple(slot for slot in _all_slots(cls) if slot != "tenant"))
+    return found
 
 
 def _all_slots(cls) -> list[str]:

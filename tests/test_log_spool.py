@@ -235,6 +235,24 @@ def test_a_record_spooled_field_by_field_by_an_earlier_version_still_replays():
         == (record["id"], 2.5, "openai", b'{"model": "gpt-4o-mini"}', 200, "p")
 
 
+def test_a_record_of_a_version_with_other_fields_replays_by_name():
+    """A spooled tuple whose field list is not this version's (a field added, one dropped)
+    is read by name: known fields keep their values, a missing one is None."""
+    from proxy.logentry import PendingLog, _all_slots, from_spool
+
+    names = [n for n in _all_slots(PendingLog) if n not in ("tenant", "budget_hold")] + ["a_field_of_later"]
+    values = {n: None for n in names}
+    values.update({"id": "0b7c8a3e-3f3a-4c55-9d55-1a2b3c4d5e6f", "created_at": 3.5, "provider": "anthropic",
+                   "status_code": 201, "meta": {"user_id": "u1"}, "a_field_of_later": "x"})
+    record = {"id": values["id"], "created_at": 3.5, "class": "proxy.logentry:PendingLog",
+              "slots": tuple(reversed(names)), "values": tuple(values[n] for n in reversed(names)),
+              "tenant": ("o", "p", "k")}
+    back = from_spool(record)
+    assert (back.id, back.created_at, back.provider, back.status_code, back.meta, back.budget_hold,
+            back.tenant.api_key_id) == (values["id"], 3.5, "anthropic", 201, {"user_id": "u1"}, None, "k")
+    assert not hasattr(back, "a_field_of_later")
+
+
 def test_the_replay_check_finds_stored_ids(db, org, project):
     import uuid
     from datetime import datetime, timedelta, timezone

@@ -164,3 +164,61 @@ def test_every_pattern_is_linear_on_its_worst_cases(kind, pattern):
             t_large = _best_of(5, lambda: pattern.findall(large))
             # Quadratic would be 16x; allow noise on top of the linear 4x.
             assert t_large <= max(10 * t_small, 0.010), (kind, unit, tail, t_small, t_large)
+
+
+def _strings_by_recursion(node, role, out):
+    """The reading of a JSON body the scanner must give, written the obvious way."""
+    if isinstance(node, str):
+        if node:
+            out.append((node, role))
+    elif isinstance(node, dict):
+        if isinstance(node.get("role"), str):
+            r = node["role"]
+            role = (detectors.SYSTEM if r in ("system", "developer")
+                    else detectors.TOOL if r in ("tool", "function", "ipython") else role)
+        if isinstance(node.get("type"), str) and node["type"] in ("tool_result", "function_call_output",
+                                                                   "function_result"):
+            role = detectors.TOOL
+        for key, value in node.items():
+            if key in ("model", "role", "type", "object", "id", "tool_call_id", "finish_reason", "stop_reason"):
+                continue
+            child = (detectors.SYSTEM if key in ("system", "systemInstruction", "system_instruction", "instructions")
+                     else detectors.TOOL if key in ("functionResponse", "function_response", "tool_result")
+                     else role)
+            _strings_by_recursion(value, child, out)
+    elif isinstance(node, list):
+        for item in node:
+            _strings_by_recursion(item, role, out)
+
+
+_KEYS = ["role", "content", "type", "system", "tool_result", "functionResponse", "model", "text", "messages",
+         "instructions", "id", "parts"]
+_VALUES = ["system", "developer", "tool", "function", "user", "assistant", "tool_result", "function_call_output", ""]
+
+
+def test_a_json_body_is_read_in_document_order_with_each_strings_role():
+    from hypothesis import given, settings, strategies as st
+
+    scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.sampled_from(_VALUES)
+               | st.text(max_size=6))
+    docs = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
+                        | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=6), max_leaves=40)
+
+    @settings(max_examples=400, deadline=None)
+    @given(docs)
+    def check(doc):
+        expected: list = []
+        _strings_by_recursion(doc, detectors.USER, expected)
+        text, segments = detectors.read_body(orjson.dumps(doc).decode())
+        if not isinstance(doc, (dict, list)):
+            return  # a bare scalar body is read as text, not as JSON strings
+        assert text == "\n".join(s for s, _ in expected)
+        offsets, roles, at = [], [], 0
+        for s, role in expected:
+            if not roles or roles[-1] != role:
+                offsets.append(at)
+                roles.append(role)
+            at += len(s) + 1
+        assert segments == (list(zip(offsets, roles)) or [(0, detectors.USER)])
+
+    check()

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import ahocorasick
 import orjson
 
 # The default body cap (64 KB) plus room for the truncation marker.
@@ -405,14 +406,15 @@ class Needles:
     """Possible when one of the needles occurs in the text (lowercased when `lowered`);
     with `also`, one of those must occur as well."""
 
-    __slots__ = ("needles", "lowered", "also")
+    __slots__ = ("needles", "lowered", "also", "_ascii")
 
     def __init__(self, needles: tuple[str, ...], lowered: bool, also: "Needles | None" = None):
         self.needles, self.lowered, self.also = tuple(needles), lowered, also
+        # A non-ASCII needle cannot occur in ASCII text: no need to search for it.
+        self._ascii = tuple(n for n in self.needles if n.isascii())
 
     def searched(self, ascii_text: bool) -> tuple[str, ...]:
-        # A non-ASCII needle cannot occur in ASCII text: no need to search for it.
-        return tuple(n for n in self.needles if n.isascii()) if ascii_text else self.needles
+        return self._ascii if ascii_text else self.needles
 
     def __call__(self, f: Facts) -> bool:
         source = f.lowered if self.lowered else f.text
@@ -484,8 +486,8 @@ DETECTORS: tuple[Detector, ...] = (
 
 
 def _needle_plan(detectors) -> dict:
-    """For each (lowered, ascii text) case: the needles to search and, per needle, the
-    indices of the detectors it makes possible."""
+    """For each (lowered, ascii text) case: an Aho-Corasick automaton of its needles, each
+    needle's value the indices of the detectors it makes possible."""
     plan = {}
     for lowered in (False, True):
         for ascii_text in (False, True):
@@ -495,29 +497,37 @@ def _needle_plan(detectors) -> dict:
                 if isinstance(check, Needles) and check.lowered == lowered:
                     for needle in check.searched(ascii_text):
                         by_needle.setdefault(needle, []).append(i)
-            plan[lowered, ascii_text] = (tuple(by_needle), {n: tuple(v) for n, v in by_needle.items()})
+            automaton = ahocorasick.Automaton()
+            for needle, indices in by_needle.items():
+                automaton.add_word(needle, tuple(indices))
+            automaton.make_automaton()
+            plan[lowered, ascii_text] = automaton
     return plan
 
 
 _PLAN = _needle_plan(DETECTORS)
 
 
+# The detectors whose prefilter is a function (PII checks on digits and shapes), and those
+# whose needles also need one of a second set: both looked up once, not per body.
+_CHECKED = tuple((i, d.possible) for i, d in enumerate(DETECTORS) if not isinstance(d.possible, Needles))
+_ALSO = tuple((i, d.possible.also) for i, d in enumerate(DETECTORS)
+              if isinstance(d.possible, Needles) and d.possible.also is not None)
+
+
 def _possible(facts: Facts) -> list[Detector]:
     """The detectors whose prefilter passes on this body, in table order."""
     hit: set[int] = set()
     for lowered, source in ((False, facts.text), (True, facts.lowered)):
-        needles, by_needle = _PLAN[lowered, facts.ascii]
-        for needle in filter(source.__contains__, needles):
-            hit.update(by_needle[needle])
-    out = []
-    for i, detector in enumerate(DETECTORS):
-        check = detector.possible
-        if isinstance(check, Needles):
-            if i in hit and (check.also is None or check.also(facts)):
-                out.append(detector)
-        elif check(facts):
-            out.append(detector)
-    return out
+        # One pass over the text finds every needle (overlapping ones too): 80 separate
+        # substring searches cost ~3x as much on a short chat body.
+        for _, indices in _PLAN[lowered, facts.ascii].iter(source):
+            hit.update(indices)
+    for i, also in _ALSO:
+        if i in hit and not also(facts):
+            hit.discard(i)
+    hit.update(i for i, check in _CHECKED if check(facts))
+    return [DETECTORS[i] for i in sorted(hit)]
 
 
 _INSTRUCTION_KINDS = ("injection.instruction_override", "injection.system_prompt_exfiltration",
@@ -534,6 +544,7 @@ _SKIP_KEYS = frozenset(("model", "role", "type", "object", "id", "tool_call_id",
 _SYSTEM_ROLES = frozenset(("system", "developer"))
 _TOOL_ROLES = frozenset(("tool", "function", "ipython"))
 _TOOL_TYPES = frozenset(("tool_result", "function_call_output", "function_result"))
+_CONTAINERS = (dict, list)
 _ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){1,1024}")
 
 
@@ -562,34 +573,61 @@ def read_body(body: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 def _strings(doc) -> tuple[str, list[tuple[int, int]]]:
+    # Depth first in document order. A container's leading strings are taken on the spot
+    # and the rest of its children pushed (reversed) at the first nested one, so the
+    # stack sees only containers: most strings of a chat body never become a stack entry.
     parts: list[str] = []
     segments: list[tuple[int, int]] = []
     offset = 0
+    last = None
     stack = [(doc, USER)]
     while stack:
         node, role = stack.pop()
-        if isinstance(node, str):
-            if node:
-                if not segments or segments[-1][1] != role:
-                    segments.append((offset, role))
-                parts.append(node)
-                offset += len(node) + 1
-        elif isinstance(node, dict):
+        kind = type(node)
+        if kind is dict:
             message_role = node.get("role")
-            if isinstance(message_role, str):
+            if type(message_role) is str:
                 role = SYSTEM if message_role in _SYSTEM_ROLES else TOOL if message_role in _TOOL_ROLES else role
-            kind = node.get("type")
-            if isinstance(kind, str) and kind in _TOOL_TYPES:  # any JSON may arrive here, lists too
+            tag = node.get("type")
+            if type(tag) is str and tag in _TOOL_TYPES:  # any JSON may arrive here, lists too
                 role = TOOL
-            children = []
+            rest = None
             for key, value in node.items():
                 if key in _SKIP_KEYS:
                     continue
                 child_role = SYSTEM if key in _SYSTEM_KEYS else TOOL if key in _TOOL_KEYS else role
-                children.append((value, child_role))
-            stack.extend(reversed(children))
-        elif isinstance(node, list):
-            stack.extend((item, role) for item in reversed(node))
+                if rest is not None:
+                    rest.append((value, child_role))
+                elif type(value) is str:
+                    if value:
+                        if child_role != last:
+                            segments.append((offset, child_role))
+                            last = child_role
+                        parts.append(value)
+                        offset += len(value) + 1
+                elif type(value) in _CONTAINERS:
+                    rest = [(value, child_role)]
+            if rest:
+                rest.reverse()
+                stack.extend(rest)
+        elif kind is list:
+            for i, item in enumerate(node):
+                if type(item) is str:
+                    if item:
+                        if role != last:
+                            segments.append((offset, role))
+                            last = role
+                        parts.append(item)
+                        offset += len(item) + 1
+                elif type(item) in _CONTAINERS:
+                    stack.extend([(x, role) for x in reversed(node[i:])])
+                    break
+        elif kind is str and node:
+            if role != last:
+                segments.append((offset, role))
+                last = role
+            parts.append(node)
+            offset += len(node) + 1
     return "\n".join(parts), segments or [(0, USER)]
 
 
