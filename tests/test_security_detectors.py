@@ -222,3 +222,9 @@ def test_a_json_body_is_read_in_document_order_with_each_strings_role():
         assert segments == (list(zip(offsets, roles)) or [(0, detectors.USER)])
 
     check()
+
+
+@pytest.mark.parametrize("text", ["", "no digits, odd dd", "call 555-0100 or +44 20 7946 0958", "٣ Arabic-Indic ３ and 7",
+                                  "dd1d2d3" * 50, "emoji 😀 9 and 8"])
+def test_the_digit_count_is_of_ascii_digits(text):
+    assert detectors.facts_of(text).digits == sum(c in "0123456789" for c in text)

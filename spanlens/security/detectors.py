@@ -641,8 +641,11 @@ _DIGIT_SHAPE = bytes.maketrans(b"0123456789", b"dddddddddd")
 
 
 def facts_of(text: str) -> Facts:
-    return Facts(text=text, lowered=text.lower(), digits=sum(map(text.count, "0123456789")), ascii=text.isascii(),
-                 shape=text.encode("utf-8", "surrogatepass").translate(_DIGIT_SHAPE))
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(_DIGIT_SHAPE)
+    # The "d"s of the shape less those of the text are its digits: two C passes, not ten.
+    return Facts(text=text, lowered=text.lower(), digits=shape.count(b"d") - raw.count(b"d"), ascii=text.isascii(),
+                 shape=shape)
 
 
 def _run(detector: Detector, facts: Facts) -> list[Match]:
