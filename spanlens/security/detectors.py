@@ -577,9 +577,7 @@ def _strings(doc) -> tuple[str, list[tuple[int, int]]]:
     # and the rest of its children pushed (reversed) at the first nested one, so the
     # stack sees only containers: most strings of a chat body never become a stack entry.
     parts: list[str] = []
-    segments: list[tuple[int, int]] = []
-    offset = 0
-    last = None
+    roles: list[int] = []
     stack = [(doc, USER)]
     while stack:
         node, role = stack.pop()
@@ -600,11 +598,8 @@ def _strings(doc) -> tuple[str, list[tuple[int, int]]]:
                     rest.append((value, child_role))
                 elif type(value) is str:
                     if value:
-                        if child_role != last:
-                            segments.append((offset, child_role))
-                            last = child_role
                         parts.append(value)
-                        offset += len(value) + 1
+                        roles.append(child_role)
                 elif type(value) in _CONTAINERS:
                     rest = [(value, child_role)]
             if rest:
@@ -614,20 +609,21 @@ def _strings(doc) -> tuple[str, list[tuple[int, int]]]:
             for i, item in enumerate(node):
                 if type(item) is str:
                     if item:
-                        if role != last:
-                            segments.append((offset, role))
-                            last = role
                         parts.append(item)
-                        offset += len(item) + 1
+                        roles.append(role)
                 elif type(item) in _CONTAINERS:
                     stack.extend([(x, role) for x in reversed(node[i:])])
                     break
         elif kind is str and node:
-            if role != last:
-                segments.append((offset, role))
-                last = role
             parts.append(node)
-            offset += len(node) + 1
+            roles.append(role)
+    segments: list[tuple[int, int]] = []
+    offset, last = 0, None
+    for part, role in zip(parts, roles):
+        if role != last:
+            segments.append((offset, role))
+            last = role
+        offset += len(part) + 1
     return "\n".join(parts), segments or [(0, USER)]
 
 
