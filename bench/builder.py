@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -66,6 +67,7 @@ def measure(mode: str, n: int, rounds: int) -> dict:
         t3 = time.process_time()
         for key, value in (("unmarshal", t1 - t0), ("build", t2 - t1), ("arrow file", t3 - t2), ("total", t3 - t0)):
             best[key] = min(best.get(key, value), value)
+    shutil.rmtree(out_dir, ignore_errors=True)
     return {k: v / n * 1e6 for k, v in best.items()}
 
 

@@ -1,0 +1,22 @@
+"""`python -m bench.builder`: the log builder's CPU per row, printed for both call shapes."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_builder_benchmark_prints_a_cost_per_row_for_json_and_streams():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPANLENS_", "CHDB_", "DATABASE_", "LOG_"))}
+    run = subprocess.run([sys.executable, "-m", "bench.builder", "30", "2"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    # A row that failed to build would have logged "could not build a request-log row".
+    assert "could not build" not in run.stderr
+    for mode in ("json", "sse"):
+        line = next(l for l in run.stdout.splitlines() if l.startswith(mode + " "))
+        costs = dict(re.findall(r"(unmarshal|build|arrow file|total)\s+([\d.]+) µs", line))
+        assert set(costs) == {"unmarshal", "build", "arrow file", "total"}, line
+        assert 0 < float(costs["build"]) < float(costs["total"]), line
