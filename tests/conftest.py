@@ -98,6 +98,12 @@ def live_db(transactional_db):
         import_module("spanlens.core.migrations.0004_providers_and_cache_write_1h").refresh_prices(django_apps, None)
     pricing.invalidate()
     yield
+    # Rows the live server queued are written (and their after-write hooks, which touch the
+    # database, done) before the flush truncates the tables: a hook still running then
+    # deadlocks against the TRUNCATE, or runs into the next test.
+    from spanlens.requestlog.writer import get_writer
+
+    get_writer().flush()
 
 
 # --- Proxy: a mock upstream, provider keys, and the request log as tests read it ---
