@@ -34,7 +34,7 @@ import orjson  # noqa: E402
 from bench.run import BODIES  # noqa: E402
 from bench.upstream import OPENAI_JSON, openai_sse_events  # noqa: E402
 from proxy.auth import Tenant  # noqa: E402
-from proxy.logentry import PendingLog, to_spool  # noqa: E402
+from proxy.logentry import PendingLog  # noqa: E402
 from spanlens.requestlog import builder  # noqa: E402
 from spanlens.requestlog.writer import _spool_record  # noqa: E402
 
