@@ -1,4 +1,4 @@
-"""`python -m bench.profile [json|sse][-drop] [seconds]`: where the proxy spends its CPU under load.
+"""`python -m bench.profile [json|sse][-drop|-bare] [seconds]`: where the proxy spends its CPU under load.
 
 Starts nginx and Spanlens (uvicorn, production settings) like `make bench`,
 drives c=32 with wrk while py-spy samples the server (all threads, native
@@ -56,8 +56,10 @@ def top(collapsed: Path, n: int = 25) -> tuple[int, list, list]:
 
 
 def main() -> int:
-    # "json-drop" / "sse-drop": the same calls marked not to be logged (the proxy's own path).
-    mode, _, drop = (sys.argv[1] if len(sys.argv) > 1 else "json").partition("-")
+    # "json-drop" / "sse-drop": the same calls marked not to be logged (the proxy's own path);
+    # "json-bare" / "sse-bare": the bare pass-through, the floor to compare that path with.
+    mode, _, variant = (sys.argv[1] if len(sys.argv) > 1 else "json").partition("-")
+    drop = variant == "drop"
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     ensure_tools()
@@ -65,7 +67,8 @@ def main() -> int:
     upstream = Upstream(tmp).start()
     seed = tmp / "var-seed"
     setup = T.spanlens_setup(seed, upstream.url)
-    target = T.spanlens("uvicorn", upstream.url, tmp, seed, setup)
+    target = (T.passthrough("uvicorn", upstream.url, tmp) if variant == "bare"
+              else T.spanlens("uvicorn", upstream.url, tmp, seed, setup))
     try:
         T.start_all([target])
         headers = {**target.headers, **({"x-spanlens-sample": "drop"} if drop else {})}

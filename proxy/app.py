@@ -18,6 +18,7 @@ import orjson
 from django.conf import settings
 
 from proxy import auth, cache, limits, paths, security, upstream
+from spanlens.core import accesslog
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
@@ -57,12 +58,29 @@ async def proxy_app(scope, receive, send):
     if kind == "http":
         if scope["path"] == "/health":
             await _json(send, 200, {"status": "ok", "version": VERSION})
-        elif not paths.is_safe(scope):
-            await _error(send, 400, "The path must not contain . or .. segments or encoded dots, slashes or backslashes.")
         else:
-            await handle(scope, receive, send)
+            await proxy_call(scope, receive, send, log_line=False)
     elif kind == "lifespan":
         await _lifespan(receive, send)
+
+
+async def proxy_call(scope, receive, send, *, log_line: bool = True) -> None:
+    """One /proxy/ call, access line included. The ASGI entry calls this directly: each
+    wrapper between the server and the proxy is a coroutine frame that every resume
+    and suspend passes through, and one wrapping `send` is another call per message."""
+    started = time.perf_counter()
+    try:
+        if not paths.is_safe(scope):
+            status = await _error(send, 400, "The path must not contain . or .. segments or encoded dots, "
+                                             "slashes or backslashes.")
+        else:
+            status = await handle(scope, receive, send, started)
+    except BaseException:
+        if log_line:
+            accesslog.line(scope, 500, started)
+        raise
+    if log_line:
+        accesslog.line(scope, status, started)
 
 
 async def _lifespan(receive, send):
@@ -77,14 +95,15 @@ async def _lifespan(receive, send):
             return
 
 
-async def _json(send, status: int, payload: dict, headers=()) -> None:
+async def _json(send, status: int, payload: dict, headers=()) -> int:
     body = orjson.dumps(payload)
     await send({"type": "http.response.start", "status": status, "headers": [*_JSON, *headers] if headers else _JSON})
     await send({"type": "http.response.body", "body": body})
+    return status
 
 
-async def _error(send, status: int, message: str, headers=()) -> None:
-    await _json(send, status, {"success": False, "error": message}, headers)
+async def _error(send, status: int, message: str, headers=()) -> int:
+    return await _json(send, status, {"success": False, "error": message}, headers)
 
 
 async def _read_body(receive) -> bytes:
@@ -96,14 +115,14 @@ async def _read_body(receive) -> bytes:
             return b"".join(chunks)
 
 
-async def handle(scope, receive, send):
-    started = time.perf_counter()
+async def handle(scope, receive, send, started: float | None = None) -> int:
+    """Answer one proxied call; returns the status sent."""
+    started = started or time.perf_counter()
     created_at = time.time()
     _, _, provider, rest = (scope["path"].split("/", 3) + ["", ""])[:4]
     adapter = ADAPTERS.get(provider)
     if adapter is None:
-        await _error(send, 404, f"Unknown provider {provider!r}: use one of {', '.join(ADAPTERS)}.")
-        return
+        return await _error(send, 404, f"Unknown provider {provider!r}: use one of {', '.join(ADAPTERS)}.")
 
     meta: dict[str, str] = {}
     forward: list[tuple[str, str]] = []
@@ -116,19 +135,16 @@ async def handle(scope, receive, send):
             forward.append((name.decode("latin-1"), value.decode("latin-1")))
     headers = dict(scope["headers"])
     if meta.get("log_body", "full") not in _LOG_BODY_MODES:
-        await _error(send, 400, "x-spanlens-log-body must be one of full, meta, none.")
-        return
+        return await _error(send, 400, "x-spanlens-log-body must be one of full, meta, none.")
     sample = meta.get("sample", "keep")
     if sample not in _SAMPLE_MODES:
-        await _error(send, 400, "x-spanlens-sample must be one of keep, drop, errors.")
-        return
+        return await _error(send, 400, "x-spanlens-sample must be one of keep, drop, errors.")
 
     query = dict(parse_qsl(scope["query_string"].decode("latin-1"))) if provider == "gemini" else {}
     try:
         tenant = await auth.resolve(adapter.client_key(headers, query), meta.get("project"), client=scope.get("client"))
     except auth.AuthError as exc:
-        await _error(send, exc.status, exc.message)
-        return
+        return await _error(send, exc.status, exc.message)
     key = tenant.provider_keys.get(provider)
     if key is None:
         # The key may have been added a moment ago (maybe by another process): look again.
@@ -137,12 +153,11 @@ async def handle(scope, receive, send):
         )
         key = tenant.provider_keys.get(provider)
     if key is None:
-        await _error(
+        return await _error(
             send, 400,
             f"This project has no {provider} provider key. Add one in Settings → Provider keys "
             f"or run: python manage.py add_provider_key {provider} <your {provider} key>",
         )
-        return
 
     body = await _read_body(receive)
     parsed = None
@@ -158,8 +173,7 @@ async def handle(scope, receive, send):
                                            query_string=scope["query_string"], body=body, parsed=parsed,
                                            project_ttl_s=tenant.cache_ttl_s)
     except cache.CacheRequestError as exc:
-        await _error(send, 400, str(exc))
-        return
+        return await _error(send, 400, str(exc))
     hit = await cache.lookup(cached_request) if cached_request else None
     entry = (cache.CacheHitLog if hit else PendingLog)(
         created_at=created_at, tenant=tenant, provider=provider, endpoint=rest, method=scope["method"], meta=meta)
@@ -171,21 +185,19 @@ async def handle(scope, receive, send):
     if tenant.security_policy is not None:
         prepared = await _apply_policy(send, entry, prepared, tenant, started, sample)
         if prepared is None:
-            return
+            return entry.status_code
     if hit:
         await cache.serve(send, hit, entry, adapter, prepared)
         now = time.perf_counter()
         _finish(entry, started, now, now, sample)
-        return
+        return entry.status_code
     # Budgets and rate limits: checked for calls that would reach the provider (a cache hit is free).
     if tenant.limits and (refused := await limits.refusal(tenant, entry, prepared, parsed)):
-        await _fail(send, entry, started, time.perf_counter(), 429, refused.message, sample, limits.headers(refused))
-        return
+        return await _fail(send, entry, started, time.perf_counter(), 429, refused.message, sample, limits.headers(refused))
     base = settings.UPSTREAM_BASE_URLS.get(provider)
     url = adapter.upstream_url(base, rest, scope["query_string"], key)
     if not url:
-        await _error(send, 400, f"The {provider} provider key has no base URL: set one in Settings → Provider keys.")
-        return
+        return await _error(send, 400, f"The {provider} provider key has no base URL: set one in Settings → Provider keys.")
     forward.extend((k.decode(), v.decode()) for k, v in adapter.auth_headers(key))
     forward.extend((k.decode("latin-1"), v.decode("latin-1")) for k, v in key.headers)
     forward.append(("accept-encoding", "identity"))
@@ -199,13 +211,11 @@ async def handle(scope, receive, send):
                 scope["method"], url, data=prepared.body or None, headers=forward, allow_redirects=False
             )
     except TimeoutError:
-        await _fail(send, entry, started, upstream_started, 504,
+        return await _fail(send, entry, started, upstream_started, 504,
                     f"{provider} did not answer within {settings.UPSTREAM_HEADERS_TIMEOUT_S:g} s.", sample)
-        return
     except (aiohttp.ClientError, OSError) as exc:
-        await _fail(send, entry, started, upstream_started, 502,
+        return await _fail(send, entry, started, upstream_started, 502,
                     f"Could not reach {provider}: {exc.__class__.__name__}: {exc}", sample)
-        return
 
     entry.status_code = response.status
     out_headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in _RESPONSE_DROP]
@@ -229,9 +239,8 @@ async def handle(scope, receive, send):
                 async with asyncio.timeout(settings.STREAM_DEADLINE_S):
                     data = await response.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
-                await _fail(send, entry, started, upstream_started, 502,
+                return await _fail(send, entry, started, upstream_started, 502,
                             f"{provider} broke off its response: {exc.__class__.__name__}", sample)
-                return
             entry.response_raw = data
             out_headers.append((b"content-length", str(len(data)).encode()))
             finish(time.perf_counter())
@@ -239,6 +248,7 @@ async def handle(scope, receive, send):
             await send({"type": "http.response.body", "body": data})
     finally:
         response.release()
+    return response.status
 
 
 async def _stream(scope, receive, send, response, out_headers, entry, adapter, prepared, finish) -> None:
@@ -348,11 +358,12 @@ def _record_and_close(fn, *args, **kwargs) -> None:
         connections.close_all()
 
 
-async def _fail(send, entry, started, upstream_started, status, message, sample, headers=()) -> None:
+async def _fail(send, entry, started, upstream_started, status, message, sample, headers=()) -> int:
     entry.status_code = status
     entry.error_message = message
     await _error(send, status, message, headers)
     _finish(entry, started, upstream_started, time.perf_counter(), sample)
+    return status
 
 
 def _finish(entry, started, upstream_started, upstream_done, sample) -> None:

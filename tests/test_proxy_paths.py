@@ -53,3 +53,28 @@ def test_dots_inside_a_segment_are_fine(live_db, upstream, provider_keys, spanle
     status, payload = raw_post(spanlens_server.url, "/proxy/openai/v1/chat/completions", sl_key)
     assert status == 200 and payload["object"] == "chat.completion"
     assert upstream.last().path == "/v1/chat/completions"
+
+
+def _climbs(path: str, raw: bytes) -> bool:
+    """The rule in full: a dot segment, a backslash, or an encoded dot, slash or backslash."""
+    encoded = ("%2e", "%2f", "%5c")
+    return ("\\" in path or any(c in path.lower() for c in encoded) or any(c.encode() in raw.lower() for c in encoded)
+            or any(segment in (".", "..") for segment in path.split("/")))
+
+
+def test_the_quick_check_agrees_with_the_full_rule():
+    from hypothesis import given, settings, strategies as st
+    from urllib.parse import unquote
+
+    from proxy.paths import is_safe
+
+    parts = st.sampled_from(["/", ".", "..", "%", "%2e", "%2E", "%2f", "%5c", "%25", "\\", "v1", "a.b", "x"])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(parts, max_size=10))
+    def check(pieces):
+        raw = ("/proxy/openai/" + "".join(pieces)).encode()
+        path = unquote(raw.decode())
+        assert is_safe({"path": path, "raw_path": raw}) is not _climbs(path, raw)
+
+    check()

@@ -27,18 +27,20 @@ def with_access_log(app):
                 status = message["status"]
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                _line(scope, status, start)
+                line(scope, status, start)
 
         try:
             await app(scope, receive, watch)
         except BaseException:
             if status == 0:
-                _line(scope, 500, start)
+                line(scope, 500, start)
             raise
 
     return logged
 
 
-def _line(scope, status: int, start: float) -> None:
+def line(scope, status: int, start: float) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
     ms = (time.perf_counter() - start) * 1000
     log.info("%s %s %d %.1fms", scope.get("method", "-"), scope.get("path", "-"), status, ms)

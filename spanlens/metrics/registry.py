@@ -19,6 +19,15 @@ PROXY_OVERHEAD = Histogram(
 )
 
 
+# (provider, status) -> its counter and histogram children. labels() takes a lock and
+# builds a key on every call; the children it returns are the same objects each time.
+_children: dict[tuple[str, int], tuple] = {}
+
+
 def observe_call(provider: str, status: int, overhead_ms: float) -> None:
-    PROXIED_CALLS.labels(provider, str(status)).inc()
-    PROXY_OVERHEAD.labels(provider).observe(max(overhead_ms, 0) / 1000)
+    children = _children.get((provider, status))
+    if children is None:
+        children = _children[(provider, status)] = (
+            PROXIED_CALLS.labels(provider, str(status)), PROXY_OVERHEAD.labels(provider))
+    children[0].inc()
+    children[1].observe(max(overhead_ms, 0) / 1000)
