@@ -19,6 +19,7 @@ from django.conf import settings
 
 from proxy import auth, cache, limits, paths, security, upstream
 from spanlens.core import accesslog
+from proxy.deadlines import Deadline
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
@@ -204,9 +205,7 @@ async def handle(scope, receive, send, started: float | None = None) -> int:
 
     upstream_started = time.perf_counter()
     try:
-        async with asyncio.timeout(
-            settings.UPSTREAM_HEADERS_TIMEOUT_S if not prepared.stream else settings.STREAM_DEADLINE_S
-        ):
+        async with Deadline(settings.UPSTREAM_HEADERS_TIMEOUT_S if not prepared.stream else settings.STREAM_DEADLINE_S):
             response = await upstream.session().request(
                 scope["method"], url, data=prepared.body or None, headers=forward, allow_redirects=False
             )
@@ -236,7 +235,7 @@ async def handle(scope, receive, send, started: float | None = None) -> int:
             await _stream(scope, receive, send, response, out_headers, entry, adapter, prepared, finish)
         else:
             try:
-                async with asyncio.timeout(settings.STREAM_DEADLINE_S):
+                async with Deadline(settings.STREAM_DEADLINE_S):
                     data = await response.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
                 return await _fail(send, entry, started, upstream_started, 502,
@@ -259,20 +258,26 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
     drop_usage = prepared.injected_stream_usage and hasattr(adapter, "is_usage_only_chunk")
     pending = b""
     task = asyncio.current_task()
-    gone = asyncio.Event()
+    gone = False
+    watcher = None
 
     async def watch_disconnect():
+        nonlocal gone
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                gone.set()
+                gone = True
                 task.cancel()
                 return
 
-    watcher = asyncio.ensure_future(watch_disconnect())
+    def start_watching():
+        # From the deadline's first sweep: a stream over before then needs no watcher.
+        nonlocal watcher
+        watcher = asyncio.ensure_future(watch_disconnect())
+
     ended_by_us = True  # whether the response's terminating chunk is still ours to send
     try:
-        async with asyncio.timeout(settings.STREAM_DEADLINE_S):
+        async with Deadline(settings.STREAM_DEADLINE_S, on_sweep=start_watching):
             async for chunk in response.content.iter_any():
                 captured.append(chunk)
                 if drop_usage:
@@ -293,7 +298,7 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         entry.truncated = True
         entry.error_message = f"Stream cut at the {settings.STREAM_DEADLINE_S:g} s deadline."
     except asyncio.CancelledError:
-        if not gone.is_set():
+        if not gone:
             raise
         done = time.perf_counter()
         # Clients (the openai SDK among them) hang up right after the terminal event,
@@ -304,7 +309,8 @@ async def _stream(scope, receive, send, response, out_headers, entry, adapter, p
         done = time.perf_counter()
         entry.error_message = f"Upstream stream broke: {exc.__class__.__name__}"
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
     entry.response_raw = b"".join(captured)
     finish(done)
     if ended_by_us:
