@@ -62,7 +62,7 @@ if settings.ACCESS_LOG:
 gc.collect()
 gc.freeze()
 
-_router = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": http_app,
         # Sockets ride on the session cookie, so another site's page must not open one.
@@ -80,4 +80,4 @@ async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"].startswith("/proxy/"):
         await proxy_call(scope, receive, send, log_line=_LOG_PROXY_CALLS)
     else:
-        await _router(scope, receive, send)
+        await router(scope, receive, send)

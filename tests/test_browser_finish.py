@@ -274,10 +274,10 @@ def test_a_socket_from_another_site_is_refused(spanlens_server, monkeypatch):
 
     import websockets
 
-    from spanlens.asgi import application
+    from spanlens.asgi import router
 
     # The validator takes ALLOWED_HOSTS as the app was imported; pin a server install's own name.
-    validator = application.application_mapping["websocket"]
+    validator = router.application_mapping["websocket"]
     monkeypatch.setattr(validator, "allowed_origins", ["127.0.0.1"])
 
     async def attempt():
