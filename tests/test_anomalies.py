@@ -197,3 +197,44 @@ def test_the_beat_task_runs_one_detector_per_organization(org, project, other_or
     assert tasks.detect_anomalies() >= 2
     assert str(org.id) in seen and str(other_org_and_project[0].id) in seen
     assert tasks.detect_organization_anomalies("7d5c2c1e-0000-4000-8000-000000000000") == {}
+
+
+def test_factors_count_every_dimension_and_both_periods_as_the_rows_say(org, project):
+    # One scan serves the token mix and all four dimensions: each must get its own figures.
+    rng = random.Random(7)
+    now = datetime.now(timezone.utc)
+    keys = ["5b0c0b7e-0000-4000-8000-00000000000a", "5b0c0b7e-0000-4000-8000-00000000000b"]
+    rows = []
+    for i in range(60):
+        in_window = i < 20
+        rows.append(make_row(
+            org, project, provider="openai", model="gpt-4o" if i % 3 else "gpt-4o-mini", status_code=200, rng=rng,
+            prompt_tokens=100 * (i % 4 + 1), completion_tokens=10, user_id=f"user-{i % 5}" if i % 6 else None,
+            api_key_id=keys[i % 2], sample_rate=0.5 if i % 10 == 0 else 1.0,
+            created_at=now - (timedelta(minutes=5 + i) if in_window else timedelta(hours=2 + i))))
+    queries.insert_requests(rows)
+    raw = insights.get_anomaly_factors(
+        organization_id=str(org.id), kind="project", key=str(project.id), window_start=now - timedelta(hours=1),
+        window_end=now, baseline_start=now - timedelta(hours=169))
+
+    def weight(r):
+        return 1 / r["sample_rate"]
+
+    window, base = rows[:20], rows[20:]
+    for period, part in (("window", window), ("baseline", base)):
+        got = raw["tokens"][period]
+        calls = sum(weight(r) for r in part)
+        assert float(got["calls"]) == pytest.approx(calls)
+        assert float(got["avg_prompt_tokens"]) == pytest.approx(sum(r["prompt_tokens"] * weight(r) for r in part) / calls)
+
+    def expected(value_of):
+        totals: dict = {}
+        for part, slot in ((window, 0), (base, 1)):
+            for r in part:
+                totals.setdefault(value_of(r), [0.0, 0.0])[slot] += weight(r)
+        return sorted(totals.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:3]
+
+    for dim, value_of in (("user", lambda r: r["user_id"] or ""), ("api_key", lambda r: r["api_key_id"]),
+                          ("model", lambda r: f"openai/{r['model']}"), ("project", lambda r: str(project.id))):
+        got = [(s["value"], [float(s["window_calls"]), float(s["baseline_calls"])]) for s in raw["shares"][dim]]
+        assert got == [(v, pytest.approx(c)) for v, c in expected(value_of)], dim
