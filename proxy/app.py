@@ -18,11 +18,11 @@ import orjson
 from django.conf import settings
 
 from proxy import auth, cache, limits, paths, security, upstream
-from spanlens.core import accesslog
 from proxy.deadlines import Deadline
 from proxy.logentry import PendingLog
 from proxy.providers import ADAPTERS
 from proxy.sse import event_data, split_events
+from spanlens.core import accesslog
 from spanlens.security import policy
 from spanlens.metrics.registry import observe_call
 from spanlens.requestlog.ids import new_request_id

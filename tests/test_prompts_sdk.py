@@ -99,7 +99,9 @@ def test_the_cache_revalidates_in_the_background_and_serves_stale_with_the_serve
         time.sleep(TTL + 0.1)
         started = time.perf_counter()
         stale = client.get("reply", label="production")
-        assert stale.version == 1 and time.perf_counter() - started < 0.05  # stale at once, refreshed behind
+        # Stale at once, refreshed behind: a get that waited for the server would have brought
+        # version 2 (the label moved); the bound only catches a hang, not a busy machine's delay.
+        assert stale.version == 1 and time.perf_counter() - started < 1.0
         deadline = time.monotonic() + 5
         while client.get("reply", label="production").version != 2 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -109,7 +111,7 @@ def test_the_cache_revalidates_in_the_background_and_serves_stale_with_the_serve
     time.sleep(TTL + 0.1)
     started = time.perf_counter()
     served = client.get("reply", label="production")
-    assert served.version == 2 and time.perf_counter() - started < 0.05
+    assert served.version == 2 and time.perf_counter() - started < 1.0  # no wait on the dead server
     for user, before in arms.items():  # assignment needs no server: everyone keeps their arm
         assert ab_client.get("ab", label="production", user_id=user).arm == before.arm
 
