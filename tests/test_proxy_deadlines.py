@@ -18,7 +18,8 @@ def test_a_block_that_outlasts_its_deadline_raises_timeout_error_within_a_sweep(
         return time.monotonic() - started
 
     elapsed = asyncio.run(main())
-    assert 0.3 <= elapsed < 0.3 + SWEEP_S + 0.2
+    # Up to one sweep late, plus room for a loaded machine's scheduling (the block sleeps 10 s).
+    assert 0.3 <= elapsed < 0.3 + SWEEP_S + 0.5
 
 
 def test_a_block_within_its_deadline_is_untouched_and_leaves_no_cancellation_behind():
