@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import httpx
 
@@ -14,6 +15,15 @@ LINE = re.compile(r"^(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\
 
 def _lines(caplog) -> list[dict]:
     return [LINE.match(r.getMessage()).groupdict() for r in caplog.records if r.name == "spanlens.access"]
+
+
+def _wait_for_lines(caplog, count: int) -> list[dict]:
+    # The line is written after the last byte went out, so the client can hold its answer
+    # a moment before the server's thread logs it: wait for the lines, not for a time.
+    deadline = time.monotonic() + 5
+    while len(lines := _lines(caplog)) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return lines
 
 
 def test_proxied_calls_and_pages_each_get_one_line(live_db, spanlens_server, upstream, provider_keys,
@@ -31,7 +41,7 @@ def test_proxied_calls_and_pages_each_get_one_line(live_db, spanlens_server, ups
     page = httpx.get(f"{spanlens_server.url}/login/")
 
     assert (refused.status_code, climbing.status_code, page.status_code) == (404, 400, 200)
-    lines = _lines(caplog)
+    lines = _wait_for_lines(caplog, 5)
     seen = [(line["method"], line["path"], line["status"]) for line in lines]
     assert seen == [
         ("POST", "/proxy/openai/v1/chat/completions", "200"),
