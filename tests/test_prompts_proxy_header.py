@@ -72,14 +72,14 @@ def test_a_slow_or_failing_resolution_never_delays_or_fails_the_call(
     prompt, upstream, provider_keys, openai_client, org, read_rows, monkeypatch
 ):
     def broken(*args):
-        time.sleep(1.5)
+        time.sleep(3.0)
         raise RuntimeError("database gone")
 
     monkeypatch.setattr(prompt_resolve, "_lookup", broken)
     started = time.perf_counter()
     call(openai_client, "greeter@production")
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, elapsed
+    assert elapsed < 2.0, elapsed  # a call that waited would take the 3 s lookup's time
     [row] = read_rows(org.id, expect=1)
     assert row["status_code"] == 200
     assert row["prompt_version_id"] == prompt_version_uuid("greeter@production", str(org.id))
