@@ -80,3 +80,7 @@ def test_quick_benchmark_reports_every_row(tmp_path):
     assert all("skipped in quick mode" in line for line in unavailable), unavailable
     assert re.search(r"^\| Spanlens \(uvicorn\) \| \d", report, re.M)
     assert "rows/s through `queries.insert_requests`" in report
+    # The ceiling the proxy's own path sets for the logged-vs-bare target, for both shapes.
+    for title in ("Non-streaming", "Streaming"):
+        assert re.search(rf"^- {title} c=32, not logged: \d+% of the bare pass-through's req/s at \d\.\d\d× its CPU",
+                         report, re.M), title
