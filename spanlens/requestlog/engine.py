@@ -5,6 +5,7 @@ formatted into the SQL text.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Iterable
 
@@ -51,6 +52,9 @@ class ChdbEngine:
     name = "chdb"
 
     def __init__(self, path: str, database: str):
+        # chDB's allocator reads its options once, when the library loads.
+        if settings.CHDB_MALLOC_CONF:
+            os.environ.setdefault("JE_MALLOC_CONF", settings.CHDB_MALLOC_CONF)
         from chdb import session  # imported here so server installs never load chDB
 
         self._session = session.Session(path)
