@@ -305,8 +305,8 @@ CHDB_MEMORY_PURGE_S = env_float("CHDB_MEMORY_PURGE_S", 10.0)
 CHDB_MERGE_BLOCK_ROWS = env_int("CHDB_MERGE_BLOCK_ROWS", 1024)
 # Embedded chDB's allocator options (jemalloc's MALLOC_CONF syntax), set before chDB loads.
 # Each of chDB's ~15 pool threads keeps a cache of freed blocks up to 32 KB, which no purge
-# returns: past ~500,000 stored rows that held ~150 MB. Caching only blocks up to 1 KB keeps
-# it to a few MB (bench/results/memory.md). JE_MALLOC_CONF in the environment, even empty
+# returns: past ~500,000 stored rows that held ~110-150 MB. Caching only blocks up to 1 KB:
+# 178 -> 69 MB allocated at 600,000 rows (bench/results/memory.md). JE_MALLOC_CONF, even empty
 # (chDB's own defaults), wins over this.
 CHDB_MALLOC_CONF = env_str("CHDB_MALLOC_CONF", "tcache_max:1024")
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
