@@ -113,3 +113,37 @@ def test_the_builder_writes_arrow_batches_without_loading_pandas(tmp_path):
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_the_running_builder_maps_neither_numpy_nor_pandas_and_builds_the_batch(db, tmp_path):
+    """The builder child as the web process starts it: a spooled call becomes a batch file,
+    and the process never mapped numpy's or pandas's libraries (pyarrow would load both)."""
+    spool = Spool(tmp_path / "spool", 10 * 1024 * 1024)
+    position = spool.append(_spool_record(pending(str(uuid.uuid4()), str(uuid.uuid4()))))
+    child = builder.BuilderProcess(spool.dir).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not child.ready() and time.monotonic() < deadline and child.alive:
+            time.sleep(0.05)
+        assert [builder.position_of(p) for p in child.ready()] == [position]
+        mapped = Path(f"/proc/{child.proc.pid}/maps").read_text()
+        assert "pyarrow" in mapped  # it did convert the batch
+        assert "numpy" not in mapped and "pandas" not in mapped
+    finally:
+        child.stop()
+
+
+def test_django_setup_leaves_the_sign_in_clients_unloaded():
+    """Every process (web, log builder, workers) sets Django up; the Supabase and OIDC
+    clients (httpx, PyJWT, requests: ~20 MB) load only where someone signs in or out."""
+    import subprocess
+    import sys
+
+    script = ("import os, sys, django\n"
+              "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'spanlens.settings')\n"
+              "django.setup()\n"
+              "print(sorted(m for m in ('httpx', 'jwt', 'requests', 'mozilla_django_oidc') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

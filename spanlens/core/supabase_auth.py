@@ -15,8 +15,6 @@ import httpx
 import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_out
-from django.dispatch import receiver
 
 from spanlens.core import sso
 
@@ -127,8 +125,8 @@ class SupabaseBackend:
         return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-@receiver(user_logged_out)
-def _sign_out_of_supabase(sender, request=None, **kwargs):
+def sign_out_on_logout(request) -> None:
+    """Sign-out from Spanlens (user_logged_out, connected in CoreConfig.ready) ends the Supabase session too."""
     token = request.session.get(SESSION_TOKEN) if request is not None else None
     if token and enabled():
         sign_out(token)
