@@ -147,3 +147,29 @@ def test_django_setup_leaves_the_sign_in_clients_unloaded():
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_every_stored_row_of_a_batch_reaches_the_after_write_hooks(db, tmp_path, monkeypatch):
+    """The live request list hears of every new row, the trace waterfall of the traced
+    ones, with what each needs, when rows come through the builder's batch files."""
+    from spanlens.requestlog import writer
+
+    heard: list[list[dict]] = []
+    monkeypatch.setattr(writer, "_after_write", [heard.append])
+    org, project = str(uuid.uuid4()), str(uuid.uuid4())
+    plain = [pending(org, project) for _ in range(3)]
+    traced = pending(org, project)
+    traced.meta = {"trace_id": str(uuid.uuid4()), "span_id": str(uuid.uuid4())}
+    spool = Spool(tmp_path / "spool", 10 * 1024 * 1024)
+    for entry in plain + [traced]:
+        spool.append(_spool_record(entry))
+    records, _ = builder.SpoolReader(spool.dir, (0, 0)).read(100)
+    path = builder.write_batch_file(tmp_path, records[-1][0], [builder.build(r) for _, r in records], records[0][0])
+
+    assert write_built([path]) == 4
+    [rows] = heard
+    assert [r["id"] for r in rows] == [e.id for e in plain + [traced]]
+    assert {r["organization_id"] for r in rows} == {org}
+    linked = [r for r in rows if r.get("trace_id")]
+    assert [(r["id"], r["trace_id"], r["span_id"], r["total_tokens"]) for r in linked] == [
+        (traced.id, traced.meta["trace_id"], traced.meta["span_id"], 7)]

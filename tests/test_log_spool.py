@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -265,3 +266,18 @@ def test_the_replay_check_finds_stored_ids(db, org, project):
     missing = str(uuid.uuid4())
     since = datetime.now(timezone.utc) - timedelta(days=400)
     assert queries.stored_request_ids([row["id"], missing], since=since) == {row["id"]}
+
+
+def test_a_web_process_logging_through_its_builder_never_loads_pyarrow(server_env):
+    """chDB runs in the web process; the Arrow batches are made in the builder and read by
+    chDB itself, so the web process never maps pyarrow (~60 MB of its RSS)."""
+    env, key = server_env
+    ctx, base = start(env)
+    with ctx as proc:
+        for i in range(6):
+            call(base, key, stream=i % 2 == 0)
+        assert len(wait_logged(base, key, 6)) == 6
+        httpx.get(f"{base}/health/deep", timeout=20).raise_for_status()
+        mapped = {line.split()[-1] for line in Path(f"/proc/{proc.pid}/maps").read_text().splitlines()}
+    assert any(name.endswith("/_chdb.abi3.so") for name in mapped)  # the request log is open here
+    assert not [name for name in mapped if "arrow" in name.rsplit("/", 1)[-1] or "/pyarrow/" in name]

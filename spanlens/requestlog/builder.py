@@ -58,18 +58,49 @@ def uniform(rows: list[dict]) -> list[dict]:
     return [{k: row[k] if k in row else DEFAULTS.get(k) for k in keys} for row in rows]
 
 
+# What the web process's after-write hooks read of a stored row (dashboard.live announces
+# the ids, spanlens.traces links a traced call to its span): carried in the batch's
+# sidecar so the web process never has to open the Arrow file (nor load pyarrow) itself.
+ANNOUNCED = ("id", "organization_id")
+LINKED = ("project_id", "trace_id", "span_id", "model", "prompt_tokens", "completion_tokens", "total_tokens",
+          "cost_usd")
+
+
+def sidecar_of(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
 def write_batch_file(out_dir: Path, position: tuple[int, int], rows: list[dict], first: tuple[int, int]) -> Path:
-    """An Arrow IPC file, renamed into place only when complete (a reader never sees half)."""
+    """An Arrow IPC file and its sidecar (columns, row count, first spool position, what the
+    after-write hooks need of each row). Each is renamed into place only when complete, the
+    sidecar first: a batch is ready once its .arrow file exists."""
+    import orjson
     import pyarrow as pa
 
-    table = pa.Table.from_pylist(uniform(rows))
-    table = table.replace_schema_metadata({"first": f"{first[0]} {first[1]}", "rows": str(len(rows))})
+    rows = uniform(rows)
+    table = pa.Table.from_pylist(rows)
     final = out_dir / batch_name(position)
+    side = {
+        "columns": table.schema.names, "rows": len(rows), "first": list(first),
+        # DateTime64 text sorts as it reads; a replay looks for its ids from this time on.
+        "oldest": min((str(r["created_at"]) for r in rows if r.get("created_at")), default=None),
+        "written": [{k: r.get(k) for k in (ANNOUNCED + LINKED if r.get("trace_id") and r.get("span_id") else ANNOUNCED)}
+                    for r in rows],
+    }
+    tmp = out_dir / (final.name + ".json.tmp")
+    tmp.write_bytes(orjson.dumps(side, default=str))
+    os.replace(tmp, sidecar_of(final))
     tmp = out_dir / (final.name + ".tmp")
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     os.replace(tmp, final)
     return final
+
+
+def read_sidecar(path: Path) -> dict:
+    import orjson
+
+    return orjson.loads(sidecar_of(Path(path)).read_bytes())
 
 
 class SpoolReader:

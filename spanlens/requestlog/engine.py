@@ -55,9 +55,8 @@ class ChdbEngine:
         # chDB's allocator reads its options once, when the library loads.
         if settings.CHDB_MALLOC_CONF:
             os.environ.setdefault("JE_MALLOC_CONF", settings.CHDB_MALLOC_CONF)
-        from chdb import session  # imported here so server installs never load chDB
-
-        self._session = session.Session(path)
+        # Loaded here so server installs never load chDB.
+        self._conn = load_chdb_extension().connect(path)
         self._lock = threading.Lock()
         self.database = database
         self._run(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -69,7 +68,7 @@ class ChdbEngine:
             params = {k: _escape_param(v) if isinstance(v, str) else v for k, v in params.items()}
         try:
             with self._lock:
-                return self._session.query(sql, fmt, params=params or None)
+                return self._conn.query(sql, fmt, params=params or {})
         except Exception as exc:  # chDB raises RuntimeError with the server's message
             raise _wrapped(exc) from exc
 
@@ -132,9 +131,47 @@ class ChdbEngine:
 
     def close(self) -> None:
         try:
-            self._session.close()
+            self._conn.close()
         except Exception:
             pass
+
+
+_chdb_extension = None
+
+
+def load_chdb_extension():
+    """chDB's compiled module (`chdb._chdb`), loaded without the `chdb` package around it.
+
+    The package's `__init__` imports pyarrow and numpy (~80 MB of a web process's RSS,
+    bench/results/memory.md) for result formats we never ask for: its Session is a thin
+    wrapper that hands `connect(path).query(sql, format, params=...)` to this module.
+    What follows is what that `__init__` does to load it: preload the library with
+    RTLD_DEEPBIND (its C++ runtime must resolve to chDB's own allocator) from its folder.
+    Once a folder is open here, the package cannot be imported in this process (its
+    `__init__` opens an in-memory server, and chDB serves one path per process)."""
+    global _chdb_extension
+    if _chdb_extension is None:
+        import ctypes
+        import importlib.util
+        import sys
+
+        package = importlib.util.find_spec("chdb")
+        if package is None or not package.submodule_search_locations:
+            raise ClickHouseUnavailable("chDB is not installed (pip install chdb-core-lite)")
+        folder = list(package.submodule_search_locations)[0]
+        library = os.path.join(folder, "_chdb.abi3.so")
+        cwd = os.getcwd()
+        os.chdir(folder)  # the library finds its pybind11 stubs beside it
+        try:
+            if sys.platform == "linux":
+                ctypes.CDLL(library, mode=sys.getdlopenflags() | 0x8)  # RTLD_DEEPBIND
+            spec = importlib.util.spec_from_file_location("chdb._chdb", library)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            os.chdir(cwd)
+        _chdb_extension = module
+    return _chdb_extension
 
 
 # chDB reads query parameter values in ClickHouse's escaped text form (as the server's

@@ -206,7 +206,7 @@ class RequestLogWriter:
         after each; returns the rows stored. Raises StoreUnavailable like flush_now."""
         if self.builder is None:
             return 0
-        from spanlens.requestlog.builder import position_of
+        from spanlens.requestlog.builder import position_of, sidecar_of
 
         self.builder.ensure_running()
         stored = 0
@@ -225,6 +225,7 @@ class RequestLogWriter:
                     log.exception("could not commit the spool position")
                 for path in group:
                     path.unlink(missing_ok=True)
+                    sidecar_of(path).unlink(missing_ok=True)
                 while self._spooled and self._spooled[0][0] <= position:
                     self._spooled.popleft()
         return stored
@@ -378,27 +379,25 @@ def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> No
 def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_before: int | None = None) -> int:
     """Store batch files of the builder that share their columns, in one insert (each
     insert costs ClickHouse milliseconds of CPU whatever its size): into ClickHouse, else
-    the fallback table. Returns the rows stored; raises when neither store took them."""
-    import pyarrow as pa
+    the fallback table. Returns the rows stored; raises when neither store took them.
 
+    What this needs of a batch is in its sidecar (builder.write_batch_file): chDB reads
+    the Arrow file itself, and this process loads pyarrow only to move a refused batch
+    into the fallback table."""
     from spanlens.core.models import RequestFallback
     from spanlens.requestlog import queries
+    from spanlens.requestlog.builder import read_sidecar
 
-    tables = []
-    for path in paths:
-        with pa.memory_map(str(path)) as source:
-            tables.append(pa.ipc.open_file(source).read_all())  # zero-copy: the file's pages
-    # The files share their columns (_same_columns); they are never concatenated here, which
-    # would copy a second's batches into Arrow's allocator on every insert (and keep it there).
-    names = tables[0].schema.names
+    sides = [read_sidecar(path) for path in paths]
+    names = sides[0]["columns"]
     exclude: set[str] = set()
     if replay_before is not None:
-        replayed = [t for t in tables if int((t.schema.metadata or {}).get(b"first", b"0 0").split()[0]) < replay_before]
+        replayed = [side for side in sides if side["first"][0] < replay_before]
         if replayed:
-            exclude = _stored_of_table(pa.concat_tables(replayed, promote_options="permissive"))
+            exclude = _stored_of_batches(replayed)
             if writer:
-                writer.rows_recovered += sum(t.num_rows for t in replayed) - len(exclude)
-    count = sum(t.num_rows for t in tables) - len(exclude)
+                writer.rows_recovered += sum(side["rows"] for side in replayed) - len(exclude)
+    count = sum(side["rows"] for side in sides) - len(exclude)
     if not count:
         return 0
     try:
@@ -407,7 +406,7 @@ def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_b
             writer.rows_written += count
     except Exception as exc:
         log.warning("ClickHouse refused %d rows, queued to fallback: %s", count, exc)
-        rows = [r for t in tables for r in t.to_pylist() if r.get("id") not in exclude]
+        rows = [r for r in _rows_of_files(paths) if r.get("id") not in exclude]
         RequestFallback.objects.bulk_create(
             [RequestFallback(row=storable(row), last_error=storable(str(exc)[:2000])) for row in rows],
             batch_size=500,
@@ -415,30 +414,34 @@ def write_built(paths: list, writer: RequestLogWriter | None = None, *, replay_b
         if writer:
             writer.rows_to_fallback += len(rows)
         return len(rows)
-    if _after_write and "trace_id" in names and "span_id" in names:
-        import pyarrow.compute as pc
-
-        rows = []
-        for t in tables:
-            linked = t.filter(pc.and_(pc.is_valid(t["trace_id"]), pc.is_valid(t["span_id"])))
-            rows.extend(r for r in linked.to_pylist() if r.get("id") not in exclude)
-        for hook in _after_write if rows else ():
+    if _after_write:
+        written = [r for side in sides for r in side["written"] if r.get("id") not in exclude]
+        for hook in _after_write if written else ():
             try:
-                hook(rows)
+                hook(written)
             except Exception:
                 log.exception("after-write hook %r failed", hook)
     return count
 
 
+def _rows_of_files(paths: list) -> list[dict]:
+    import pyarrow as pa
+
+    rows: list[dict] = []
+    for path in paths:
+        with pa.memory_map(str(path)) as source:
+            rows.extend(pa.ipc.open_file(source).read_all().to_pylist())
+    return rows
+
+
 def _same_columns(paths: list) -> list[list]:
     """Consecutive batch files with the same columns, in order (one insert each)."""
-    import pyarrow as pa
+    from spanlens.requestlog.builder import read_sidecar
 
     groups: list[list] = []
     last = None
     for path in paths:
-        with pa.memory_map(str(path)) as source:
-            names = tuple(pa.ipc.open_file(source).schema.names)
+        names = tuple(read_sidecar(path)["columns"])
         if groups and names == last and len(groups[-1]) < 64:
             groups[-1].append(path)
         else:
@@ -447,20 +450,20 @@ def _same_columns(paths: list) -> list[list]:
     return groups
 
 
-def _stored_of_table(table) -> set[str]:
-    """Ids of a replayed batch that ClickHouse or the fallback table already holds."""
+def _stored_of_batches(sides: list[dict]) -> set[str]:
+    """Ids of replayed batches that ClickHouse or the fallback table already holds."""
     from datetime import datetime, timedelta, timezone
 
     from spanlens.core.models import RequestFallback
     from spanlens.requestlog import queries
 
-    ids = [i for i in table["id"].to_pylist() if i]
+    ids = [r["id"] for side in sides for r in side["written"] if r.get("id")]
     if not ids:
         return set()
     try:
-        created = [c for c in table["created_at"].to_pylist() if c] if "created_at" in table.schema.names else []
-        since = (datetime.strptime(min(created)[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-                 - timedelta(minutes=5)) if created else datetime(1970, 1, 1, tzinfo=timezone.utc)
+        oldest = min((side["oldest"] for side in sides if side.get("oldest")), default=None)
+        since = (datetime.strptime(oldest[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+                 - timedelta(minutes=5)) if oldest else datetime(1970, 1, 1, tzinfo=timezone.utc)
         stored = queries.stored_request_ids(ids, since=since)
         stored |= {str(v) for v in RequestFallback.objects.filter(row__id__in=ids).values_list("row__id", flat=True)}
     except Exception as exc:  # stores down: replay everything rather than lose rows
