@@ -1,0 +1,98 @@
+"""`python -m bench.server_memory [seconds]`: peak and idle RSS of a `make bench`-shaped server.
+
+Starts nginx and Spanlens (uvicorn, builder on, production settings) as `make bench`
+does, drives c=32 with wrk for four runs of `seconds` (JSON, streams, JSON, streams)
+while sampling the RSS of the web process and its log builder every 0.25 s, then
+waits 12 s and reads them idle. Run it from two checkouts in turn (each with its own
+`bench/` on the path: `cd <checkout> && python -m bench.server_memory`) to compare
+versions on one machine.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+from bench import targets as T
+from bench.installers import ensure_tools, say
+from bench.load import run_wrk, write_script
+from bench.run import BODIES
+from bench.upstream import Upstream
+
+
+def _rss_mb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid] + [p for c in children for p in _tree(int(c))]
+
+
+def _role(pid: int) -> str:
+    try:
+        return "builder" if b"spanlens.requestlog.builder" in Path(f"/proc/{pid}/cmdline").read_bytes() else "web"
+    except OSError:
+        return "gone"
+
+
+def spanlens_behind_nginx(prefix: str):
+    """(temp dir, upstream, target): Spanlens under uvicorn as `make bench` runs it, not started."""
+    ensure_tools()
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    upstream = Upstream(tmp).start()
+    seed = tmp / "var-seed"
+    return tmp, upstream, T.spanlens("uvicorn", upstream.url, tmp, seed, T.spanlens_setup(seed, upstream.url))
+
+
+def main() -> int:
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+    tmp, upstream, target = spanlens_behind_nginx("spanlens-server-memory-")
+    peak: dict[str, int] = {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            pids = _tree(target.server.proc.pid)
+            sizes = {p: _rss_mb(p) for p in pids}
+            for p, mb in sizes.items():
+                peak[_role(p)] = max(peak.get(_role(p), 0), mb)
+            peak["total"] = max(peak.get("total", 0), sum(sizes.values()))
+            time.sleep(0.25)
+
+    try:
+        T.start_all([target])
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        for mode in ("json", "sse", "json", "sse"):
+            script = write_script(tmp / "load.lua", orjson.dumps(BODIES[mode]), target.headers)
+            result = run_wrk(target.url, script, connections=32, seconds=seconds)
+            say(f"{mode}: {result.rps:.0f} req/s at c=32")
+        stop.set()
+        sampler.join()
+        time.sleep(12)
+        idle = {_role(p): _rss_mb(p) for p in _tree(target.server.proc.pid)}
+    finally:
+        T.stop_all([target])
+        upstream.stop()
+    print(f"peak RSS MB: web {peak.get('web', 0)}, builder {peak.get('builder', 0)}, total {peak.get('total', 0)}")
+    print(f"idle RSS MB: web {idle.get('web', 0)}, builder {idle.get('builder', 0)}, "
+          f"total {sum(idle.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
