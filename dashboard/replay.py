@@ -75,7 +75,7 @@ def _natural(name: str) -> list:
     """Sort key where gpt-10 follows gpt-9 and dated snapshots follow their alias (sorted descending)."""
     base = _DATED.sub("", name)
     parts = re.split(r"(\d+)", base)
-    return [(1, int(p)) if p.isdigit() else (0, p) for p in parts] + [(1 if base == name else 0, name)]
+    return [(1, int(p)) if p.isdecimal() else (0, p) for p in parts] + [(1 if base == name else 0, name)]
 
 
 def _family_label(name: str) -> str:

@@ -228,7 +228,7 @@ def _version_or_label(query) -> tuple[int | None, str | None]:
     if raw_version and label:
         raise services.PromptInputError("version", "pass version or label, not both")
     if raw_version:
-        if not raw_version.isdigit() or int(raw_version) < 1:
+        if not raw_version.isdecimal() or int(raw_version) < 1:
             raise services.PromptInputError("version", "must be a version number (1, 2, 3…)")
         return int(raw_version), None
     if label is not None:

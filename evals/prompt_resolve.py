@@ -34,7 +34,7 @@ def resolve(value: str | None, organization_id) -> str | None:
     name, at, ref = value.rpartition("@")
     if not at or not name or not ref:
         return prompt_version_uuid(value, str(organization_id))
-    if ref.isdigit():
+    if ref.isdecimal():
         return prompt_version_uuid(f"{name}@{int(ref)}", str(organization_id))
     try:
         found = _lookup(str(organization_id), name, ref)

@@ -142,7 +142,7 @@ def _detail_context(access: Access, prompt: Prompt, tab: str, request: HttpReque
 
 def _selected_version(request, versions, latest):
     raw = request.GET.get("version") or request.POST.get("version")
-    if raw and str(raw).isdigit():
+    if raw and str(raw).isdecimal():
         found = next((v for v in versions if v.version == int(raw)), None)
         if found:
             return found
@@ -181,7 +181,7 @@ def _diff_tab(access, prompt, request, context) -> dict:
 
     def pick(param, default):
         raw = request.GET.get(param, "")
-        return numbers.get(int(raw)) if raw.isdigit() and int(raw) in numbers else default
+        return numbers.get(int(raw)) if raw.isdecimal() and int(raw) in numbers else default
 
     right = pick("b", versions[0])
     left = pick("a", next((v for v in versions if v.version < right.version), versions[-1]))
@@ -277,7 +277,7 @@ def label_move(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     require_write(access)
     prompt = access_mod.get_prompt_or_404(access, name)
     raw = request.POST.get("version", "")
-    version = prompt.versions.filter(version=int(raw)).first() if raw.isdigit() else None
+    version = prompt.versions.filter(version=int(raw)).first() if raw.isdecimal() else None
     try:
         if version is None:
             raise services.PromptInputError("version", "pick a version")
@@ -356,7 +356,7 @@ def _version_field(prompt, raw, field, *, required):
         if required:
             raise services.PromptInputError(field, "pick a version")
         return None
-    version = prompt.versions.filter(version=int(raw)).first() if str(raw).isdigit() else None
+    version = prompt.versions.filter(version=int(raw)).first() if str(raw).isdecimal() else None
     if version is None:
         raise services.PromptInputError(field, "is not a version of this prompt")
     return version

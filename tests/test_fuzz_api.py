@@ -135,3 +135,13 @@ def test_a_known_request_is_found_by_its_id(api, org, project):
     queries.insert_requests([row])
     assert api.get(f"/api/v1/requests/{row['id']}").json()["data"]["id"] == row["id"]
     assert api.get(f"/api/v1/requests/{uuid.uuid4()}").status_code == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/traces?page=%C2%B9", "/api/v1/traces?limit=%C2%B2", "/api/v1/requests?page=%C2%B9",
+])
+def test_superscript_digits_are_refused_as_numbers_not_a_500(api, path):
+    """'¹'.isdigit() is true but int('¹') fails: a page or limit like it is a bad parameter."""
+    response = api.get(path)
+    assert_json_answer(response, path)
+    assert response.status_code == 400

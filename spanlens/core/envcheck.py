@@ -122,7 +122,7 @@ def check_secret_key(env: Env) -> Check:
 
 def check_web_url(env: Env) -> Check:
     value = get(env, "WEB_URL")
-    port = get(env, "PORT") if (get(env, "PORT") or "").isdigit() else "8000"
+    port = get(env, "PORT") if (get(env, "PORT") or "").isdecimal() else "8000"
     # Production is "not embedded"; the embedded default is a laptop install
     # where localhost links are expected, so there it is only a warning.
     level = WARN if (is_debug(env) or is_embedded(env)) else ERROR
@@ -309,7 +309,7 @@ def _ping_broker(url: str) -> None:
 
 def check_concurrency(env: Env) -> Check | None:
     workers = get(env, "WEB_CONCURRENCY")
-    if get(env, "CLICKHOUSE_URL") is None and workers and workers.isdigit() and int(workers) > 1:
+    if get(env, "CLICKHOUSE_URL") is None and workers and workers.isdecimal() and int(workers) > 1:
         return Check(
             "WEB_CONCURRENCY", ERROR,
             f"{workers} web workers cannot share embedded chDB (it opens its folder in one process only)",

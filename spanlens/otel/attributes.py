@@ -74,7 +74,7 @@ def count(attrs: dict, *names: str) -> int | None:
         return None
     if isinstance(value, (int, float)):
         return max(0, int(value))
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():
         return int(value)
     return None
 
@@ -218,7 +218,7 @@ def _indexed(attrs: dict, prefix: str) -> list[dict]:
         if not name.startswith(dotted):
             continue
         index, _, rest = name[len(dotted):].partition(".")
-        if not index.isdigit() or not rest:
+        if not index.isdecimal() or not rest:
             continue
         _nest(found.setdefault(int(index), {}), rest, _maybe_json(value))
     return [found[i] for i in sorted(found)]
@@ -249,6 +249,6 @@ def _lists(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     node = {k: _lists(v) for k, v in node.items()}
-    if node and all(k.isdigit() for k in node):
+    if node and all(k.isdecimal() for k in node):
         return [node[k] for k in sorted(node, key=int)]
     return node

@@ -113,7 +113,7 @@ class SpoolReader:
             self.segment = 1  # (0, 0): nothing committed yet, segments count from 1
 
     def _segments(self) -> list[int]:
-        return sorted(int(p.stem) for p in self.slot.glob("*.spool") if p.stem.isdigit())
+        return sorted(int(p.stem) for p in self.slot.glob("*.spool") if p.stem.isdecimal())
 
     def read(self, limit: int) -> tuple[list[tuple[tuple[int, int], dict]], bool]:
         """Up to `limit` (position, record) pairs; and whether more are already waiting."""

@@ -155,7 +155,7 @@ class Spool:
 
     @staticmethod
     def _segments(directory: Path) -> list[int]:
-        return sorted(int(p.stem) for p in directory.glob("*.spool") if p.stem.isdigit())
+        return sorted(int(p.stem) for p in directory.glob("*.spool") if p.stem.isdecimal())
 
     @staticmethod
     def _segment_size(directory: Path, n: int) -> int:

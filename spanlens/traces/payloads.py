@@ -243,7 +243,7 @@ def parse_trace_filters(params) -> "TraceFilters":
         value = (params.get(name) or "").strip()
         if not value:
             return default
-        if not value.isdigit() or int(value) < 1:
+        if not value.isdecimal() or int(value) < 1:
             raise PayloadError(f"{name}: must be a positive integer")
         return int(value)
 
