@@ -254,8 +254,11 @@ def main() -> int:
         streams = run_streams(cfg, targets, tmp) if "streams" not in cfg.skip else {}
         main_span = next(t for t in targets if t.key == f"spanlens-{cfg.server}")
         soak = run_soak(cfg, main_span, tmp) if "soak" not in cfg.skip else []
-        # After the load: what each process of the main Spanlens server holds once idle.
-        time.sleep(0 if cfg.quick else 15)
+        # After the load: what each process of the main Spanlens server holds once idle
+        # (its log builder has rested by then, as it does on an idle install).
+        if not cfg.quick:
+            say(f"idle: reading the main server's memory in {T.idle_wait_s():.0f} s")
+            time.sleep(T.idle_wait_s())
         processes = main_span.server.rss_by_process() if main_span.server and main_span.server.alive() else []
         peaks = {t.key: (t.server.peak_rss if t.server else 0) for t in targets}
     finally:

@@ -3,7 +3,8 @@
 Starts nginx and Spanlens (uvicorn, builder on, production settings) as `make bench`
 does, drives c=32 with wrk for four runs of `seconds` (JSON, streams, JSON, streams)
 while sampling the RSS of the web process and its log builder every 0.25 s, then
-waits 12 s and reads them idle. Run it from two checkouts in turn (each with its own
+reads them idle after 12 s and again once the log builder has rested (LOG_BUILDER_IDLE_EXIT_S
+and a purge later: 72 s by default). Run it from two checkouts in turn (each with its own
 `bench/` on the path: `cd <checkout> && python -m bench.server_memory`) to compare
 versions on one machine.
 """
@@ -85,12 +86,16 @@ def main() -> int:
         sampler.join()
         time.sleep(12)
         idle = {_role(p): _rss_mb(p) for p in _tree(target.server.proc.pid)}
+        time.sleep(max(T.idle_wait_s() - 12, 0))
+        rested = {_role(p): _rss_mb(p) for p in _tree(target.server.proc.pid)}
     finally:
         T.stop_all([target])
         upstream.stop()
     print(f"peak RSS MB: web {peak.get('web', 0)}, builder {peak.get('builder', 0)}, total {peak.get('total', 0)}")
-    print(f"idle RSS MB: web {idle.get('web', 0)}, builder {idle.get('builder', 0)}, "
+    print(f"idle RSS MB (12 s): web {idle.get('web', 0)}, builder {idle.get('builder', 0)}, "
           f"total {sum(idle.values())}")
+    print(f"idle RSS MB ({T.idle_wait_s():.0f} s, the builder rested): web {rested.get('web', 0)}, "
+          f"builder {rested.get('builder', 0)}, total {sum(rested.values())}")
     return 0
 
 

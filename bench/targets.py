@@ -82,6 +82,14 @@ def _python_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def idle_wait_s() -> float:
+    """How long after a load a Spanlens server is read idle: past its log builder's rest
+    (LOG_BUILDER_IDLE_EXIT_S, 60 s by default, as the servers here inherit this environment),
+    the writer reaping it and chDB's next memory purge (CHDB_MEMORY_PURGE_S, 10 s)."""
+    rest = float(os.environ.get("LOG_BUILDER_IDLE_EXIT_S") or 60)
+    return rest + 12 if rest > 0 else 15.0
+
+
 def passthrough(kind: str, upstream_url: str, tmp: Path) -> Target:
     target = Target(f"pass-{kind}", f"bare pass-through ({kind})")
     port = free_port()

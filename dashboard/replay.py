@@ -11,7 +11,6 @@ import shlex
 import time
 from dataclasses import dataclass
 
-import httpx
 import orjson
 from django.conf import settings
 
@@ -19,7 +18,9 @@ from spanlens.core import crypto
 from spanlens.core.models import ModelPrice, ProviderKey
 
 _GEMINI_MODEL = re.compile(r"models/([^/:]+)")
-REPLAY_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# Seconds: the whole call, and connecting (httpx is imported when a replay runs: ~12 MB
+# that a process serving pages need not hold until someone replays a call).
+REPLAY_TIMEOUT_S, REPLAY_CONNECT_TIMEOUT_S = 60.0, 10.0
 ANTHROPIC_VERSION = "2023-06-01"
 
 
@@ -191,9 +192,11 @@ def call_upstream(provider: str, replay: ReplayRequest, key: ProviderKey) -> tup
     headers["content-type"] = "application/json"
     if provider == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
+    import httpx
+
     started = time.perf_counter()
     try:
-        with httpx.Client(timeout=REPLAY_TIMEOUT) as client:
+        with httpx.Client(timeout=httpx.Timeout(REPLAY_TIMEOUT_S, connect=REPLAY_CONNECT_TIMEOUT_S)) as client:
             response = client.post(url, content=orjson.dumps(replay.body), headers=headers)
     except httpx.HTTPError as exc:
         raise ReplayError(f"Could not reach {provider}: {exc.__class__.__name__}: {exc}")

@@ -13,7 +13,6 @@ import json
 import re
 from dataclasses import dataclass
 
-import jsonschema
 from rapidfuzz.distance import Levenshtein
 
 TYPES = ("exact_match", "contains", "regex", "json_schema", "similarity")
@@ -68,6 +67,8 @@ def validate_config(kind: str, config: dict) -> dict:
                 raise ConfigError("config.schema", "is not valid JSON") from None
         if not isinstance(schema, dict):
             raise ConfigError("config.schema", "must be a JSON Schema object")
+        import jsonschema  # here, not at the top: the pages importing this module need not hold it
+
         try:
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except jsonschema.SchemaError as exc:
@@ -106,6 +107,8 @@ def score(kind: str, config: dict, output: str, expected: str | None) -> Score:
             data = json.loads(output)
         except ValueError as exc:
             return Score(0.0, f"not JSON: {exc}")
+        import jsonschema
+
         errors = sorted(jsonschema.validators.validator_for(config["schema"])(config["schema"]).iter_errors(data),
                         key=lambda e: list(e.path))
         if errors:

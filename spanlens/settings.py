@@ -332,6 +332,10 @@ LOG_SPOOL_MAX_MB = env_int("LOG_SPOOL_MAX_MB", 256)
 # Build request-log rows from the spool in a child process (spanlens/requestlog/builder.py)
 # rather than in the web process, where that work competes with the event loop for the GIL.
 LOG_BUILD_PROCESS = env_bool("LOG_BUILD_PROCESS", True)
+# The builder exits after this many seconds without a call to build (an idle install then
+# holds one process, not two: ~115-150 MB less) and the web process starts it again with
+# the next call, whose row waits in the spool meanwhile (~1 s). 0 = it never rests.
+LOG_BUILDER_IDLE_EXIT_S = env_float("LOG_BUILDER_IDLE_EXIT_S", 60.0)
 # The log builder and the writer thread run at this nice value (Linux): logging is work that
 # can wait a few milliseconds, the event loop's calls cannot. 0 = the same priority.
 LOG_WORKER_NICE = env_int("LOG_WORKER_NICE", 5)

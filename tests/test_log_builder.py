@@ -173,3 +173,38 @@ def test_every_stored_row_of_a_batch_reaches_the_after_write_hooks(db, tmp_path,
     linked = [r for r in rows if r.get("trace_id")]
     assert [(r["id"], r["trace_id"], r["span_id"], r["total_tokens"]) for r in linked] == [
         (traced.id, traced.meta["trace_id"], traced.meta["span_id"], 7)]
+
+
+def test_an_idle_builder_exits_and_starts_again_only_when_rows_wait(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOG_BUILDER_IDLE_EXIT_S", "1")
+    spool = Spool(tmp_path / "spool", 10 * 1024 * 1024)
+    first = spool.append(_spool_record(pending(str(uuid.uuid4()), str(uuid.uuid4()))))
+    child = builder.BuilderProcess(spool.dir).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not child.ready() and time.monotonic() < deadline and child.alive:
+            time.sleep(0.05)
+        assert [builder.position_of(p) for p in child.ready()] == [first]
+        for path in child.ready():  # stored, as the web process's writer does
+            path.unlink()
+            builder.sidecar_of(path).unlink()
+        spool.commit(first)
+
+        deadline = time.monotonic() + 30
+        while child.alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.rested and child.proc.returncode == 0
+        child.ensure_running(rows_waiting=False)
+        assert not child.alive and child.resting  # nothing to build: it stays down
+
+        second = spool.append(_spool_record(pending(str(uuid.uuid4()), str(uuid.uuid4()))))
+        child.ensure_running(rows_waiting=True)
+        assert child.alive and not child.resting
+        deadline = time.monotonic() + 60
+        while not child.ready() and time.monotonic() < deadline and child.alive:
+            time.sleep(0.05)
+        # Only the new call: the first was committed before the builder rested.
+        assert [builder.position_of(p) for p in child.ready()] == [second]
+        assert child.restarts == 0
+    finally:
+        child.stop()

@@ -166,6 +166,45 @@ def test_a_killed_log_builder_is_restarted_and_its_rows_still_arrive(server_env)
     assert deep["builder"]["alive"] is True and deep["builder"]["restarts"] >= 1
 
 
+def test_an_idle_builder_rests_and_the_next_call_brings_it_back(server_env):
+    """With no calls for LOG_BUILDER_IDLE_EXIT_S the builder exits (an idle install holds one
+    process); health does not call that a failure, and the next call is stored all the same."""
+    import psutil
+
+    env, key = server_env
+
+    def builders(pid: int) -> list:
+        found = []
+        for child in psutil.Process(pid).children():
+            try:  # a builder that just exited is a zombie until the writer reaps it (within a second)
+                if child.status() != psutil.STATUS_ZOMBIE and "spanlens.requestlog.builder" in child.cmdline():
+                    found.append(child)
+            except psutil.Error:
+                pass
+        return found
+
+    ctx, base = start(env, LOG_BUILDER_IDLE_EXIT_S="1.5")
+    with ctx as proc:
+        call(base, key)
+        assert len(wait_logged(base, key, 1)) == 1
+        deadline = time.monotonic() + 20
+        while builders(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert builders(proc.pid) == []
+        deep = httpx.get(f"{base}/health/deep", timeout=20).json()
+        assert deep["log_writer"]["builder"]["resting"] is True
+        assert deep["log_writer"]["alive"] is True
+        assert not any("builder" in w for w in deep.get("warnings", []))
+
+        for _ in range(3):
+            call(base, key)  # spooled while no builder runs
+        ids = wait_logged(base, key, 4)
+        assert len(builders(proc.pid)) == 1
+        deep = httpx.get(f"{base}/health/deep", timeout=20).json()["log_writer"]
+    assert len(ids) == len(set(ids)) == 4
+    assert deep["builder"]["restarts"] == 0  # resting is not dying
+
+
 def test_kills_at_random_moments_under_load_lose_and_duplicate_nothing(server_env):
     env, key = server_env
     sent = 0

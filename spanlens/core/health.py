@@ -218,7 +218,7 @@ def log_writer_status() -> dict:
 def log_writer_warnings(status: dict) -> list[str]:
     warnings = []
     builder = status.get("builder")
-    if builder and not builder["alive"]:
+    if builder and not builder["alive"] and not builder.get("resting"):
         warnings.append(f"the request-log builder process exited and is being restarted "
                         f"({builder['restarts']} restarts so far); its rows wait in the spool")
     elif not status["alive"]:

@@ -12,7 +12,6 @@ import os
 import secrets
 from pathlib import Path
 
-import httpx
 from django.conf import settings
 
 
@@ -59,6 +58,8 @@ def _alive(pid) -> bool:
 
 
 def answers(url: str) -> bool:
+    import httpx  # a CLI's question; the web process that imports this module needs no HTTP client
+
     try:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
     except httpx.HTTPError:

@@ -14,11 +14,9 @@ import logging
 import threading
 import time
 
-import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from django.core.exceptions import PermissionDenied
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from spanlens.core.models import Membership
@@ -44,6 +42,8 @@ def discovery() -> dict:
     with _discovery_lock:
         if _discovery.get("expires", 0) > time.monotonic():
             return _discovery["doc"]
+    import httpx
+
     issuer = settings.OIDC_ISSUER.rstrip("/")
     response = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=settings.OIDC_TIMEOUT_S)
     response.raise_for_status()
@@ -113,86 +113,25 @@ def _discovered(attr: str, *default):
     return import_from_settings(attr, *default)
 
 
-class SSOBackend(OIDCAuthenticationBackend):
-    # The provider's endpoints are read when a sign-in needs them, not when the
-    # backend is built (Django builds every backend for every password sign-in).
-    def __init__(self, *args, **kwargs):
-        self.UserModel = get_user_model()
-        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
-        self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
-        self.OIDC_RP_SIGN_ALGO = settings.OIDC_RP_SIGN_ALGO
-        self.OIDC_RP_IDP_SIGN_KEY = None
-
-    get_settings = staticmethod(_discovered)
-
-    @property
-    def OIDC_OP_TOKEN_ENDPOINT(self):
-        return discovery()["token_endpoint"]
-
-    @property
-    def OIDC_OP_JWKS_ENDPOINT(self):
-        return discovery()["jwks_uri"]
-
-    @property
-    def OIDC_OP_USER_ENDPOINT(self):
-        return discovery().get("userinfo_endpoint")
+class SSOBackend:
+    """The authentication backend for OIDC sign-ins. Django builds every backend for every
+    sign-in, passwords too, and mozilla-django-oidc's backend brings requests and PyJWT
+    (~15 MB a process): so this one loads it (sso_backend.py) only when SSO is on and an
+    OIDC callback asks."""
 
     def authenticate(self, request, **kwargs):
         if not enabled() or "password" in kwargs or request is None:
             return None
+        from spanlens.core.sso_backend import OIDCBackend
+
+        return OIDCBackend().authenticate(request, **kwargs)
+
+    def get_user(self, user_id):
+        User = get_user_model()
         try:
-            return super().authenticate(request, **kwargs)
-        except SSOError as exc:
-            request.session[SESSION_ERROR] = str(exc)
-            log.warning("SSO sign-in refused: %s", exc)
+            return User._default_manager.get(pk=user_id)
+        except User.DoesNotExist:
             return None
-        except (SuspiciousOperation, httpx.HTTPError, ValueError) as exc:
-            request.session[SESSION_ERROR] = "The identity provider's answer could not be verified."
-            log.warning("SSO sign-in failed: %s", exc)
-            return None
-
-    def verify_token(self, token, **kwargs):
-        payload = super().verify_token(token, **kwargs)
-        aud = payload.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        if payload.get("iss", "").rstrip("/") != settings.OIDC_ISSUER.rstrip("/"):
-            raise SuspiciousOperation("id token from another issuer")
-        if settings.OIDC_RP_CLIENT_ID not in audiences:
-            raise SuspiciousOperation("id token for another client")
-        if float(payload.get("exp", 0)) < time.time():
-            raise SuspiciousOperation("id token expired")
-        return payload
-
-    def get_userinfo(self, access_token, id_token, payload):
-        # The id token's claims, completed by the userinfo endpoint where there is one.
-        claims = dict(payload)
-        if self.OIDC_OP_USER_ENDPOINT:
-            claims.update(super().get_userinfo(access_token, id_token, payload))
-        return claims
-
-    def verify_claims(self, claims) -> bool:
-        email = (claims.get("email") or "").strip().lower()
-        if not email:
-            raise SSOError("The identity provider sent no email address for this account.")
-        if settings.OIDC_REQUIRE_VERIFIED_EMAIL and claims.get("email_verified") is not True:
-            raise SSOError(f"The identity provider has not verified {email}.")
-        if not allowed_domain(email):
-            raise SSOError(f"Accounts from {email.rsplit('@', 1)[-1]} may not sign in to this Spanlens.")
-        return True
-
-    def filter_users_by_claims(self, claims):
-        return self.UserModel.objects.filter(email__iexact=(claims.get("email") or "").strip())
-
-    def create_user(self, claims):
-        email = claims["email"].strip().lower()
-        user = self.UserModel.objects.create_user(unique_username(email), email=email)
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-        return self.update_user(user, claims)
-
-    def update_user(self, user, claims):
-        apply_group_roles(user, claims.get(settings.OIDC_GROUPS_CLAIM) or [])
-        return user
 
 
 def unique_username(email: str) -> str:
@@ -231,6 +170,8 @@ class SSOStartView(OIDCAuthenticationRequestView):
         return discovery()["authorization_endpoint"]
 
     def get(self, request):
+        import httpx
+
         try:
             return super().get(request)
         except (httpx.HTTPError, SSOError, ValueError, KeyError) as exc:

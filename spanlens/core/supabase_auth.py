@@ -10,13 +10,15 @@ verified email. Signing out of Spanlens calls /auth/v1/logout too.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-import httpx
-import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from spanlens.core import sso
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("spanlens.auth")
 
@@ -33,6 +35,10 @@ def enabled() -> bool:
 
 def _call(method: str, path: str, *, json: dict | None = None, params: dict | None = None,
           token: str | None = None) -> httpx.Response:
+    # httpx and PyJWT (~14 MB) are loaded when Supabase sign-in is used, not by every page
+    # that imports this module (the login view does).
+    import httpx
+
     headers = {"apikey": settings.SUPABASE_ANON_KEY, "Authorization": f"Bearer {token or settings.SUPABASE_ANON_KEY}"}
     try:
         return httpx.request(method, f"{settings.SUPABASE_URL}/auth/v1{path}", json=json, params=params,
@@ -77,6 +83,8 @@ def verify_link(token_hash: str, kind: str = "email") -> dict:
 
 def current_user(access_token: str) -> dict:
     if settings.SUPABASE_JWT_SECRET:
+        import jwt
+
         try:
             jwt.decode(access_token, settings.SUPABASE_JWT_SECRET, algorithms=["HS256"], audience="authenticated")
         except jwt.PyJWTError as exc:

@@ -10,7 +10,8 @@ inserts the finished batches, which chDB reads from the file without the GIL.
 The builder reads the spool slot from the last committed position on, writes each
 batch as `<segment>-<offset>.arrow` (the spool position after its last record, so the
 web process knows what to commit once the rows are stored) into its own directory, and
-exits when its parent does. It never opens ClickHouse: chDB's folder belongs to the
+exits when its parent does, or after LOG_BUILDER_IDLE_EXIT_S without a call (the web process
+starts it again when rows wait for it). It never opens ClickHouse: chDB's folder belongs to the
 web process. `python -m spanlens.requestlog.builder <slot dir> <out dir> <parent pid>`.
 """
 from __future__ import annotations
@@ -192,9 +193,18 @@ def run(slot: Path, out_dir: Path, parent: int) -> None:
     reader = SpoolReader(slot, after)
     poll = max(settings.LOG_FLUSH_INTERVAL_MS / 2000, 0.005)
     batch = max(settings.LOG_BATCH_SIZE, 1)
+    rest_after = settings.LOG_BUILDER_IDLE_EXIT_S
+    last_record_at = time.monotonic()
     while os.getppid() == parent:
         records, more = reader.read(batch)
+        if not records and rest_after > 0 and time.monotonic() - last_record_at >= rest_after:
+            # Nothing to build for a while: exit (status 0) rather than hold a second
+            # interpreter. A call spooled meanwhile is not lost: the web process sees rows
+            # waiting and starts a new builder, which reads on from the committed position.
+            log.info("no calls for %.0f s: the request-log builder rests until the next one", rest_after)
+            return
         if records:
+            last_record_at = time.monotonic()
             rows = []
             for _, record in records:
                 try:
@@ -224,6 +234,9 @@ class BuilderProcess:
         self.out_dir = slot / f"built-{os.getpid()}"
         self.proc = None
         self.restarts = 0
+        # True once the builder exited on its own for want of calls (LOG_BUILDER_IDLE_EXIT_S);
+        # the next call starts it again.
+        self.resting = False
         self._started_at = 0.0
         # Batches of a killed predecessor are rebuilt from the spool: its builder may
         # still be finishing one, and two copies of a batch must never both be inserted.
@@ -241,6 +254,7 @@ class BuilderProcess:
         import subprocess
 
         self._started_at = time.monotonic()
+        self.resting = False
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "spanlens.requestlog.builder", str(self.slot), str(self.out_dir), str(os.getpid())],
             # stdin stays open for the builder's life: EOF there means this process is gone.
@@ -252,9 +266,22 @@ class BuilderProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def ensure_running(self) -> None:
-        """Start a new builder if the last one died (at most once a second)."""
-        if not self.alive and time.monotonic() - self._started_at > 1.0:
+    @property
+    def rested(self) -> bool:
+        """It exited on its own for want of calls (status 0, as run() returns when idle)."""
+        return self.proc is not None and not self.alive and self.proc.returncode == 0
+
+    def ensure_running(self, rows_waiting: bool = True) -> None:
+        """Start a new builder if the last one died (at most once a second), or if it rested
+        and rows wait for it."""
+        if self.alive:
+            return
+        if self.rested:
+            self.resting = not rows_waiting
+            if rows_waiting:
+                self.start()
+            return
+        if time.monotonic() - self._started_at > 1.0:
             log.error("the request-log builder exited (%s); starting a new one",
                       self.proc.returncode if self.proc else "never started")
             self.restarts += 1

@@ -111,6 +111,8 @@ class RequestLogWriter:
             self._spooled.append((position, time.monotonic()))
             if self._thread is None:
                 self._start()
+            elif self.builder.resting:
+                self._wake.set()  # the writer starts the builder now, not at its next round
             return
         if not self._rows:
             self._oldest_at = time.monotonic()
@@ -208,7 +210,7 @@ class RequestLogWriter:
             return 0
         from spanlens.requestlog.builder import position_of, sidecar_of
 
-        self.builder.ensure_running()
+        self.builder.ensure_running(rows_waiting=bool(self._spooled))
         stored = 0
         with self._flush_lock:
             for group in _same_columns(self.builder.ready()):
@@ -305,11 +307,14 @@ class RequestLogWriter:
                 pass
         builder = None
         if self.builder is not None:
-            builder = {"alive": self.builder.alive, "restarts": self.builder.restarts,
-                       "batches_waiting": len(self.builder.ready())}
+            alive = self.builder.alive
+            builder = {"alive": alive, "resting": self.builder.rested,
+                       "restarts": self.builder.restarts, "batches_waiting": len(self.builder.ready())}
         return WriterStatus(
-            # Not started yet (no traffic) counts as alive: it starts on the first row.
-            alive=(self._thread is None or self._thread.is_alive()) and (builder is None or builder["alive"]),
+            # Not started yet (no traffic) counts as alive: it starts on the first row. So does
+            # a builder resting for want of calls.
+            alive=(self._thread is None or self._thread.is_alive())
+            and (builder is None or builder["alive"] or builder["resting"]),
             pending=self.pending,
             oldest_pending_age_s=round(now - oldest, 1) if oldest is not None else None,
             rows_written=self.rows_written,

@@ -28,11 +28,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
-
 from spanlens.sdk import config
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("spanlens")
 
@@ -241,6 +243,10 @@ class PromptClient:
         if not self.api_key:
             raise PromptUnavailable("no Spanlens API key: pass api_key= or set SPANLENS_API_KEY")
         params = {"version": version} if version is not None else ({"label": label} if label else {})
+        # Imported on the first fetch: the Spanlens server imports this module for its template
+        # rules and would otherwise hold an HTTP client (~12 MB) in every process.
+        import httpx
+
         response = httpx.get(
             f"{self.base_url}/api/v1/prompts/{quote(name, safe='')}",
             params=params,

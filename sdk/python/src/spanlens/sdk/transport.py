@@ -12,9 +12,10 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("spanlens")
 
@@ -154,6 +155,10 @@ class Transport:
         body = _coalesce(batch)
         try:
             if self._http is None:
+                # Imported on the first send, in the sender thread: importing the SDK (as the
+                # Spanlens server does for its template rules) loads no HTTP client.
+                import httpx
+
                 self._http = httpx.Client(timeout=self.timeout)
             response = self._http.post(
                 self._endpoint(), json=body, headers={"Authorization": f"Bearer {api_key}"}
