@@ -16,6 +16,7 @@ from spanlens.mcp_server.tools import period_bounds
 from spanlens.traces import services as trace_services
 from tests import mock_upstream as mock
 from tests.costs import usd
+from tests.test_log_spool import server_env  # noqa: F401  (a fixture: a real server process's environment)
 
 TOOLS = {"stats", "query_requests", "get_request", "list_traces", "get_trace", "users", "anomalies", "savings"}
 
@@ -152,3 +153,26 @@ def test_named_periods_are_utc_days():
     assert until < datetime(2026, 3, 10, tzinfo=timezone.utc) and until > datetime(2026, 3, 9, 23, 59, tzinfo=timezone.utc)
     assert period_bounds("7d", None, None, now=now)[0] == now - timedelta(days=7)
     assert period_bounds(None, "2026-03-01", "2026-03-02", now=now)[1] == datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+
+def test_a_web_process_loads_the_mcp_library_with_its_first_mcp_request(server_env):
+    """The MCP SDK (pydantic and all, ~40 MB) is not in a web process nobody has asked over
+    MCP; the first /mcp request loads it and is answered."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from tests.test_log_spool import call, start
+
+    env, key = server_env
+    ctx, base = start(env)
+    with ctx as proc:
+        call(base, key)  # the proxy and the dashboard's API serve without it
+        assert httpx.get(f"{base}/api/v1/requests", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert "_pydantic_core" not in Path(f"/proc/{proc.pid}/maps").read_text()
+
+        async def tools():
+            async with http_client(SimpleNamespace(url=base), key) as client:
+                return {tool.name for tool in (await client.list_tools()).tools}
+
+        assert TOOLS <= asyncio.run(tools())
+        assert "_pydantic_core" in Path(f"/proc/{proc.pid}/maps").read_text()

@@ -5,9 +5,10 @@ own, so any web worker (or replica) can take any request and nothing is held
 between calls. A request without a usable key is refused here, before the MCP
 machinery, with the API's JSON error.
 
-The MCP SDK takes seconds to import, so it loads on a thread after the server
-has started, not on the way to accepting connections; a request that arrives
-first waits for it.
+The MCP SDK takes a second or two to import and holds ~40 MB (pydantic, starlette,
+anyio), so it loads with the first /mcp request, on a thread, not when the server
+starts: a process nobody asks over MCP never holds it, and that first request waits
+for it.
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ READY_WAIT_S = 60
 # bound to the loop whose lifespan started it (tests run several servers in one process).
 _apps: dict[asyncio.AbstractEventLoop, object] = {}
 _ready: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+# Set when the app's lifespan ends; the server task, once the first request started it.
+_stops: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
 
 def _resolve(ctx):
@@ -61,6 +65,8 @@ async def mcp_app(scope, receive, send):
         return
     loop = asyncio.get_running_loop()
     ready = _ready.get(loop)
+    if ready is not None and loop not in _tasks:
+        _tasks[loop] = asyncio.create_task(_serve(loop, _stops[loop]))
     if ready is not None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(ready.wait(), READY_WAIT_S)
@@ -103,15 +109,18 @@ async def _serve(loop, stop: asyncio.Event) -> None:
 
 @contextlib.asynccontextmanager
 async def running():
-    """The MCP server and its session manager's task group, for as long as the app's lifespan."""
+    """The MCP server and its session manager's task group, from the first /mcp request
+    to the end of the app's lifespan."""
     loop = asyncio.get_running_loop()
     _ready[loop] = asyncio.Event()
-    stop = asyncio.Event()
-    task = asyncio.create_task(_serve(loop, stop))
+    _stops[loop] = stop = asyncio.Event()
     try:
         yield
     finally:
         stop.set()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
+        task = _tasks.pop(loop, None)
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
         _ready.pop(loop, None)
+        _stops.pop(loop, None)
