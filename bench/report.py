@@ -339,8 +339,9 @@ def _memory_section(r: Report, w, target) -> float | None:
       f"(target ≤ 200 MB)")
     if r.processes:
         idle = sum(rss for _, rss in r.processes)
-        when = ("right after it (BENCH_QUICK)" if r.cfg.quick else
-                f"{idle_wait_s():.0f} s later, LOG_BUILDER_IDLE_EXIT_S + 12 s: an idle server's log builder rests")
+        when = ("right after it and one API read (BENCH_QUICK)" if r.cfg.quick else
+                f"{idle_wait_s():.0f} s after it and one read through the API, as the dashboard makes: "
+                "LOG_BUILDER_IDLE_EXIT_S + 12 s, an idle server's log builder rests")
         w(f"- Idle after the load ({when}): {idle / 2**20:.0f} MB (target ≤ 120 MB): "
           + ", ".join(f"{what} {rss / 2**20:.0f} MB" for what, rss in r.processes)
           + ". `python -m bench.memory` breaks a web process down (bench/results/memory.md)")

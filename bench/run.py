@@ -256,6 +256,8 @@ def main() -> int:
         soak = run_soak(cfg, main_span, tmp) if "soak" not in cfg.skip else []
         # After the load: what each process of the main Spanlens server holds once idle
         # (its log builder has rested by then, as it does on an idle install).
+        if main_span.server and main_span.server.alive():
+            T.read_api(main_span)  # a server whose dashboard was looked at
         if not cfg.quick:
             say(f"idle: reading the main server's memory in {T.idle_wait_s():.0f} s")
             time.sleep(T.idle_wait_s())

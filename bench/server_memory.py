@@ -2,11 +2,12 @@
 
 Starts nginx and Spanlens (uvicorn, builder on, production settings) as `make bench`
 does, drives c=32 with wrk for four runs of `seconds` (JSON, streams, JSON, streams)
-while sampling the RSS of the web process and its log builder every 0.25 s, then
-reads them idle after 12 s and again once the log builder has rested (LOG_BUILDER_IDLE_EXIT_S
-and a purge later: 72 s by default). Run it from two checkouts in turn (each with its own
-`bench/` on the path: `cd <checkout> && python -m bench.server_memory`) to compare
-versions on one machine.
+while sampling the RSS of the web process and its log builder every 0.25 s, reads the
+request log once through the API (as the dashboard does), then reads them idle: after
+12 s, and again once the log builder has rested (LOG_BUILDER_IDLE_EXIT_S and a purge
+later: 72 s by default). Run it from two checkouts in turn (each with its own `bench/`
+on the path: `cd <checkout> && python -m bench.server_memory`) to compare versions on
+one machine.
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def main() -> int:
             script = write_script(tmp / "load.lua", orjson.dumps(BODIES[mode]), target.headers)
             result = run_wrk(target.url, script, connections=32, seconds=seconds)
             say(f"{mode}: {result.rps:.0f} req/s at c=32")
+        T.read_api(target)  # the dashboard's read: Django's views load too
         stop.set()
         sampler.join()
         time.sleep(12)

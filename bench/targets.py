@@ -90,6 +90,18 @@ def idle_wait_s() -> float:
     return rest + 12 if rest > 0 else 15.0
 
 
+def read_api(target: Target) -> int:
+    """One read of the request log through the API, as the dashboard makes them: Django's
+    URLconf (every page's views) loads in the web process, as it does once anyone looks.
+    Returns the HTTP status."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{target.base_url}/api/v1/requests?limit=20",
+                                     headers={"Authorization": target.headers.get("Authorization", "")})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status
+
+
 def passthrough(kind: str, upstream_url: str, tmp: Path) -> Target:
     target = Target(f"pass-{kind}", f"bare pass-through ({kind})")
     port = free_port()

@@ -162,6 +162,11 @@ def test_every_pattern_is_linear_on_its_worst_cases(kind, pattern):
             small, large = _fill(unit, 128 * 1024) + tail, _fill(unit, 512 * 1024) + tail
             t_small = _best_of(5, lambda: pattern.findall(small))
             t_large = _best_of(5, lambda: pattern.findall(large))
+            if t_large > max(10 * t_small, 0.010):
+                # A busy shared machine can slow one run of five: a quadratic pattern is 16x
+                # every time, so measure both again, longer, before calling it one.
+                t_small = _best_of(15, lambda: pattern.findall(small))
+                t_large = _best_of(15, lambda: pattern.findall(large))
             # Quadratic would be 16x; allow noise on top of the linear 4x.
             assert t_large <= max(10 * t_small, 0.010), (kind, unit, tail, t_small, t_large)
 
