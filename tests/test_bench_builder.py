@@ -20,3 +20,15 @@ def test_the_builder_benchmark_prints_a_cost_per_row_for_json_and_streams():
         costs = dict(re.findall(r"(unmarshal|build|arrow file|total)\s+([\d.]+) µs", line))
         assert set(costs) == {"unmarshal", "build", "arrow file", "total"}, line
         assert 0 < float(costs["build"]) < float(costs["total"]), line
+
+
+def test_the_batch_format_benchmark_inserts_both_formats_and_prints_their_costs():
+    """`python -m bench.batch_formats`: Arrow and JSONEachRow files of the same rows, each
+    written and inserted into chDB (an insert chDB refused would end the run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPANLENS_", "CHDB_", "DATABASE_", "LOG_"))}
+    run = subprocess.run([sys.executable, "-m", "bench.batch_formats", "json", "1"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    printed = dict(re.findall(r"^json (\w+ \w+)\s+best\s+([\d.]+) µs", run.stdout, re.M))
+    assert set(printed) == {"Arrow encode", "Arrow insert", "JSONEachRow encode", "JSONEachRow insert"}, run.stdout
+    assert all(float(v) > 0 for v in printed.values()), printed
