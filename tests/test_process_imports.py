@@ -1,6 +1,7 @@
 """What a web process holds once it serves pages: the clients it needs only for sign-in with
 a provider, replays, CLI checks or the SDK's own sending (httpx, requests, PyJWT,
-mozilla-django-oidc's backend, jsonschema: ~16 MB) stay unloaded until someone uses them."""
+mozilla-django-oidc's backend, jsonschema; numpy, which only the anomaly detector needs:
+~26 MB) stay unloaded until someone uses them."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("httpx", "jwt", "requests", "mozilla_django_oidc.auth", "jsonschema")
+HEAVY = ("httpx", "jwt", "requests", "mozilla_django_oidc.auth", "jsonschema", "numpy")
 
 
 def test_serving_pages_and_a_password_sign_in_load_none_of_the_optional_clients(tmp_path):

@@ -4,17 +4,23 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
-from spanlens.anomalies import detector
 from spanlens.anomalies.display import format_value
 from spanlens.anomalies.models import Anomaly, AnomalySnapshot
 from spanlens.core.models import ApiKey, Organization, Project
 from spanlens.requestlog import insights
 
+if TYPE_CHECKING:
+    from spanlens.anomalies.detector import Finding
+
+# The detector (numpy, ~10 MB) is imported by the functions that detect: the pages and APIs
+# that import this module only read anomalies, and a web process beside a Celery worker
+# never detects.
 log = logging.getLogger("spanlens.anomalies")
 # An hour with fewer stored calls than this says little about its latency or error rate.
 MIN_HOUR_ROWS = 5
@@ -50,6 +56,8 @@ def detect_for_organization(organization_id, *, now: datetime | None = None) -> 
     """One detector run for one organization: every (provider, model) and project, every
     metric, the last hour against the 7 days before it. Opens, updates and resolves
     anomalies; running it twice for the same `now` changes nothing the second time."""
+    from spanlens.anomalies import detector
+
     org = Organization.objects.get(id=organization_id)
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     rows = insights.list_hourly_metrics(organization_id=str(org.id), now=now, hours=detector.SERIES_HOURS,
@@ -87,7 +95,7 @@ def detect_for_organization(organization_id, *, now: datetime | None = None) -> 
     return counts
 
 
-def _update(anomaly: Anomaly, finding: detector.Finding, now: datetime) -> None:
+def _update(anomaly: Anomaly, finding: Finding, now: datetime) -> None:
     if anomaly.last_seen_at >= now:
         return
     anomaly.last_seen_at = now
@@ -96,8 +104,10 @@ def _update(anomaly: Anomaly, finding: detector.Finding, now: datetime) -> None:
     anomaly.save(update_fields=["last_seen_at", "value", "score", "peak_score"])
 
 
-def _open(org, kind, key, project, finding: detector.Finding, series: dict, window_calls: float,
+def _open(org, kind, key, project, finding: Finding, series: dict, window_calls: float,
           now: datetime) -> Anomaly | None:
+    from spanlens.anomalies import detector
+
     factors = contributing_factors(org, kind, key, now)
     chart = detector.band(series[finding.metric], finding.metric, threshold=settings.ANOMALY_THRESHOLD,
                           calls=series["calls"])
@@ -131,10 +141,12 @@ DOMINANT_SHARE = 0.5
 def contributing_factors(org, kind: str, key: str, now: datetime) -> list[dict]:
     """What was different in the window: token mix, errors, one user / key / model / project
     taking most of the calls. Each item: {"kind", "text", ...details}."""
+    from spanlens.anomalies.detector import BASELINE_HOURS
+
     window_start = now - timedelta(hours=1)
     raw = insights.get_anomaly_factors(
         organization_id=str(org.id), kind=kind, key=key, window_start=window_start, window_end=now,
-        baseline_start=window_start - timedelta(hours=detector.BASELINE_HOURS), retention_days=org.retention_days,
+        baseline_start=window_start - timedelta(hours=BASELINE_HOURS), retention_days=org.retention_days,
     )
     factors: list[dict] = []
     window, base = raw["tokens"].get("window"), raw["tokens"].get("baseline")
