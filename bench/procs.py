@@ -121,6 +121,7 @@ class Server:
     def stop(self) -> None:
         if not self.alive():
             return
+        children = self._tree()[1:]
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -133,3 +134,11 @@ class Server:
             except ProcessLookupError:
                 pass
             self.proc.wait(5)
+        # A child that outlives the server on purpose (Spanlens's request-log store closes
+        # chDB's folder once its parent is gone) is waited for: the next step may open that folder.
+        _, left = psutil.wait_procs(children, timeout=10)
+        for p in left:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass

@@ -2,7 +2,7 @@
 
 Starts nginx and Spanlens (uvicorn, builder on, production settings) as `make bench`
 does, drives c=32 with wrk for four runs of `seconds` (JSON, streams, JSON, streams)
-while sampling the RSS of the web process and its log builder every 0.25 s, reads the
+while sampling the RSS of the web process, its log builder and its store every 0.25 s, reads the
 request log once through the API (as the dashboard does), then reads them idle: after
 12 s, and again once the log builder has rested (LOG_BUILDER_IDLE_EXIT_S and a purge
 later: 72 s by default). Run it from two checkouts in turn (each with its own `bench/`
@@ -37,18 +37,33 @@ def _rss_mb(pid: int) -> int:
 
 
 def _tree(pid: int) -> list[int]:
+    # Children are listed per thread: a child started from a worker thread (the request-log
+    # store is) is not in the main thread's list.
+    children = []
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += (task / "children").read_text().split()
     except OSError:
         return [pid]
-    return [pid] + [p for c in children for p in _tree(int(c))]
+    return [pid] + [p for c in dict.fromkeys(children) for p in _tree(int(c))]
+
+
+ROLES = ("web", "builder", "store")
 
 
 def _role(pid: int) -> str:
     try:
-        return "builder" if b"spanlens.requestlog.builder" in Path(f"/proc/{pid}/cmdline").read_bytes() else "web"
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "gone"
+    for role in ROLES[1:]:
+        if f"spanlens.requestlog.{role}".encode() in cmdline:
+            return role
+    return "web"
+
+
+def _line(sizes: dict[str, int], total: int) -> str:
+    return ", ".join(f"{role} {sizes.get(role, 0)}" for role in ROLES) + f", total {total}"
 
 
 def spanlens_behind_nginx(prefix: str):
@@ -93,11 +108,10 @@ def main() -> int:
     finally:
         T.stop_all([target])
         upstream.stop()
-    print(f"peak RSS MB: web {peak.get('web', 0)}, builder {peak.get('builder', 0)}, total {peak.get('total', 0)}")
-    print(f"idle RSS MB (12 s): web {idle.get('web', 0)}, builder {idle.get('builder', 0)}, "
-          f"total {sum(idle.values())}")
-    print(f"idle RSS MB ({T.idle_wait_s():.0f} s, the builder rested): web {rested.get('web', 0)}, "
-          f"builder {rested.get('builder', 0)}, total {sum(rested.values())}")
+    print(f"peak RSS MB: {_line(peak, peak.get('total', 0))}")
+    print(f"idle RSS MB (12 s): {_line(idle, sum(idle.values()))}")
+    print(f"idle RSS MB ({T.idle_wait_s():.0f} s, the builder and the store rested): "
+          f"{_line(rested, sum(rested.values()))}")
     return 0
 
 

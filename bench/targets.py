@@ -84,10 +84,12 @@ def _python_env(extra: dict[str, str]) -> dict[str, str]:
 
 def idle_wait_s() -> float:
     """How long after a load a Spanlens server is read idle: past its log builder's rest
-    (LOG_BUILDER_IDLE_EXIT_S, 60 s by default, as the servers here inherit this environment),
+    (LOG_BUILDER_IDLE_EXIT_S, 60 s by default, as the servers here inherit this environment)
+    and its store's (CHDB_STORE_IDLE_EXIT_S),
     the writer reaping it and chDB's next memory purge (CHDB_MEMORY_PURGE_S, 10 s)."""
-    rest = float(os.environ.get("LOG_BUILDER_IDLE_EXIT_S") or 60)
-    return rest + 12 if rest > 0 else 15.0
+    rests = [float(os.environ.get(name) or 60) for name in ("LOG_BUILDER_IDLE_EXIT_S", "CHDB_STORE_IDLE_EXIT_S")]
+    rests = [r for r in rests if r > 0]
+    return max(rests) + 12 if rests else 15.0
 
 
 def read_api(target: Target) -> int:

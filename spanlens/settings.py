@@ -309,6 +309,13 @@ CHDB_MERGE_BLOCK_ROWS = env_int("CHDB_MERGE_BLOCK_ROWS", 1024)
 # 178 -> 69 MB allocated at 600,000 rows (bench/results/memory.md). JE_MALLOC_CONF, even empty
 # (chDB's own defaults), wins over this.
 CHDB_MALLOC_CONF = env_str("CHDB_MALLOC_CONF", "tcache_max:1024")
+# A web process whose rows are built in the log builder (LOG_BUILD_PROCESS) opens embedded chDB
+# in a small process of its own (spanlens/requestlog/store.py) and runs the request log's SQL
+# through it, so the web process never maps chDB's library (~90 MB) or its working memory.
+CHDB_STORE_PROCESS = env_bool("CHDB_STORE_PROCESS", True)
+# That process exits after this many seconds without a statement and starts again with the
+# next read or insert (~0.3 s): an idle install holds the web process alone. 0 = it never rests.
+CHDB_STORE_IDLE_EXIT_S = env_float("CHDB_STORE_IDLE_EXIT_S", 60.0)
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
 # creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
 CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")

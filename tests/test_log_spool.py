@@ -308,8 +308,11 @@ def test_the_replay_check_finds_stored_ids(db, org, project):
 
 
 def test_a_web_process_logging_through_its_builder_never_loads_pyarrow(server_env):
-    """chDB runs in the web process; the Arrow batches are made in the builder and read by
-    chDB itself, so the web process never maps pyarrow (~60 MB of its RSS)."""
+    """The Arrow batches are made in the builder and read by chDB itself, which runs in the
+    store process: the web process maps neither pyarrow (~60 MB of its RSS) nor chDB (~90 MB),
+    and the store maps chDB without pyarrow."""
+    import psutil
+
     env, key = server_env
     ctx, base = start(env)
     with ctx as proc:
@@ -317,6 +320,10 @@ def test_a_web_process_logging_through_its_builder_never_loads_pyarrow(server_en
             call(base, key, stream=i % 2 == 0)
         assert len(wait_logged(base, key, 6)) == 6
         httpx.get(f"{base}/health/deep", timeout=20).raise_for_status()
-        mapped = {line.split()[-1] for line in Path(f"/proc/{proc.pid}/maps").read_text().splitlines()}
-    assert any(name.endswith("/_chdb.abi3.so") for name in mapped)  # the request log is open here
-    assert not [name for name in mapped if "arrow" in name.rsplit("/", 1)[-1] or "/pyarrow/" in name]
+        web = {line.split()[-1] for line in Path(f"/proc/{proc.pid}/maps").read_text().splitlines()}
+        [store] = [p for p in psutil.Process(proc.pid).children() if "spanlens.requestlog.store" in p.cmdline()]
+        stored = {line.split()[-1] for line in Path(f"/proc/{store.pid}/maps").read_text().splitlines()}
+    assert any(name.endswith("/_chdb.abi3.so") for name in stored)  # the request log is open there
+    for mapped in (web, stored):
+        assert not [name for name in mapped if "arrow" in name.rsplit("/", 1)[-1] or "/pyarrow/" in name]
+    assert not any(name.endswith("/_chdb.abi3.so") for name in web)

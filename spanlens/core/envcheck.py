@@ -151,7 +151,7 @@ def check_debug(env: Env) -> Check:
 NUMBERS = {
     "PORT": int, "WEB_CONCURRENCY": int, "LOG_BATCH_SIZE": int, "LOG_FLUSH_INTERVAL_MS": int,
     "LOG_QUEUE_MAX_ROWS": int, "LOG_SPOOL_MAX_MB": int, "LOG_WORKER_NICE": int, "LOG_BUILDER_IDLE_EXIT_S": float,
-    "CHDB_MEMORY_PURGE_S": float,
+    "CHDB_MEMORY_PURGE_S": float, "CHDB_STORE_IDLE_EXIT_S": float,
     "CHDB_MERGE_BLOCK_ROWS": int,
     "BODY_CAP_BYTES": int, "FALLBACK_DRAIN_BATCH": int, "UPSTREAM_HEADERS_TIMEOUT_S": float,
     "STREAM_DEADLINE_S": float, "API_KEY_CACHE_TTL_S": float, "DB_CONN_MAX_AGE": int, "RESPONSE_CACHE_MAX_MB": int,

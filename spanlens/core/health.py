@@ -186,12 +186,18 @@ def deep() -> tuple[bool, dict]:
     writer = log_writer_status()
     body["log_writer"] = writer
     warnings.extend(log_writer_warnings(writer))
-    try:
-        from spanlens.requestlog import queries
+    store = writer.get("store")
+    if store and store["resting"] and store["idle_s"] >= 60:
+        # Nothing was inserted since it rested: no need to wake the store (a monitor polling
+        # this page would otherwise keep it, and its memory, up for good).
+        body["rows_last_minute"] = 0
+    else:
+        try:
+            from spanlens.requestlog import queries
 
-        body["rows_last_minute"] = queries.count_rows_since(seconds=60)
-    except Exception:
-        body["rows_last_minute"] = None
+            body["rows_last_minute"] = queries.count_rows_since(seconds=60)
+        except Exception:
+            body["rows_last_minute"] = None
     stale = stale_after_s()
     if worker_at is None or age_s(worker_at) > stale:
         warnings.append("no worker heartbeat in the last %ds: is the Celery worker running?" % stale)
@@ -223,6 +229,9 @@ def log_writer_warnings(status: dict) -> list[str]:
                         f"({builder['restarts']} restarts so far); its rows wait in the spool")
     elif not status["alive"]:
         warnings.append("the request-log writer thread is not running: restart the server")
+    store = status.get("store")
+    if store and not store["alive"] and not store["resting"] and store["starts"]:
+        warnings.append("the request-log store process exited; the next read or insert starts it again")
     if status["rows_dropped"]:
         warnings.append(f"{status['rows_dropped']} request-log rows were dropped: the in-memory queue was full "
                         "(LOG_QUEUE_MAX_ROWS) while ClickHouse and the fallback table were both unavailable")

@@ -51,10 +51,10 @@ class ChdbEngine:
 
     name = "chdb"
 
-    def __init__(self, path: str, database: str):
+    def __init__(self, path: str, database: str, malloc_conf: str = ""):
         # chDB's allocator reads its options once, when the library loads.
-        if settings.CHDB_MALLOC_CONF:
-            os.environ.setdefault("JE_MALLOC_CONF", settings.CHDB_MALLOC_CONF)
+        if malloc_conf:
+            os.environ.setdefault("JE_MALLOC_CONF", malloc_conf)
         # Loaded here so server installs never load chDB.
         self._conn = load_chdb_extension().connect(path)
         self._lock = threading.Lock()
@@ -108,18 +108,8 @@ class ChdbEngine:
                      exclude_ids: list[str] | None = None) -> None:
         """Rows from files the log builder wrote, in one insert. chDB reads the files
         itself, without holding the GIL (inserting from a Python object holds it throughout)."""
-        import os
-
-        names = _column_list(columns)
-        folders = {os.path.dirname(p) for p in paths}
-        if len(folders) != 1 or not all(os.path.basename(p).replace("-", "").replace(".", "").isalnum() for p in paths):
-            raise ClickHouseError("batch files must be plain names in one folder")
-        files = [os.path.basename(p) for p in paths]
-        path = os.path.join(folders.pop(), files[0] if len(files) == 1 else "{" + ",".join(files) + "}")
-        where = " WHERE toString(id) NOT IN {exclude:Array(String)}" if exclude_ids else ""
-        params = {"exclude": _string_array(exclude_ids)} if exclude_ids else None
-        self._run(f"INSERT INTO `{table}` ({names}) SELECT {names} FROM file({_quoted(path)}, '{fmt}'){where}",
-                  params=params)
+        sql, params = file_insert_sql(table, paths, columns, fmt, exclude_ids)
+        self._run(sql, params=params)
 
     def ping(self) -> bool:
         self._run("SELECT 1")
@@ -134,6 +124,24 @@ class ChdbEngine:
             self._conn.close()
         except Exception:
             pass
+
+
+def file_insert_sql(table: str, paths: list[str], columns: list[str], fmt: str = "Arrow",
+                    exclude_ids: list[str] | None = None, skip_stored: bool = False) -> tuple[str, dict | None]:
+    """The INSERT that has chDB read batch files; `skip_stored` leaves out ids the table
+    already holds (a retry of an insert whose outcome is unknown)."""
+    names = _column_list(columns)
+    folders = {os.path.dirname(p) for p in paths}
+    if len(folders) != 1 or not all(os.path.basename(p).replace("-", "").replace(".", "").isalnum() for p in paths):
+        raise ClickHouseError("batch files must be plain names in one folder")
+    files = [os.path.basename(p) for p in paths]
+    source = f"file({_quoted(os.path.join(folders.pop(), files[0] if len(files) == 1 else '{' + ','.join(files) + '}'))}, '{fmt}')"
+    conditions = ["toString(id) NOT IN {exclude:Array(String)}"] if exclude_ids else []
+    if skip_stored:
+        conditions.append(f"id NOT IN (SELECT id FROM `{table}` WHERE id IN (SELECT id FROM {source}))")
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    params = {"exclude": _string_array(exclude_ids)} if exclude_ids else None
+    return f"INSERT INTO `{table}` ({names}) SELECT {names} FROM {source}{where}", params
 
 
 _chdb_extension = None
@@ -340,6 +348,18 @@ def chdb_held_elsewhere(path: str) -> bool:
 
 _engine = None
 _engine_lock = threading.Lock()
+# Set by the web process (writer.start_web_writer) when chDB is to live in its own process.
+_use_store_process = False
+
+
+def use_store_process() -> bool:
+    """Serve this process's embedded request log from a store process (store.py), if
+    nothing here has opened chDB yet; returns whether it will."""
+    global _use_store_process
+    with _engine_lock:
+        if _engine is None and not settings.CLICKHOUSE_URL:
+            _use_store_process = True
+        return _use_store_process
 
 
 def engine_if_open():
@@ -360,8 +380,14 @@ def get_engine():
                             settings.CLICKHOUSE_PASSWORD,
                             settings.CLICKHOUSE_DB,
                         )
+                    elif _use_store_process:
+                        from spanlens.requestlog.store import StoreEngine
+
+                        _engine = StoreEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB,
+                                              malloc_conf=settings.CHDB_MALLOC_CONF, nice=settings.LOG_WORKER_NICE,
+                                              idle_exit_s=settings.CHDB_STORE_IDLE_EXIT_S)
                     else:
-                        _engine = ChdbEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB)
+                        _engine = ChdbEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB, settings.CHDB_MALLOC_CONF)
                 except ClickHouseError:
                     raise
                 except Exception as exc:  # unreachable at start: try again on the next call

@@ -58,7 +58,8 @@ class WriterStatus:
     spool: dict | None = None
     rows_recovered: int = 0
     builder: dict | None = None
-
+    # The store process (store.py) when the embedded log is opened in one.
+    store: dict | None = None
 
 
 class RequestLogWriter:
@@ -326,7 +327,15 @@ class RequestLogWriter:
             spool=self.spool.status() if self.spool is not None else None,
             rows_recovered=self.rows_recovered,
             builder=builder,
+            store=_store_status(),
         )
+
+
+def _store_status() -> dict | None:
+    from spanlens.requestlog.engine import engine_if_open
+
+    engine = engine_if_open()
+    return engine.status() if hasattr(engine, "status") else None
 
 
 def write_batch(batch: list[dict], writer: RequestLogWriter | None = None) -> None:
@@ -551,6 +560,10 @@ def _not_yet_stored(items: list[tuple]) -> list[tuple]:
 def start_web_writer() -> RequestLogWriter:
     """The web process's writer with its crash spool, after replaying leftovers."""
     writer = get_writer()
+    if settings.LOG_BUILD_PROCESS and settings.CHDB_STORE_PROCESS:
+        from spanlens.requestlog.engine import use_store_process
+
+        use_store_process()
     if writer.spool is None and settings.LOG_SPOOL_MAX_MB > 0:
         from spanlens.requestlog.spool import Spool
 
