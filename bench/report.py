@@ -335,13 +335,13 @@ def _memory_section(r: Report, w, target) -> float | None:
       f"over the last third ({growth:+.1f}% over {span:.0f} s, {len(samples)} samples after warm-up, "
       f"peak {max(s[1] for s in samples) / 2**20:.0f} MB)")
     peak = max(s[1] for s in samples)
-    w(f"- Peak RSS of the whole server (web process and its log builder) under load: {peak / 2**20:.0f} MB "
+    w(f"- Peak RSS of the whole server (web process, its log builder and its request-log store) under load: {peak / 2**20:.0f} MB "
       f"(target ≤ 200 MB)")
     if r.processes:
         idle = sum(rss for _, rss in r.processes)
         when = ("right after it and one API read (BENCH_QUICK)" if r.cfg.quick else
                 f"{idle_wait_s():.0f} s after it and one read through the API, as the dashboard makes: "
-                "LOG_BUILDER_IDLE_EXIT_S + 12 s, an idle server's log builder rests")
+                "LOG_BUILDER_IDLE_EXIT_S + 12 s, an idle server's log builder and store rest")
         w(f"- Idle after the load ({when}): {idle / 2**20:.0f} MB (target ≤ 120 MB): "
           + ", ".join(f"{what} {rss / 2**20:.0f} MB" for what, rss in r.processes)
           + ". `python -m bench.memory` breaks a web process down (bench/results/memory.md)")
@@ -471,10 +471,10 @@ def _targets_section(r, n, w, main, floor, streams, log_cost, rss, insert_rps, d
         soak[3] if soak else None, lambda v: abs(v) <= 5, "{:+.1f}%")
     target = next((t for t in r.targets if t.key == main), None)
     peak = max((s[1] for s in target.server.rss_samples), default=None) if target and target.server else None
-    row("Peak RSS under load (web process + log builder)", "≤ 200 MB", peak / 2**20 if peak else None,
+    row("Peak RSS under load (web process + log builder + store)", "≤ 200 MB", peak / 2**20 if peak else None,
         lambda v: v <= 200, "{:.0f} MB")
     idle = sum(rss for _, rss in r.processes) if r.processes else None
-    row("Idle RSS after the load (web process + log builder)", "≤ 120 MB", idle / 2**20 if idle else None,
+    row("Idle RSS after the load (web process + log builder + store)", "≤ 120 MB", idle / 2**20 if idle else None,
         lambda v: v <= 120, "{:.0f} MB")
     row("Rows/s into chDB (batched, bodies ~3 KB)", "≥ 50,000", insert_rps, lambda v: v >= 50_000, "{:,.0f}")
     if 10_000_000 in dash:
