@@ -32,12 +32,24 @@ def start(concurrency: int = 2) -> None:
         loglevel="WARNING",
         hostname="embedded@spanlens",
     )
+    _mark_task_statements()
     threading.Thread(target=worker.start, name="spanlens-celery", daemon=True).start()
     _start_periodic(app)
     # This process hosts the only worker, so a run still "running" was this worker's
     # before a restart: resume it now rather than after the stale-heartbeat wait.
     app.send_task("evals.tasks.resume_stale_runs", kwargs={"stale_after_s": 0})
     log.info("in-process Celery worker started (%d threads)", concurrency)
+
+
+def _mark_task_statements() -> None:
+    """A task's request-log statements are background work: the store process rests soon
+    after them (store.mark_background). The signals run in the thread that runs the task."""
+    from celery.signals import task_postrun, task_prerun
+
+    from spanlens.requestlog.store import mark_background
+
+    task_prerun.connect(lambda **kwargs: mark_background(True), weak=False)
+    task_postrun.connect(lambda **kwargs: mark_background(False), weak=False)
 
 
 def _start_periodic(app) -> None:

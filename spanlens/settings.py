@@ -316,6 +316,9 @@ CHDB_STORE_PROCESS = env_bool("CHDB_STORE_PROCESS", True)
 # That process exits after this many seconds without a statement and starts again with the
 # next read or insert (~0.3 s): an idle install holds the web process alone. 0 = it never rests.
 CHDB_STORE_IDLE_EXIT_S = env_float("CHDB_STORE_IDLE_EXIT_S", 60.0)
+# After statements of the embedded worker's tasks alone (alert rules every minute, the anomaly
+# detector every five), it rests after this many seconds instead.
+CHDB_STORE_BACKGROUND_IDLE_S = env_float("CHDB_STORE_BACKGROUND_IDLE_S", 5.0)
 # A ClickHouse cluster name (from the server's remote_servers): clickhouse_migrate then
 # creates ReplicatedMergeTree tables with a Distributed table over them, ON CLUSTER.
 CLICKHOUSE_CLUSTER = env_str("CLICKHOUSE_CLUSTER")

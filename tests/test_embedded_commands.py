@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
 
 from tests.procs import ROOT, base_env, free_port, spawn
@@ -32,7 +33,7 @@ def embedded(tmp_path_factory):
         # Drained on a thread, so the server never blocks on a full pipe and tests read what it wrote.
         served: list[str] = []
         threading.Thread(target=lambda: served.extend(proc.stdout), daemon=True).start()
-        yield {"tmp": tmp, "port": port, "key": key, "served": served}
+        yield {"tmp": tmp, "port": port, "key": key, "served": served, "pid": proc.pid}
     upstream.stop()
 
 
@@ -42,6 +43,23 @@ def manage(embedded, *args, **env):
         [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
         env=base_env(embedded["tmp"], **env),
     )
+
+
+def test_the_embedded_server_opens_its_request_log_in_its_store_process(embedded):
+    """`make run`'s command applies the log's schema through the store it starts, as every
+    later statement goes: the web process itself never maps chDB."""
+    from pathlib import Path
+
+    import psutil
+
+    def maps_chdb(pid: int) -> bool:
+        return any(line.endswith("/_chdb.abi3.so") for line in Path(f"/proc/{pid}/maps").read_text().splitlines())
+
+    httpx.get(f"http://127.0.0.1:{embedded['port']}/api/v1/requests", timeout=20,
+              headers={"Authorization": f"Bearer {embedded['key']}"}).raise_for_status()
+    stores = [p for p in psutil.Process(embedded["pid"]).children() if "spanlens.requestlog.store" in p.cmdline()]
+    assert len(stores) == 1 and maps_chdb(stores[0].pid)
+    assert not maps_chdb(embedded["pid"])
 
 
 def test_recent_requests_finds_the_server_on_another_port(embedded):

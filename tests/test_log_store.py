@@ -224,3 +224,68 @@ def test_a_web_process_never_maps_chdb_and_an_idle_one_holds_no_store(server_env
         call(base, key)
         assert len(wait_logged(base, key, 7)) == 7
         assert len(_children(proc.pid, "spanlens.requestlog.store")) == 1
+
+
+def test_an_empty_alert_window_is_what_the_log_answers_for_one(db, org):
+    """The alert rules' reads answer a window without calls from a constant when the store
+    knows nothing was stored in it: that constant is what the scan itself returns."""
+    from spanlens.requestlog import alert_queries
+
+    assert alert_queries.get_alert_window(organization_id=str(org.id), minutes=5) == alert_queries.EMPTY_WINDOW
+    assert alert_queries.list_alert_value_weights(organization_id=str(org.id), column="latency_ms", minutes=5) == []
+
+
+def test_alert_windows_after_a_quiet_spell_leave_a_resting_store_resting(tmp_path, monkeypatch):
+    from spanlens.requestlog import alert_queries, engine as engine_module
+    from spanlens.requestlog.migrate import apply_migrations
+
+    store = StoreEngine(str(tmp_path / "clickhouse"), "spanlens_alert_quiet", idle_exit_s=0.3)
+    monkeypatch.setattr(engine_module, "_engine", store)
+    try:
+        apply_migrations()
+        org = str(uuid.uuid4())
+        deadline = time.monotonic() + 10
+        while store.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.status()["resting"] is True
+        starts = store.status()["starts"]
+
+        store._wrote_at = time.time() - 3600  # the last insert an hour ago
+        assert alert_queries.get_alert_window(organization_id=org, minutes=10) == alert_queries.EMPTY_WINDOW
+        assert alert_queries.list_alert_value_weights(organization_id=org, column="latency_ms", minutes=10) == []
+        assert store.status()["starts"] == starts and not store.running  # not woken
+
+        # A window that reaches back past the last insert is read from the log.
+        assert alert_queries.get_alert_window(organization_id=org, minutes=120)["rows"] == 0
+        assert store.status()["starts"] == starts + 1
+        store.select("SELECT 1")
+        assert store.stored_nothing_for(60)  # a read stores nothing
+        store.command("CREATE TABLE IF NOT EXISTS quiet (n UInt8) ENGINE = Memory")
+        assert not store.stored_nothing_for(60)  # any other statement may have
+    finally:
+        store.close()
+
+
+def test_after_background_statements_alone_the_store_rests_sooner(tmp_path):
+    """The embedded worker's periodic tasks (alert rules, the anomaly detector) wake the store
+    for a moment; a dashboard read keeps it up for CHDB_STORE_IDLE_EXIT_S."""
+    from spanlens.requestlog.store import mark_background
+
+    engine = StoreEngine(str(tmp_path / "clickhouse"), "spanlens_store_bg", idle_exit_s=30, background_idle_s=0.3)
+    try:
+        engine._last_used = time.monotonic() - 60  # started a minute ago, no reads since
+        mark_background(True)
+        try:
+            engine.select("SELECT 1")
+        finally:
+            mark_background(False)
+        deadline = time.monotonic() + 10
+        while engine.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.status()["resting"] is True
+
+        engine.select("SELECT 1")  # a read as a page makes it
+        time.sleep(1.5)
+        assert engine.running
+    finally:
+        engine.close()

@@ -353,11 +353,13 @@ _use_store_process = False
 
 
 def use_store_process() -> bool:
-    """Serve this process's embedded request log from a store process (store.py), if
-    nothing here has opened chDB yet; returns whether it will."""
+    """In a web process (or the command that becomes one): serve the embedded request log
+    from a store process (store.py) when the settings ask for it (CHDB_STORE_PROCESS, with
+    rows built in the log builder) and nothing here has opened chDB yet; returns whether it will."""
     global _use_store_process
     with _engine_lock:
-        if _engine is None and not settings.CLICKHOUSE_URL:
+        if (_engine is None and not settings.CLICKHOUSE_URL and settings.CHDB_STORE_PROCESS
+                and settings.LOG_BUILD_PROCESS):
             _use_store_process = True
         return _use_store_process
 
@@ -365,6 +367,15 @@ def use_store_process() -> bool:
 def engine_if_open():
     """The engine when something already opened it, else None (never opens chDB)."""
     return _engine
+
+
+def stored_nothing_for(seconds: float) -> bool:
+    """True when this process knows no row can have been stored in the last `seconds`: its
+    store process (the embedded log's only writer) ran no insert since. Lets a periodic read of
+    a recent window (alert rules) answer "no calls" without waking a resting store. False
+    wherever it cannot know (a ClickHouse server, chDB in this process)."""
+    check = getattr(_engine, "stored_nothing_for", None)
+    return bool(check and check(seconds))
 
 
 def get_engine():
@@ -385,7 +396,8 @@ def get_engine():
 
                         _engine = StoreEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB,
                                               malloc_conf=settings.CHDB_MALLOC_CONF, nice=settings.LOG_WORKER_NICE,
-                                              idle_exit_s=settings.CHDB_STORE_IDLE_EXIT_S)
+                                              idle_exit_s=settings.CHDB_STORE_IDLE_EXIT_S,
+                                              background_idle_s=settings.CHDB_STORE_BACKGROUND_IDLE_S)
                     else:
                         _engine = ChdbEngine(settings.CHDB_PATH, settings.CLICKHOUSE_DB, settings.CHDB_MALLOC_CONF)
                 except ClickHouseError:

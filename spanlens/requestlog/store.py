@@ -177,6 +177,17 @@ def main() -> None:
 
 # --- The web process's side ------------------------------------------------------
 
+_background = threading.local()
+
+
+def mark_background(on: bool) -> None:
+    """Statements of the calling thread are background work (the embedded worker's tasks:
+    alert rules every minute, the anomaly detector every five) until marked otherwise: after
+    them the store rests within CHDB_STORE_BACKGROUND_IDLE_S, not CHDB_STORE_IDLE_EXIT_S, so a
+    periodic task does not keep an idle install's store up for a minute each time."""
+    _background.on = on
+
+
 class StoreLost(Exception):
     """The store process went away while a statement was with it."""
 
@@ -186,12 +197,14 @@ class StoreEngine:
 
     name = "chdb"
 
-    def __init__(self, path: str, database: str, *, malloc_conf: str = "", nice: int = 0, idle_exit_s: float = 0.0):
+    def __init__(self, path: str, database: str, *, malloc_conf: str = "", nice: int = 0, idle_exit_s: float = 0.0,
+                 background_idle_s: float | None = None):
         self.path = path
         self.database = database
         self.malloc_conf = malloc_conf
         self.nice = nice
         self.idle_exit_s = idle_exit_s
+        self.background_idle_s = idle_exit_s if background_idle_s is None else min(background_idle_s, idle_exit_s)
         self.proc = None
         self.restarts = 0
         self.starts = 0
@@ -201,10 +214,14 @@ class StoreEngine:
         self._state = threading.Condition()
         self._in_flight = 0
         self._last_used = time.monotonic()
+        self._last_background = 0.0
         self._local = threading.local()
         self._rest_thread = None
         self._closed = False
         self._folder_fd = None
+        # When a statement last may have added rows (wall clock). Unknown before this process
+        # started: a predecessor may have written until then.
+        self._wrote_at = time.time()
 
     # -- process ---------------------------------------------------------------
 
@@ -282,10 +299,11 @@ class StoreEngine:
 
     def _rest_loop(self) -> None:
         while not self._closed:
-            time.sleep(min(max(self.idle_exit_s / 4, 0.05), 5.0))
+            time.sleep(min(max(min(self.idle_exit_s, self.background_idle_s or self.idle_exit_s) / 4, 0.05), 5.0))
             with self._state:
-                if (self.running and not self._in_flight
-                        and time.monotonic() - self._last_used >= self.idle_exit_s):
+                now = time.monotonic()
+                if (self.running and not self._in_flight and now - self._last_used >= self.idle_exit_s
+                        and now - self._last_background >= self.background_idle_s):
                     self._rest()
 
     def _rest(self) -> None:
@@ -367,11 +385,15 @@ class StoreEngine:
     def _end(self, used: bool) -> None:
         with self._state:
             self._in_flight -= 1
-            if used:
+            if used and getattr(_background, "on", False):
+                self._last_background = time.monotonic()
+            elif used:
                 self._last_used = time.monotonic()
 
     def _run(self, sql: str, fmt: str = "CSV", params: dict | None = None) -> bytes:
         retry = sql.lstrip()[:8].upper().startswith(_READS)
+        if not retry:
+            self._wrote_at = time.time()
         for attempt in (0, 1):
             try:
                 return self._once(sql, fmt, params)
@@ -430,6 +452,7 @@ class StoreEngine:
         from spanlens.requestlog.engine import ClickHouseUnavailable, file_insert_sql
 
         sql, params = file_insert_sql(table, paths, columns, fmt, exclude_ids)
+        self._wrote_at = time.time()
         try:
             self._once(sql, "CSV", params)
         except StoreLost:
@@ -440,6 +463,12 @@ class StoreEngine:
                 self._once(sql, "CSV", params)
             except StoreLost as exc:
                 raise ClickHouseUnavailable(f"the request-log store exited during an insert: {exc}") from exc
+
+    def stored_nothing_for(self, seconds: float) -> bool:
+        """Whether no statement that can add rows ran here in the last `seconds` (with a
+        margin for the clock): this process is the folder's only writer, so a window of
+        the log that starts after that holds no row (a row's created_at precedes its insert)."""
+        return time.time() - self._wrote_at > seconds + 5
 
     def ping(self) -> bool:
         if not self.running:

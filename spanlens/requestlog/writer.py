@@ -560,10 +560,9 @@ def _not_yet_stored(items: list[tuple]) -> list[tuple]:
 def start_web_writer() -> RequestLogWriter:
     """The web process's writer with its crash spool, after replaying leftovers."""
     writer = get_writer()
-    if settings.LOG_BUILD_PROCESS and settings.CHDB_STORE_PROCESS:
-        from spanlens.requestlog.engine import use_store_process
+    from spanlens.requestlog.engine import use_store_process
 
-        use_store_process()
+    use_store_process()
     if writer.spool is None and settings.LOG_SPOOL_MAX_MB > 0:
         from spanlens.requestlog.spool import Spool
 

@@ -29,6 +29,9 @@ class Command(BaseCommand):
             ))
 
         call_command("migrate", interactive=False, verbosity=0)
+        from spanlens.requestlog.engine import use_store_process
+
+        use_store_process()  # this process becomes the web process: chDB opens in its store
         call_command("clickhouse_migrate", verbosity=0)
         base = f"http://localhost:{port}"
         announced = settings.VAR_DIR / ".encryption_key_announced"
