@@ -44,18 +44,10 @@ def test_statements_run_in_the_store_process_with_their_parameters_and_errors(st
     assert store.select("SELECT n, s FROM t") == [{"n": 1, "s": "a\\b\tc'd\ne"}]
     # The folder is the store's, not this process's.
     assert store.running and chdb_held_elsewhere(str(tmp_path / "clickhouse"))
-    assert not any(m.path.endswith("_chdb.abi3.so") for m in psutil.Process().memory_maps()) or \
-        _chdb_loaded_before_this_test()
     with pytest.raises(ClickHouseError, match="nope"):
         store.select("SELECT nope FROM t")
     assert store.select("SELECT count() AS c FROM t") == [{"c": 1}]  # an error leaves it serving
     assert store.status()["restarts"] == 0
-
-
-def _chdb_loaded_before_this_test() -> bool:
-    from spanlens.requestlog import engine
-
-    return engine._chdb_extension is not None  # the test session's own log, opened in-process
 
 
 def test_threads_share_the_store(store):

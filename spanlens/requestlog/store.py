@@ -239,8 +239,6 @@ class StoreEngine:
         import select
         import subprocess
 
-        from spanlens.requestlog.engine import ClickHouseUnavailable
-
         from spanlens.requestlog.engine import chdb_held_elsewhere
 
         self._release_folder()
