@@ -186,10 +186,11 @@ def deep() -> tuple[bool, dict]:
     writer = log_writer_status()
     body["log_writer"] = writer
     warnings.extend(log_writer_warnings(writer))
-    store = writer.get("store")
-    if store and store["resting"] and store["idle_s"] >= 60:
-        # Nothing was inserted since it rested: no need to wake the store (a monitor polling
-        # this page would otherwise keep it, and its memory, up for good).
+    from spanlens.requestlog.engine import stored_nothing_for
+
+    if stored_nothing_for(60):
+        # The embedded log's store ran no insert in the last minute: no need to wake it (a
+        # monitor polling this page would otherwise keep it, and its memory, up for good).
         body["rows_last_minute"] = 0
     else:
         try:

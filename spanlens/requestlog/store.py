@@ -97,6 +97,9 @@ def serve(path: str, database: str, address: str, token: str) -> None:
 
     threading.Thread(target=parent_gone, daemon=True).start()
     print("ready", flush=True)
+    # Nobody reads standard output after this line: anything written later goes to standard
+    # error instead, so a full pipe can never block the store.
+    os.dup2(2, 1)
     while not done.is_set():
         try:
             conn, _ = listener.accept()
@@ -273,6 +276,7 @@ class StoreEngine:
         self.starts += 1
         self._generation += 1
         if line.startswith(b"ready"):
+            self.proc.stdout.close()
             self._ensure_rest_thread()
             return
         self._stop_process()
